@@ -1,0 +1,78 @@
+"""The one JSON error shape, ``{"error": {"message", "field"?}}``, for every failure.
+
+Validation problems become 422 with each bad field listed; HTTP errors keep their status;
+anything unexpected is logged with its traceback and answered as a JSON 500 that says so,
+never an HTML page or a bare string.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger("detektor.http")
+
+
+def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message}
+    if field is not None:
+        error["field"] = field
+    error.update(extra)
+    return {"error": error}
+
+
+def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """``("body", "items")`` → ``items``: the location a client would recognise."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_describe(e) for e in exc.errors()]
+    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return JSONResponse(
+        error_body(summary or "invalid request", first["field"], errors=problems),
+        status_code=422,
+    )
+
+
+def _describe(error: Any) -> dict[str, str]:
+    if error["type"] == "json_invalid":
+        # The location of a JSON syntax error is a character offset, not a field.
+        reason = error.get("ctx", {}).get("error", "syntax error")
+        return {
+            "field": "body",
+            "message": f"the body is not valid JSON ({reason}, at character {error['loc'][-1]})",
+            "type": "json_invalid",
+        }
+    return {"field": field_path(error["loc"]), "message": error["msg"], "type": error["type"]}
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if isinstance(detail, dict) and "message" in detail:
+        body = {"error": detail}
+    else:
+        body = error_body(str(detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        error_body("internal error; the service log has the traceback"), status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,5 @@
+"""The services ``detektor serve NAME`` can run, keyed by name and imported on demand."""
+
+SERVICES: dict[str, str] = {
+    "example": "detektor.services.example.service:build",
+}

@@ -1,0 +1,1 @@
+"""The reference service: how a Detektor service is built on the kit."""

@@ -1,0 +1,174 @@
+"""The typed configuration: every setting Detektor reads, validated once at start.
+
+Sources, highest priority first: environment (prefix ``DETEKTOR_``, nested sections with
+``__``), then the YAML file named by ``DETEKTOR_CONFIG``, then defaults. Unknown keys are
+errors (``extra="forbid"``) so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from detektor.services.example.settings import ExampleSettings
+
+CONFIG_ENV = "DETEKTOR_CONFIG"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names each bad field."""
+
+
+class LogSettings(BaseModel):
+    """How logs are written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: human-readable on a terminal, JSON lines otherwise"
+    )
+
+
+class Settings(BaseSettings):
+    """Everything a Detektor process is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DETEKTOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    http_host: str = Field(default="0.0.0.0", description="address the HTTP API binds to")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="port of the HTTP API")
+    http_metrics: bool = Field(
+        default=True, description="record per-route request counts and latencies"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="when set, every route but health and metrics needs it"
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="how long SIGTERM waits for in-flight work"
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///detektor.db"),
+        description="postgresql://… or sqlite:///path",
+    )
+    redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
+    mqtt_url: SecretStr | None = Field(default=None, description="mqtt://user:pass@host:1883")
+    jaeger_ui_url: str | None = Field(
+        default=None, description="base URL of the Jaeger UI, used to link frames to traces"
+    )
+    log: LogSettings = LogSettings()
+    example: ExampleSettings = ExampleSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``DETEKTOR_CONFIG``; absent variable means no file."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ below supplies the whole mapping at once
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            return {}
+        return read_yaml_config(Path(path))
+
+
+def read_yaml_config(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML config file, or a ConfigError saying what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{CONFIG_ENV}={path}: cannot read the file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"{CONFIG_ENV}={path}: not valid YAML{at}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_ENV}={path}: the top level must be a mapping of settings")
+    return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings once; a ConfigError lists every bad field."""
+    unknown = unknown_env_settings(os.environ)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        message = describe_validation_error(exc)
+        if unknown:
+            message += "; " + _describe_unknown(unknown)
+        raise ConfigError(message) from None
+    if unknown:
+        raise ConfigError("invalid configuration: " + _describe_unknown(unknown))
+    return settings
+
+
+def unknown_env_settings(environ: Mapping[str, str]) -> list[str]:
+    """``DETEKTOR_*`` variables that name no setting: pydantic-settings ignores them, but a
+    typo like DETEKTOR_HTTP_PROT must not silently leave the default in place."""
+    known = {CONFIG_ENV, *_env_names(Settings, "DETEKTOR_")}
+    # Keys inside a known section reach pydantic, whose extra="forbid" reports them itself.
+    sections = tuple(k + "__" for k in known)
+    return sorted(
+        k
+        for k in environ
+        if k.startswith("DETEKTOR_") and k not in known and not k.startswith(sections)
+    )
+
+
+def _env_names(model: type[BaseModel], prefix: str) -> Iterator[str]:
+    for name, info in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        yield env
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _env_names(annotation, env + "__")
+
+
+def _describe_unknown(names: list[str]) -> str:
+    return "; ".join(f"{n}: unknown setting (check the spelling)" for n in names)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad field, its environment variable, the problem and the input."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(part) for part in err["loc"]]
+        dotted = ".".join(loc) or "(root)"
+        env = "DETEKTOR_" + "__".join(loc).upper()
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) or err["type"] == "missing" else f" (got {given!r})"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{dotted}: unknown setting (check the spelling; {env})")
+        else:
+            problems.append(f"{dotted} ({env}): {err['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,1 @@
+"""Test helpers: real servers and processes started by the tests themselves."""
