@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
         "and credentials inside URLs are masked.",
     )
     show.add_argument("--format", choices=["yaml", "json"], default="yaml")
+
+    tracking = commands.add_parser("tracking", help="maintain the frame-tracking event store")
+    tracking_cmds = tracking.add_subparsers(
+        dest="tracking_command", metavar="ACTION", required=True
+    )
+    replay = tracking_cmds.add_parser(
+        "replay",
+        help="rebuild frame projections from the event log and report differences",
+        description="Fold every frame's stored events again and compare the result with its "
+        "stored projection row (state, timestamps, counts). Differing rows are printed and "
+        "replaced. Uses DETEKTOR_DATABASE_URL; safe to run while tracking is serving.",
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="only report differences; change nothing"
+    )
     return parser
 
 
@@ -71,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
         "config": _config_show,
+        "tracking": _tracking_replay,
     }
     return handlers[args.command](args, settings)
 
@@ -83,6 +99,20 @@ def _config_show(args: argparse.Namespace, settings: Settings) -> int:
         import yaml
 
         print(yaml.safe_dump(data, sort_keys=False), end="")
+    return 0
+
+
+def _tracking_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from detektor.adapters.stores import open_event_store
+    from detektor.services.tracking.replay import print_report, replay
+
+    store = open_event_store(settings.database_url.get_secret_value())
+    try:
+        store.migrate()
+        report = replay(store, dry_run=args.dry_run, progress=sys.stderr)
+    finally:
+        store.close()
+    print_report(report, args.dry_run)
     return 0
 
 

@@ -8,21 +8,26 @@ errors (``extra="forbid"``) so that a typo never silently falls back to a defaul
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from detektor.kit.redact import mask_secret
 from detektor.services.example.settings import ExampleSettings
+from detektor.services.tracking.settings import TrackingSettings
 
 CONFIG_ENV = "DETEKTOR_CONFIG"
+_SECRET_NAME = re.compile(r"token|password|secret|credential", re.IGNORECASE)
+_DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///", "memory://")
 
 
 class ConfigError(Exception):
@@ -55,6 +60,9 @@ class Settings(BaseSettings):
     http_metrics: bool = Field(
         default=True, description="record per-route request counts and latencies"
     )
+    http_max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="largest request body a route accepts"
+    )
     api_token: SecretStr | None = Field(
         default=None, description="when set, every route but health and metrics needs it"
     )
@@ -70,8 +78,20 @@ class Settings(BaseSettings):
     jaeger_ui_url: str | None = Field(
         default=None, description="base URL of the Jaeger UI, used to link frames to traces"
     )
-    log: LogSettings = LogSettings()
-    example: ExampleSettings = ExampleSettings()
+    log: LogSettings = Field(default_factory=LogSettings)
+    example: ExampleSettings = Field(default_factory=ExampleSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(_DATABASE_SCHEMES):
+            raise ValueError(
+                "use postgresql://user:password@host:5432/db, sqlite:///relative/path.db, "
+                "sqlite:////absolute/path.db or memory://"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -166,6 +186,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         dotted = ".".join(loc) or "(root)"
         env = "DETEKTOR_" + "__".join(loc).upper()
         given = err.get("input")
+        if isinstance(given, str) and ("://" in given or _SECRET_NAME.search(dotted)):
+            given = mask_secret(given)  # an error message must not leak what config show hides
         shown = "" if isinstance(given, dict) or err["type"] == "missing" else f" (got {given!r})"
         if err["type"] == "extra_forbidden":
             problems.append(f"{dotted}: unknown setting (check the spelling; {env})")

@@ -7,7 +7,7 @@ request metrics, access logs, bearer-token access and tracing of every other rou
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from detektor import package_version
 from detektor.kit.access import OPEN_PATHS, BearerTokenMiddleware
 from detektor.kit.errors import install_error_handlers
 from detektor.kit.health import Liveness, Readiness
+from detektor.kit.limits import BodyLimitMiddleware
 from detektor.kit.metrics import Metrics
 from detektor.kit.middleware import RequestMetricsMiddleware
 from detektor.settings import Settings
@@ -51,8 +52,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     lifespan: Lifespan | None = None,
     summary: dict[str, Any] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """Build the service's app. ``summary`` is the configuration digest shown by /info."""
+    """Build the service's app. ``summary`` is the configuration digest shown by /info;
+    ``body_limits`` raises the request body limit for the given paths."""
     app = FastAPI(
         title=f"detektor {kit.name}",
         version=kit.version,
@@ -74,6 +77,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=kit.settings.http_max_body_bytes,
+        per_path=body_limits or {},
+    )
     token = kit.settings.api_token
     if token is not None:
         app.add_middleware(BearerTokenMiddleware, token=token.get_secret_value())

@@ -18,6 +18,15 @@ from starlette.exceptions import HTTPException
 log = logging.getLogger("detektor.http")
 
 
+class ApiError(HTTPException):
+    """An error answered as ``{"error": {"message", "field"?}}`` with the given status."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(status, message)
+        self.message = message
+        self.field = field
+
+
 def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
     error: dict[str, Any] = {"message": message}
     if field is not None:
@@ -57,11 +66,10 @@ def _describe(error: Any) -> dict[str, str]:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail
-    if isinstance(detail, dict) and "message" in detail:
-        body = {"error": detail}
+    if isinstance(exc, ApiError):
+        body = error_body(exc.message, exc.field)
     else:
-        body = error_body(str(detail))
+        body = error_body(str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -2,4 +2,5 @@
 
 SERVICES: dict[str, str] = {
     "example": "detektor.services.example.service:build",
+    "tracking": "detektor.services.tracking.service:build",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from fastapi import APIRouter
@@ -145,3 +146,34 @@ def test_metrics_content_negotiation() -> None:
     om = client.get("/metrics", headers={"accept": "application/openmetrics-text"})
     assert om.headers["content-type"].startswith("application/openmetrics-text")
     assert om.text.rstrip().endswith("# EOF")
+
+
+def test_body_over_the_limit_gets_json_413() -> None:
+    kit = ServiceKit("unit", Settings(http_max_body_bytes=2048))
+    router = APIRouter()
+
+    @router.post("/v1/big")
+    async def big(body: dict[str, str]) -> dict[str, int]:
+        return {"size": len(body["x"])}
+
+    @router.post("/v1/small")
+    async def small(body: dict[str, str]) -> dict[str, int]:
+        return {"size": len(body["x"])}
+
+    client = TestClient(create_app(kit, routers=[router], body_limits={"/v1/big": 10_000}))
+    payload = {"x": "a" * 5000}
+    refused = client.post("/v1/small", json=payload)
+    assert refused.status_code == 413
+    assert "limit is 2048 bytes" in refused.json()["error"]["message"]
+    assert client.post("/v1/big", json=payload).json() == {"size": 5000}
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(10):
+            yield b"a" * 500
+        yield b'"}'
+
+    streamed = client.post(
+        "/v1/small", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413

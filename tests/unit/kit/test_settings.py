@@ -122,3 +122,12 @@ def test_config_show_with_bad_config_exits_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "DETEKTOR_HTTP_PORT" in err
+
+
+def test_database_url_scheme_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DETEKTOR_DATABASE_URL", "mysql://root:pw@db/detektor")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "DETEKTOR_DATABASE_URL" in str(err.value)
+    assert "postgresql://" in str(err.value)
+    assert "pw" not in str(err.value)

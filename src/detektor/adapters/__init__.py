@@ -1,0 +1,1 @@
+"""Adapters: one per backend, each implementing a port from ``detektor.ports``."""

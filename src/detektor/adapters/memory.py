@@ -1,0 +1,206 @@
+"""The in-memory EventStore (`memory://`): the reference behaviour of the contract, and the
+twin for tests and throwaway runs.
+
+It owns the global log, the per-frame streams and projection rows, and the checkpoints, all
+behind one lock. It favours being obviously correct over being fast: lists are scanned and
+accounting is folded from the rows with `domain.accounting.account` itself.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from detektor.adapters.storekit import (
+    MAX_PAGE,
+    VersionGate,
+    decode_cursor,
+    encode_cursor,
+    project,
+    require_aware,
+    require_envelope,
+    require_limit,
+)
+from detektor.domain.accounting import Accounting, FrameSummary, account
+from detektor.domain.events import Envelope
+from detektor.domain.fields import format_timestamp
+from detektor.domain.frames import FrameId
+from detektor.domain.lifecycle import TERMINAL
+from detektor.domain.projection import FrameRow
+from detektor.domain.timeline import FrameView, fold
+from detektor.ports import AppendResult, AppendStatus, Checkpoint, FramePage, FrameQuery
+
+Stream = list[tuple[int, Envelope]]
+
+
+@dataclass
+class _Staged:
+    """One append's changes, merged into the store only when the whole batch succeeded:
+    that is what makes a batch atomic here, as a transaction does in a database."""
+
+    first_position: int
+    log: Stream = field(default_factory=list)
+    positions: dict[uuid.UUID, int] = field(default_factory=dict)
+    streams: dict[FrameId, Stream] = field(default_factory=dict)
+    rows: dict[FrameId, FrameRow] = field(default_factory=dict)
+
+
+class MemoryEventStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: Stream = []  # ascending by position
+        self._positions: dict[uuid.UUID, int] = {}
+        self._streams: dict[FrameId, Stream] = {}
+        self._rows: dict[FrameId, FrameRow] = {}
+        self._checkpoints: dict[str, str] = {}
+        # Positions are never reused, even after purge, so a reader's `after` stays valid.
+        self._last_position = 0
+
+    def migrate(self) -> list[str]:
+        return []  # nothing persistent, so no schema to migrate
+
+    def append(
+        self,
+        events: Sequence[Envelope],
+        *,
+        expected_versions: Mapping[FrameId, int] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[AppendResult]:
+        gate = VersionGate(expected_versions)
+        with self._lock:
+            staged = _Staged(first_position=self._last_position + 1)
+            results = [self._stage(staged, gate, item) for item in events]
+            self._commit(staged, checkpoint)
+        return results
+
+    def _stage(self, staged: _Staged, gate: VersionGate, item: object) -> AppendResult:
+        envelope = require_envelope(item)
+        event_id, frame_id = envelope.event_id, envelope.frame_id
+        stored = staged.positions.get(event_id, self._positions.get(event_id))
+        if stored is not None:
+            return AppendResult(event_id, AppendStatus.DUPLICATE, position=stored)
+        row = staged.rows.get(frame_id, self._rows.get(frame_id))
+        reason = gate.conflict(frame_id, lambda: row.version if row else 0)
+        if reason is not None:
+            return AppendResult(event_id, AppendStatus.CONFLICT, reason=reason)
+        position = staged.first_position + len(staged.log)
+        step = project(
+            row,
+            position,
+            envelope,
+            lambda: [*self._streams.get(frame_id, []), *staged.streams.get(frame_id, [])],
+        )
+        staged.log.append((position, envelope))
+        staged.positions[event_id] = position
+        staged.streams.setdefault(frame_id, []).append((position, envelope))
+        staged.rows[frame_id] = step.row
+        return AppendResult(
+            event_id, AppendStatus.APPENDED, position=position, anomaly=step.anomaly
+        )
+
+    def _commit(self, staged: _Staged, checkpoint: Checkpoint | None) -> None:
+        self._log.extend(staged.log)
+        self._positions.update(staged.positions)
+        for frame_id, added in staged.streams.items():
+            self._streams.setdefault(frame_id, []).extend(added)
+        self._rows.update(staged.rows)
+        self._last_position += len(staged.log)
+        if checkpoint is not None:
+            self._checkpoints[checkpoint.consumer] = checkpoint.position
+
+    def checkpoint(self, consumer: str) -> str | None:
+        with self._lock:
+            return self._checkpoints.get(consumer)
+
+    def version(self, frame_id: FrameId) -> int:
+        with self._lock:
+            row = self._rows.get(frame_id)
+            return row.version if row else 0
+
+    def frame(self, frame_id: FrameId) -> FrameView | None:
+        with self._lock:
+            stream = list(self._streams.get(frame_id, []))
+        return fold(stream) if stream else None
+
+    def frames(self, query: FrameQuery) -> FramePage:
+        limit = require_limit(query.limit, maximum=MAX_PAGE)
+        since = None if query.since is None else require_aware(query.since, "since")
+        until = None if query.until is None else require_aware(query.until, "until")
+        after = decode_cursor(query.cursor) if query.cursor else None  # "" = first page
+        with self._lock:
+            rows = list(self._rows.values())
+        keyed = [((format_timestamp(r.captured_at), str(r.frame_id)), r) for r in rows]
+        chosen = sorted(
+            (
+                (key, row)
+                for key, row in keyed
+                if (query.camera is None or row.camera == query.camera)
+                and (query.state is None or row.state is query.state)
+                and (since is None or key[0] >= since)
+                and (until is None or key[0] < until)
+                and (after is None or key < after)
+            ),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        page = [row for _, row in chosen[:limit]]
+        more = len(chosen) > limit
+        return FramePage(page, encode_cursor(page[-1]) if more else None)
+
+    def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting:
+        with self._lock:
+            rows = [row for row in self._rows.values() if row.camera == camera]
+        summaries = (
+            FrameSummary(row.state, row.reason, row.has_captured, row.last_event_at) for row in rows
+        )
+        return account(camera, summaries, now, stale_after)
+
+    def cameras(self) -> list[str]:
+        with self._lock:
+            return sorted({row.camera for row in self._rows.values()})
+
+    def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        require_limit(limit)
+        with self._lock:
+            start = bisect.bisect_right(self._log, after, key=lambda pair: pair[0])
+            return self._log[start : start + limit]
+
+    def frame_rows(self, after: FrameId | None, limit: int) -> list[FrameRow]:
+        require_limit(limit)
+        with self._lock:
+            rows = list(self._rows.values())
+        # Text order of the canonical id, the order a database index on the column gives.
+        ordered = sorted(rows, key=lambda row: str(row.frame_id))
+        if after is not None:
+            ordered = [row for row in ordered if str(row.frame_id) > str(after)]
+        return ordered[:limit]
+
+    def replace_rows(self, rows: Sequence[FrameRow]) -> None:
+        with self._lock:
+            for row in rows:
+                self._rows[row.frame_id] = row
+
+    def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
+        require_aware(older_than, "older_than")
+        require_limit(batch_size, "batch_size")
+        with self._lock:
+            kept = [(p, e) for p, e in self._log if e.occurred_at >= older_than]
+            deleted = len(self._log) - len(kept)
+            self._log = kept
+            self._positions = {e.event_id: p for p, e in kept}
+            self._streams = {}
+            for position, envelope in kept:
+                self._streams.setdefault(envelope.frame_id, []).append((position, envelope))
+            self._rows = {
+                frame_id: row
+                for frame_id, row in self._rows.items()
+                if not (row.state in TERMINAL and row.last_event_at < older_than)
+            }
+        return deleted
+
+    def close(self) -> None:
+        pass  # nothing to release

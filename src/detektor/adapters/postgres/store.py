@@ -1,0 +1,282 @@
+# Queries are assembled from this package's constant column lists; values always travel as
+# parameters, never in the text.
+# ruff: noqa: S608
+"""The PostgreSQL EventStore: a psycopg 3 connection pool, the reads, and the maintenance
+writes (replace_rows, purge). One append's transaction is in `batch`; the schema in `schema`.
+
+Connections are in autocommit mode, so a read is one statement and one round trip; writes
+open explicit transactions. Every pooled connection is configured once, when the pool opens
+it: search_path to the store's schema, the session time zone to UTC, and the JSON encoder
+for frozen envelope data. The sync API is meant to be called from a thread pool; the pool
+lends each thread its own connection.
+
+Writes that move projection rows (append, replace_rows, purging finished frames) all take the
+schema's append lock, so per-camera counts never drift from the rows they summarise. Purging
+events does not: deleting old events cannot reorder the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import Connection, sql
+from psycopg.types.json import set_json_dumps
+from psycopg_pool import ConnectionPool
+
+from detektor.adapters.postgres import batch, codec, timescale
+from detektor.adapters.postgres.schema import (
+    IS_FINISHED,
+    IS_IN_FLIGHT,
+    SCHEMA_RE,
+    append_lock,
+    migrate,
+)
+from detektor.adapters.storekit import (
+    MAX_PAGE,
+    Bucket,
+    accounting_from_buckets,
+    decode_cursor,
+    encode_cursor,
+    require_aware,
+    require_limit,
+    stale_cutoff,
+)
+from detektor.domain.accounting import Accounting
+from detektor.domain.events import Envelope
+from detektor.domain.frames import FrameId
+from detektor.domain.projection import FrameRow
+from detektor.domain.timeline import FrameView, fold
+from detektor.ports import AppendResult, Checkpoint, FramePage, FrameQuery
+
+_RECOUNT = (
+    "INSERT INTO camera_counts (camera, state, reason, has_captured, n) "
+    "SELECT camera, state, coalesce(reason, ''), has_captured, count(*) FROM frames "
+    "WHERE camera = ANY(%b) GROUP BY 1, 2, 3, 4"
+)
+_SUBTRACT_COUNTS = (
+    "UPDATE camera_counts c SET n = c.n - d.n FROM unnest("
+    "%b::text[], %b::text[], %b::text[], %b::bool[], %b::int8[]) AS d(camera, state, reason, "
+    "has_captured, n) WHERE (c.camera, c.state, c.reason, c.has_captured) = "
+    "(d.camera, d.state, d.reason, d.has_captured)"
+)
+
+
+class PostgresEventStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "detektor",
+        min_size: int = 1,
+        max_size: int = 4,
+        retention_days: float = 7.0,
+    ) -> None:
+        if not SCHEMA_RE.fullmatch(schema):
+            raise ValueError(
+                f"schema {schema!r} must be a lowercase SQL identifier (letters, digits and "
+                "'_', at most 63 characters, not starting with a digit), e.g. 'detektor'"
+            )
+        if not (math.isfinite(retention_days) and retention_days > 0):
+            raise ValueError(f"retention_days must be a positive number, got {retention_days!r}")
+        self._schema = schema
+        self._retention_days = retention_days
+        self._lock = append_lock(schema)
+        self._timescale: str | None = None  # the extension's schema once events is a hypertable
+        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            name=f"detektor-events-{schema}",
+            open=False,
+        )
+        self._pool.open()
+
+    def _configure(self, conn: Connection[Any]) -> None:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
+        conn.execute("SET timezone TO 'UTC'")
+        set_json_dumps(codec.dumps, context=conn)
+
+    def __enter__(self) -> PostgresEventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def migrate(self) -> list[str]:
+        with self._pool.connection() as conn:
+            applied = migrate(conn, self._schema, self._retention_days)
+            support = timescale.probe(conn)
+        self._timescale = support.installed_in if support.hypertable else None
+        return applied
+
+    def append(
+        self,
+        events: Sequence[Envelope],
+        *,
+        expected_versions: Mapping[FrameId, int] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[AppendResult]:
+        with self._pool.connection() as conn:
+            return batch.append(conn, self._lock, events, expected_versions, checkpoint)
+
+    def checkpoint(self, consumer: str) -> str | None:
+        row = self._one("SELECT position FROM checkpoints WHERE consumer = %s", (consumer,))
+        return None if row is None else str(row[0])
+
+    def version(self, frame_id: FrameId) -> int:
+        row = self._one("SELECT version FROM frames WHERE frame_id = %s", (str(frame_id),))
+        return 0 if row is None else int(row[0])
+
+    def frame(self, frame_id: FrameId) -> FrameView | None:
+        records = self._all(
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE frame_id = %s ORDER BY position",
+            (str(frame_id),),
+        )
+        return fold(map(codec.event_from, records)) if records else None
+
+    def frames(self, query: FrameQuery) -> FramePage:
+        limit = require_limit(query.limit, maximum=MAX_PAGE)
+        where: list[str] = []
+        params: list[Any] = []
+        if query.camera is not None:
+            where.append("camera = %s")
+            params.append(query.camera)
+        if query.state is not None:
+            where.append("state = %s")
+            params.append(query.state.value)
+        if query.since is not None:
+            require_aware(query.since, "since")
+            where.append("captured_at >= %s")
+            params.append(query.since)
+        if query.until is not None:
+            require_aware(query.until, "until")
+            where.append("captured_at < %s")
+            params.append(query.until)
+        if query.cursor:
+            where.append("(captured_at, frame_id) < (%s::timestamptz, %s)")
+            params.extend(decode_cursor(query.cursor))
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        records = self._all(
+            f"SELECT {codec.FRAME_COLUMNS} FROM frames {condition} "
+            "ORDER BY captured_at DESC, frame_id DESC LIMIT %s",
+            (*params, limit + 1),  # one more than asked says whether a next page exists
+        )
+        page = [codec.frame_from(record) for record in records[:limit]]
+        return FramePage(page, encode_cursor(page[-1]) if len(records) > limit else None)
+
+    def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting:
+        cutoff = stale_cutoff(camera, now, stale_after)
+        with self._pool.connection() as conn, conn.pipeline():
+            buckets = conn.execute(
+                "SELECT state, reason, has_captured, n FROM camera_counts "
+                "WHERE camera = %s AND n <> 0",
+                (camera,),
+            )
+            stale = conn.execute(
+                f"SELECT count(*) FROM frames WHERE camera = %s AND {IS_IN_FLIGHT} "
+                "AND last_event_at < %s",
+                (camera, cutoff),
+            )
+            counted: list[tuple[Bucket, int]] = [
+                ((state, reason, captured), n) for state, reason, captured, n in buckets
+            ]
+            stale_row = stale.fetchone()
+        # No cutoff: the timeout reaches back before year 1, so nothing can be stale.
+        stale_count = int(stale_row[0]) if stale_row and cutoff is not None else 0
+        return accounting_from_buckets(camera, counted, stale_count)
+
+    def cameras(self) -> list[str]:
+        return [
+            str(camera)
+            for (camera,) in self._all(
+                "SELECT DISTINCT camera FROM camera_counts WHERE n > 0 ORDER BY camera"
+            )
+        ]
+
+    def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        require_limit(limit)
+        records = self._all(
+            f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE position > %s "
+            "ORDER BY position LIMIT %s",
+            (after, limit),
+        )
+        return [codec.event_from(record) for record in records]
+
+    def frame_rows(self, after: FrameId | None, limit: int) -> list[FrameRow]:
+        require_limit(limit)
+        records = self._all(
+            f"SELECT {codec.FRAME_COLUMNS} FROM frames WHERE frame_id > %s "
+            "ORDER BY frame_id LIMIT %s",
+            ("" if after is None else str(after), limit),
+        )
+        return [codec.frame_from(record) for record in records]
+
+    def replace_rows(self, rows: Sequence[FrameRow]) -> None:
+        if not rows:
+            return
+        latest = {row.frame_id: row for row in rows}  # the last of repeated ids wins
+        ordered = [latest[frame_id] for frame_id in sorted(latest)]
+        cameras = sorted({row.camera for row in ordered})
+        with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
+            conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(ordered))
+            conn.execute("DELETE FROM camera_counts WHERE camera = ANY(%b)", (cameras,))
+            conn.execute(_RECOUNT, (cameras,))
+
+    def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
+        require_aware(older_than, "older_than")
+        require_limit(batch_size, "batch_size")
+        deleted = 0
+        with self._pool.connection() as conn:
+            if self._timescale is not None:
+                deleted = timescale.drop_chunks(conn, self._timescale, older_than)
+            # Each batch commits on its own, so a large purge never holds locks for long.
+            removed = batch_size
+            while removed == batch_size:
+                removed = conn.execute(
+                    "DELETE FROM events WHERE position = ANY(ARRAY("
+                    "SELECT position FROM events WHERE occurred_at < %s LIMIT %s))",
+                    (older_than, batch_size),
+                ).rowcount
+                if self._timescale is None:
+                    deleted += removed
+            removed = batch_size
+            while removed == batch_size:
+                removed = self._purge_frames(conn, older_than, batch_size)
+        return deleted
+
+    def _purge_frames(self, conn: Connection[Any], older_than: datetime, limit: int) -> int:
+        """Delete up to `limit` finished frames last touched before the cutoff."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
+            gone = conn.execute(
+                "DELETE FROM frames WHERE frame_id = ANY(ARRAY(SELECT frame_id FROM frames "
+                f"WHERE {IS_FINISHED} AND last_event_at < %s LIMIT %s)) "
+                "RETURNING camera, state, coalesce(reason, ''), has_captured",
+                (older_than, limit),
+            ).fetchall()
+            if gone:
+                counts = Counter(tuple(record) for record in gone)
+                keys = sorted(counts)
+                conn.execute(
+                    _SUBTRACT_COUNTS,
+                    [[key[i] for key in keys] for i in range(4)] + [[counts[k] for k in keys]],
+                )
+        return len(gone)
+
+    def _one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchone()
+
+    def _all(self, query: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()

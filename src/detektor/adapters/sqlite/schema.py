@@ -1,0 +1,138 @@
+"""The SQLite event store's tables and their versioned migrations.
+
+Migrations are an ordered list; each one runs in its own transaction together with its row in
+`schema_migrations`, so a crash leaves the schema at a known version, and running `migrate`
+again (or in two processes at once) applies only what is missing. Released migrations are
+never edited: a change is a new migration at the end of the list.
+
+Timestamps are stored as `domain.fields.format_timestamp` text, fixed-width UTC, so comparing
+and ordering the text is comparing and ordering the instants.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from detektor.domain.fields import format_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001",
+        "event log",
+        (
+            # AUTOINCREMENT, unlike a plain rowid, never reuses a position after the newest
+            # events are purged, so a catch-up reader's `after` can never skip a new event.
+            """CREATE TABLE events (
+                position INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id TEXT NOT NULL UNIQUE,
+                frame_id TEXT NOT NULL,
+                camera TEXT NOT NULL,
+                type TEXT NOT NULL,
+                occurred_at TEXT NOT NULL,
+                trace_id TEXT,
+                span_id TEXT,
+                schema_version INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                anomaly TEXT
+            )""",
+            "CREATE INDEX events_frame ON events (frame_id, position)",
+            "CREATE INDEX events_occurred ON events (occurred_at)",  # for purge
+        ),
+    ),
+    Migration(
+        "0002",
+        "frame projection and per-camera counts",
+        (
+            """CREATE TABLE frames (
+                frame_id TEXT PRIMARY KEY,
+                camera TEXT NOT NULL,
+                state TEXT NOT NULL,
+                captured_at TEXT NOT NULL,
+                last_event_at TEXT NOT NULL,
+                last_position INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                has_captured INTEGER NOT NULL,
+                reason TEXT,
+                terminal_at TEXT,
+                trace_id TEXT,
+                anomalies INTEGER NOT NULL
+            )""",
+            # The frame list's orders: newest first, per camera, per state.
+            "CREATE INDEX frames_captured ON frames (captured_at, frame_id)",
+            "CREATE INDEX frames_camera ON frames (camera, captured_at, frame_id)",
+            "CREATE INDEX frames_state ON frames (state, captured_at, frame_id)",
+            # Accounting's stale count, and purge's search for old finished frames.
+            "CREATE INDEX frames_camera_state ON frames (camera, state, last_event_at)",
+            "CREATE INDEX frames_last_event ON frames (last_event_at)",
+            # One row per accounting bucket, kept in step with `frames` in each transaction,
+            # so accounting reads a handful of rows however many frames a camera has.
+            # has_captured is part of the bucket: frames without it are accounting's orphans.
+            """CREATE TABLE camera_counts (
+                camera TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                has_captured INTEGER NOT NULL,
+                n INTEGER NOT NULL,
+                PRIMARY KEY (camera, state, reason, has_captured)
+            )""",
+        ),
+    ),
+    Migration(
+        "0003",
+        "consumer checkpoints",
+        ("CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY, position TEXT NOT NULL)",),
+    ),
+)
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the pending migrations on a connection in autocommit mode; returns their
+    versions. Raises RuntimeError for a database migrated by a newer build."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    known = {m.version for m in MIGRATIONS}
+    unknown = sorted(
+        version
+        for (version,) in db.execute("SELECT version FROM schema_migrations")
+        if version not in known
+    )
+    if unknown:
+        raise RuntimeError(
+            f"the database has schema versions {', '.join(unknown)} that this build does not "
+            "know; it was migrated by a newer detektor, so upgrade this one"
+        )
+    applied: list[str] = []
+    for migration in MIGRATIONS:
+        # IMMEDIATE takes the write lock before the check, so two processes migrating at
+        # once cannot both decide to apply the same migration.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = db.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+            ).fetchone()
+            if done is None:
+                for statement in migration.statements:
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, format_timestamp(datetime.now(UTC))),
+                )
+                applied.append(migration.version)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    return applied

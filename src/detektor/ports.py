@@ -1,0 +1,126 @@
+"""The ports: small Protocols the services depend on, each with an in-memory twin.
+
+Adapters live in ``detektor.adapters``; one contract test suite per port runs against
+every adapter (``tests/contract``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from detektor.domain.accounting import Accounting
+from detektor.domain.events import Envelope
+from detektor.domain.frames import FrameId
+from detektor.domain.lifecycle import FrameState
+from detektor.domain.projection import FrameRow
+from detektor.domain.timeline import FrameView
+
+
+class AppendStatus(StrEnum):
+    APPENDED = "appended"
+    DUPLICATE = "duplicate"  # the event_id was stored before: a reported no-op
+    CONFLICT = "conflict"  # the frame's version was not the expected one
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    event_id: uuid.UUID
+    status: AppendStatus
+    position: int | None = None  # the stored position (also for a duplicate)
+    reason: str | None = None
+    anomaly: str | None = None  # set when the event contradicts the frame's state machine
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A consumer's position in an outside stream, stored in the append's transaction so a
+    redelivery after a crash is recognised and never applied twice."""
+
+    consumer: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameQuery:
+    camera: str | None = None
+    state: FrameState | None = None
+    since: datetime | None = None  # captured_at >= since
+    until: datetime | None = None  # captured_at < until
+    limit: int = 100
+    cursor: str | None = None  # opaque, from FramePage.next_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class FramePage:
+    frames: list[FrameRow]
+    next_cursor: str | None
+
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+class EventStore(Protocol):
+    """Durable lifecycle events with per-frame projections updated in the same transaction.
+
+    Producers that only observe append with no expected version. Writers that read state and
+    then decide pass ``expected_versions`` (frame -> number of events they saw); a frame whose
+    version differs has its events answered CONFLICT, while other frames in the batch are
+    appended. A whole ``append`` call is one transaction.
+    """
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; idempotent. Returns the versions applied now."""
+        ...
+
+    def append(
+        self,
+        events: Sequence[Envelope],
+        *,
+        expected_versions: Mapping[FrameId, int] | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[AppendResult]:
+        """Store a batch atomically, one result per event, in input order."""
+        ...
+
+    def checkpoint(self, consumer: str) -> str | None:
+        """The last position recorded for ``consumer``, or None."""
+        ...
+
+    def version(self, frame_id: FrameId) -> int:
+        """How many events the frame's stream holds (0 when it has none)."""
+        ...
+
+    def frame(self, frame_id: FrameId) -> FrameView | None:
+        """The frame's timeline, folded from its stored events."""
+        ...
+
+    def frames(self, query: FrameQuery) -> FramePage:
+        """Frames newest first by captured_at, filtered, with cursor pagination."""
+        ...
+
+    def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting: ...
+
+    def cameras(self) -> list[str]: ...
+
+    def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        """Events with position > after, ascending. Never skips an event that commits late."""
+        ...
+
+    def frame_rows(self, after: FrameId | None, limit: int) -> list[FrameRow]:
+        """Stored projection rows in frame-id order, for replay's comparison."""
+        ...
+
+    def replace_rows(self, rows: Sequence[FrameRow]) -> None:
+        """Overwrite projection rows (and the per-camera counts) with rebuilt ones."""
+        ...
+
+    def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
+        """Delete events (and finished frames) older than the cutoff, in batches."""
+        ...
+
+    def close(self) -> None: ...

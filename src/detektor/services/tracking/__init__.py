@@ -1,0 +1,1 @@
+"""The tracking service: the event-sourced history of every frame, and its query API."""

@@ -1,0 +1,188 @@
+"""The lifecycle-events stream consumer: Redis Streams, consumer group, ack after commit.
+
+Each entry carries one envelope as JSON in its ``envelope`` field. A batch is appended in one
+transaction together with the consumer's checkpoint (the last stream id it covers); only
+after that commit are the entries acknowledged. A crash between commit and ack redelivers
+them, and the store answers each again-seen event_id as a duplicate, so nothing is applied
+twice. Entries that cannot be parsed go to the dead-letter stream with the reason, and are
+acknowledged so they never block the group.
+
+On start the consumer first re-reads its own pending entries (a restart after SIGKILL), then
+new ones; entries left pending by a consumer that died for good are claimed with XAUTOCLAIM
+once idle for ``claim_idle_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from detektor.kit.health import Liveness
+from detektor.ports import Checkpoint
+from detektor.services.tracking.ingest import Ingestor, Outcome
+from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.settings import TrackingSettings
+
+log = logging.getLogger(__name__)
+Entry = tuple[bytes, dict[bytes, bytes]]
+WORKER = "events-consumer"
+
+
+class EventsConsumer:
+    def __init__(
+        self,
+        redis: Redis,
+        ingestor: Ingestor,
+        settings: TrackingSettings,
+        metrics: TrackingMetrics,
+        liveness: Liveness,
+    ) -> None:
+        self.redis = redis
+        self.ingestor = ingestor
+        self.settings = settings
+        self.metrics = metrics
+        self.liveness = liveness
+        self.stopping = asyncio.Event()
+        self._last_claim = 0.0
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; connection loss is retried with backoff, not fatal."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                await self._ensure_group()
+                await self._drain_own_pending()
+                while not self.stopping.is_set():
+                    self.liveness.beat(WORKER, max_silence_s=60 + self.settings.block_ms / 1000)
+                    await self._claim_stale()
+                    await self._read_new()
+                    delay = 0.5
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.liveness.beat(WORKER, max_silence_s=120)
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(
+                self.settings.stream, self.settings.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _drain_own_pending(self) -> None:
+        while not self.stopping.is_set():
+            entries = await self._xreadgroup("0", block=None)
+            if not entries:
+                return
+            log.info("re-processing %d entries pending from before a restart", len(entries))
+            await self.process(entries)
+
+    async def _read_new(self) -> None:
+        entries = await self._xreadgroup(">", block=self.settings.block_ms)
+        if entries:
+            await self.process(entries)
+
+    async def _xreadgroup(self, start: str, block: int | None) -> list[Entry]:
+        reply = await self.redis.xreadgroup(
+            self.settings.group,
+            self.settings.consumer,
+            {self.settings.stream: start},
+            count=self.settings.read_count,
+            block=block,
+        )
+        return [(eid, fields) for _, entries in reply or [] for eid, fields in entries if fields]
+
+    async def _claim_stale(self) -> None:
+        now = time.monotonic()
+        if now - self._last_claim < self.settings.claim_idle_ms / 2000:
+            return
+        self._last_claim = now
+        reply = await self.redis.xautoclaim(
+            self.settings.stream,
+            self.settings.group,
+            self.settings.consumer,
+            min_idle_time=self.settings.claim_idle_ms,
+            start_id="0-0",
+            count=self.settings.read_count,
+        )
+        claimed = [(eid, fields) for eid, fields in reply[1] if fields]
+        if claimed:
+            log.info("claimed %d entries left pending by another consumer", len(claimed))
+            await self.process(claimed)
+        await self._refresh_lag()
+
+    async def process(self, entries: list[Entry]) -> None:
+        """Append a batch, dead-letter the unparsable, then acknowledge all of it."""
+        raw: list[object] = []
+        ids: list[bytes] = []
+        dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
+        for eid, fields in entries:
+            decoded = _decode(fields)
+            if isinstance(decoded, str):
+                dead.append((eid, fields, decoded))
+            else:
+                raw.append(decoded)
+                ids.append(eid)
+        checkpoint = Checkpoint(
+            consumer=f"{self.settings.group}:{self.settings.consumer}",
+            position=max(e[0] for e in entries).decode(),
+        )
+        outcomes = await self.ingestor.ingest(raw, source="stream", checkpoint=checkpoint)
+        for eid, outcome in zip(ids, outcomes, strict=True):
+            if outcome.status == "rejected":
+                dead.append((eid, {}, _reason(outcome)))
+        for eid, fields, reason in dead:
+            await self._dead_letter(eid, fields or dict(entries)[eid], reason)
+        await self.redis.xack(self.settings.stream, self.settings.group, *[e[0] for e in entries])
+
+    async def _dead_letter(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
+        payload: dict[Any, Any] = dict(fields)
+        payload[b"dead_reason"] = reason.encode()
+        payload[b"dead_source_id"] = eid
+        await self.redis.xadd(
+            self.settings.dead_letter_stream, payload, maxlen=100_000, approximate=True
+        )
+        self.metrics.dead_letters.inc()
+        log.warning("dead-lettered stream entry %s: %s", eid.decode(), reason)
+
+    async def _refresh_lag(self) -> None:
+        for group in await self.redis.xinfo_groups(self.settings.stream):
+            if group["name"] in (self.settings.group, self.settings.group.encode()):
+                self.metrics.consumer_lag.set(group.get("lag") or 0)
+                self.metrics.consumer_pending.set(group.get("pending") or 0)
+
+
+def _decode(fields: dict[bytes, bytes]) -> object | str:
+    """The envelope as plain JSON data, or a reason string when it cannot be read."""
+    raw = fields.get(b"envelope")
+    if raw is None:
+        names = ", ".join(sorted(k.decode(errors="replace") for k in fields))
+        return f"missing field 'envelope' (entry has: {names or 'nothing'})"
+    try:
+        data: object = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return f"envelope is not valid JSON: {exc}"
+    return data
+
+
+def _reason(outcome: Outcome) -> str:
+    return f"invalid envelope: {outcome.reason}"

@@ -1,0 +1,136 @@
+"""Wiring of the tracking service: store, ingestion, stream consumer, background jobs, app.
+
+Start-up opens the event store named by ``DETEKTOR_DATABASE_URL`` and applies its migrations,
+then starts the Redis stream consumer (unless ``tracking.consume`` is off), the retention job
+and the accounting-gauge refresher. Shutdown stops the workers, letting the batch in hand
+commit, then closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from detektor.adapters.stores import open_event_store
+from detektor.kit.app import ServiceKit, create_app
+from detektor.kit.redact import mask_secret
+from detektor.ports import EventStore
+from detektor.services.tracking.api import router
+from detektor.services.tracking.ingest import Ingestor
+from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.state import TrackingState
+from detektor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: Settings) -> FastAPI:
+    kit = ServiceKit("tracking", settings)
+    metrics = TrackingMetrics(kit.metrics)
+    cfg = settings.tracking
+    database_url = settings.database_url.get_secret_value()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await to_thread.run_sync(open_event_store, database_url)
+        applied = await to_thread.run_sync(store.migrate)
+        log.info(
+            "event store ready",
+            extra={"database": mask_secret(database_url), "migrations_applied": applied},
+        )
+        state = TrackingState(cfg, store, metrics, Ingestor(store, metrics), settings.jaeger_ui_url)
+        app.state.tracking = state
+
+        async def store_answers() -> None:
+            await to_thread.run_sync(store.checkpoint, "readiness-probe")
+
+        kit.readiness.add("event_store", store_answers)
+        workers: list[tuple[str, Callable[[], None], asyncio.Task[None]]] = []
+        redis = None
+        if cfg.consume:
+            from redis.asyncio import Redis
+
+            from detektor.services.tracking.consumer import EventsConsumer
+
+            redis = Redis.from_url(settings.redis_url.get_secret_value())
+            consumer = EventsConsumer(redis, state.ingestor, cfg, metrics, kit.liveness)
+            kit.readiness.add("redis", redis.ping)
+            workers.append(("consumer", consumer.stop, _supervised(kit, "consumer", consumer.run)))
+        stop = asyncio.Event()
+        workers.append(("jobs", stop.set, _supervised(kit, "jobs", lambda: _jobs(state, stop))))
+        try:
+            yield
+        finally:
+            for _, halt, _task in workers:
+                halt()
+            await _join([task for _, _, task in workers], settings.shutdown_timeout_s)
+            if redis is not None:
+                await redis.aclose()
+            await to_thread.run_sync(store.close)
+
+    return create_app(
+        kit,
+        routers=[router],
+        lifespan=lifespan,
+        summary={
+            "database": mask_secret(database_url),
+            "consume_stream": cfg.stream if cfg.consume else None,
+            "stale_after_s": cfg.stale_after_s,
+            "retention_days": cfg.retention_days,
+        },
+        body_limits={"/v1/events": cfg.max_body_bytes},
+    )
+
+
+def _supervised(
+    kit: ServiceKit, name: str, run: Callable[[], Awaitable[None]]
+) -> asyncio.Task[None]:
+    """Run a worker; if it crashes, say so in the log and make /healthz fail."""
+
+    async def guard() -> None:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("worker %s crashed", name)
+            kit.liveness.died(name, f"{type(exc).__name__}: {exc}")
+
+    return asyncio.create_task(guard(), name=name)
+
+
+async def _join(tasks: list[asyncio.Task[None]], grace_s: float) -> None:
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        log.warning("worker %s did not stop within %ss; cancelling", task.get_name(), grace_s)
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def _jobs(state: TrackingState, stop: asyncio.Event) -> None:
+    """Refresh the accounting gauges, and purge events past retention, until stopped."""
+    cfg = state.settings
+    store: EventStore = state.store
+    last_purge = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        now = datetime.now(UTC)
+        stale_after = timedelta(seconds=cfg.stale_after_s)
+        for camera in await to_thread.run_sync(store.cameras):
+            acc = await to_thread.run_sync(store.accounting, camera, now, stale_after)
+            state.metrics.publish_accounting(acc)
+        if loop.time() - last_purge >= cfg.purge_interval_s:
+            last_purge = loop.time()
+            cutoff = now - timedelta(days=cfg.retention_days)
+            purged = await to_thread.run_sync(store.purge, cutoff)
+            if purged:
+                log.info("retention: purged %d events older than %s", purged, cutoff.isoformat())
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), cfg.metrics_interval_s)

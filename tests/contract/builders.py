@@ -1,0 +1,84 @@
+"""Builders for the event store contract suite: frames on a fixed clock and valid events.
+
+A plain module rather than conftest.py, since pytest advises against importing conftest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from detektor.domain.events import Envelope, EventType
+from detektor.domain.frames import FrameId
+
+E = EventType
+T0 = datetime(2025, 11, 27, 14, 3, 7, 123000, tzinfo=UTC)
+T0_MS = 1764252187123
+assert FrameId("x", T0_MS, 0).captured_at == T0
+
+VALID_DATA: Mapping[EventType, dict[str, object]] = {
+    E.CAPTURED: {"width": 640, "height": 480, "pts": 9000, "source": "synthetic://"},
+    E.SKIPPED: {"reason": "no_motion"},
+    E.QUEUED: {"stream": "detektor:frames"},
+    E.PROCESSING: {"processor": "yolox-s", "batch_id": "b-1"},
+    E.PROCESSED: {
+        "processor": "yolox-s",
+        "duration_ms": 12.5,
+        "detections": [{"label": "person", "score": 0.91, "box": [10, 20, 110, 220]}],
+    },
+    E.PUBLISHED: {"target": "mqtt"},
+    E.COMPLETED: {},
+    E.DROPPED: {"reason": "bus_full"},
+    E.FAILED: {"stage": "detector", "error": "CUDA out of memory"},
+}
+
+# A frame's whole way through the pipeline, one event per millisecond.
+COMPLETE = (E.CAPTURED, E.QUEUED, E.PROCESSING, E.PROCESSED, E.PUBLISHED, E.COMPLETED)
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def ms(value: float) -> timedelta:
+    return timedelta(milliseconds=value)
+
+
+def frame(seq: int = 1, camera: str = "front-door", at_ms: int = 0) -> FrameId:
+    """A frame captured `at_ms` milliseconds after T0."""
+    return FrameId(camera, T0_MS + at_ms, seq)
+
+
+def event(
+    event_type: EventType,
+    frame_id: FrameId,
+    at_ms: float | None = None,
+    *,
+    data: Mapping[str, object] | None = None,
+    reason: str | None = None,
+    trace_id: str | None = None,
+) -> Envelope:
+    """A valid event; by default it occurs at the frame's capture time."""
+    payload = dict(VALID_DATA[event_type]) if data is None else dict(data)
+    if reason is not None:
+        payload["reason"] = reason
+    when = frame_id.captured_at if at_ms is None else T0 + ms(at_ms)
+    return Envelope.new(event_type, frame_id, payload, occurred_at=when, trace_id=trace_id)
+
+
+def lifecycle(
+    frame_id: FrameId,
+    types: Iterable[EventType] = COMPLETE,
+    *,
+    start_ms: float | None = None,
+    step_ms: float = 1,
+    reason: str | None = None,
+) -> list[Envelope]:
+    """Events of `types` for one frame, `step_ms` apart, from its capture time by default;
+    `reason` goes on the skip or drop among them."""
+    start = (frame_id.captured_at - T0) / ms(1) if start_ms is None else start_ms
+    return [
+        event(
+            t,
+            frame_id,
+            start + i * step_ms,
+            reason=reason if t in (E.SKIPPED, E.DROPPED) else None,
+        )
+        for i, t in enumerate(types)
+    ]

@@ -1,0 +1,165 @@
+"""The tracking service as a real process on the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from support.postgres import temporary_database
+from support.process import ServiceProcess
+from support.redis import redis_namespace
+
+LIFE = ["captured", "queued", "processing", "processed", "published", "completed"]
+
+
+@pytest.fixture
+def backends() -> Iterator[dict[str, str]]:
+    with temporary_database("detektor_tracking") as db_url, redis_namespace() as (r_url, ns):
+        yield {
+            "DETEKTOR_DATABASE_URL": db_url,
+            "DETEKTOR_REDIS_URL": r_url,
+            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
+            "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
+            "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
+            "DETEKTOR_TRACKING__METRICS_INTERVAL_S": "1",
+        }
+
+
+def envelopes(frames: int, camera: str = "cam") -> list[dict[str, object]]:
+    base = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    data = {
+        "captured": {"width": 640, "height": 480, "pts": 0, "source": "synthetic://"},
+        "queued": {"stream": "frames"},
+        "processing": {"processor": "detector", "batch_id": "b"},
+        "processed": {"processor": "detector", "duration_ms": 3.0, "detections": []},
+        "published": {"target": "mqtt"},
+        "completed": {},
+    }
+    out = []
+    for n in range(frames):
+        at = base + timedelta(milliseconds=100 * n)
+        fid = f"{camera}:{int(at.timestamp() * 1000)}:{n % 1_000_000:06d}"
+        for i, kind in enumerate(LIFE):
+            out.append(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "type": f"frame.{kind}",
+                    "frame_id": fid,
+                    "camera": camera,
+                    "occurred_at": (at + timedelta(milliseconds=i)).isoformat(),
+                    "schema_version": 1,
+                    "data": data[kind],
+                }
+            )
+    return out
+
+
+def stored_events(db_url: str) -> tuple[int, int]:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM detektor.events"
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sigkill_mid_stream_then_restart_stores_each_event_once(
+    tmp_path: Path, backends: dict[str, str]
+) -> None:
+    events = envelopes(1667)[:10_000]
+    client = redis.Redis.from_url(backends["DETEKTOR_REDIS_URL"])
+    stream = backends["DETEKTOR_TRACKING__STREAM"]
+    pipe = client.pipeline(transaction=False)
+    for env in events:
+        pipe.xadd(stream, {"envelope": json.dumps(env)})
+    pipe.execute()
+    db_url = backends["DETEKTOR_DATABASE_URL"]
+    env = {**backends, "DETEKTOR_TRACKING__READ_COUNT": "100"}
+
+    first = ServiceProcess("tracking", tmp_path, env).start()
+    wait_until(lambda: stored_events(db_url)[0] >= 1500, 60, "the first events")
+    first.stop(signal.SIGKILL)
+    stored_at_kill = stored_events(db_url)[0]
+    assert stored_at_kill < 10_000, "the kill should land mid-stream"
+
+    with ServiceProcess("tracking", tmp_path, env) as second:
+        wait_until(lambda: stored_events(db_url)[0] >= 10_000, 120, "every event")
+        wait_until(
+            lambda: client.xpending(stream, "tracking")["pending"] == 0, 30, "all acknowledged"
+        )
+        metrics = httpx.get(f"{second.url}/metrics", timeout=5).text
+    total, distinct = stored_events(db_url)
+    assert (total, distinct) == (10_000, 10_000)
+    assert "detektor_tracking_events_appended_total" in metrics
+
+    replay = subprocess.run(
+        [sys.executable, "-m", "detektor.cli", "tracking", "replay", "--dry-run"],
+        env={**first.env, "DETEKTOR_DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert "checked 1,667 frames" in replay.stdout
+    assert ": 0 differ" in replay.stdout, replay.stdout
+    client.close()
+
+
+def test_unparsable_entries_are_dead_lettered_and_valid_ones_stored(
+    tmp_path: Path, backends: dict[str, str]
+) -> None:
+    client = redis.Redis.from_url(backends["DETEKTOR_REDIS_URL"])
+    stream = backends["DETEKTOR_TRACKING__STREAM"]
+    good = envelopes(1)[0]
+    bad_type = {**envelopes(1)[0], "type": "frame.exploded"}
+    client.xadd(stream, {"envelope": json.dumps(good)})
+    client.xadd(stream, {"envelope": b"{not json"})
+    client.xadd(stream, {"something": "else"})
+    client.xadd(stream, {"envelope": json.dumps(bad_type)})
+    with ServiceProcess("tracking", tmp_path, backends) as svc:
+        dead_stream = backends["DETEKTOR_TRACKING__DEAD_LETTER_STREAM"]
+        wait_until(lambda: client.xlen(dead_stream) == 3, 30, "three dead letters")
+        wait_until(lambda: stored_events(backends["DETEKTOR_DATABASE_URL"])[0] == 1, 30, "good")
+        reasons = sorted(f[b"dead_reason"].decode() for _, f in client.xrange(dead_stream))
+        assert any("not valid JSON" in r for r in reasons)
+        assert any("missing field 'envelope'" in r for r in reasons)
+        assert any("type" in r and "frame.exploded" in r for r in reasons)
+        assert httpx.get(f"{svc.url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{svc.url}/readyz", timeout=5).json()["status"] == "ready"
+        frame = httpx.get(f"{svc.url}/v1/frames/{good['frame_id']}", timeout=5).json()
+        assert frame["state"] == "captured"
+    client.close()
+
+
+def test_readiness_names_redis_when_it_is_unreachable(
+    tmp_path: Path, backends: dict[str, str]
+) -> None:
+    env = {**backends, "DETEKTOR_REDIS_URL": "redis://127.0.0.1:1/0"}
+    with ServiceProcess("tracking", tmp_path, env) as svc:
+        reply = httpx.get(f"{svc.url}/readyz", timeout=10)
+        assert reply.status_code == 503
+        assert reply.json()["failing"] == ["redis"]
+        # The HTTP API keeps serving from the store while Redis is away.
+        assert httpx.get(f"{svc.url}/v1/events", timeout=5).status_code == 200

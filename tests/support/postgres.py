@@ -1,0 +1,33 @@
+"""A PostgreSQL database created for one test run on the real server, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from support.services import missing
+
+ADMIN_URL = os.environ.get(
+    "DETEKTOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def temporary_database(prefix: str = "detektor_test") -> Iterator[str]:
+    """Yield the URL of a fresh, empty database; skip (or fail under CI) without a server."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing(f"PostgreSQL at {ADMIN_URL}", str(exc).strip().splitlines()[0])
+        raise AssertionError("unreachable") from exc
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
