@@ -17,6 +17,7 @@ from detektor.domain.accounting import Accounting
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
+from detektor.domain.messages import FrameMessage
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView
 
@@ -124,3 +125,79 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- The frame bus -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What publishing one frame did: its entry id, or None when the frame itself was
+    refused, and the frames the cap pushed out of the bus to make room (never delivered)."""
+
+    entry_id: str | None
+    dropped: list[FrameId]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One bus entry handed to a consumer. ``message`` is None when the entry could not be
+    parsed; ``error`` then says why (the consumer dead-letters it)."""
+
+    entry_id: str
+    message: FrameMessage | None
+    fields: Mapping[bytes, bytes]
+    deliveries: int  # how many times this entry has been delivered, this time included
+    error: str | None = None
+    frame_id: str | None = None  # the raw frame id, when readable, even if parsing failed
+
+
+class FrameBus(Protocol):
+    """Frames from capture to processors: consumer groups, reclaim, dead letters, a cap.
+
+    The bus holds only unacknowledged entries (acknowledged ones are deleted), so its length
+    is the backlog. When a publish finds the bus at its cap, the oldest entry not yet
+    delivered to the group is removed and reported in ``Published.dropped``; when every
+    entry is already delivered (being processed), the new frame is refused instead.
+    """
+
+    async def publish(self, message: FrameMessage) -> Published: ...
+
+    async def consume(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+        """New entries for this consumer of the group, waiting up to block_ms for some."""
+        ...
+
+    async def pending(self, consumer: str, count: int) -> list[Delivery]:
+        """Entries delivered to this consumer and not yet acknowledged (after a restart)."""
+        ...
+
+    async def claim(self, consumer: str, min_idle_ms: int, count: int) -> list[Delivery]:
+        """Entries pending on any consumer for longer than min_idle_ms, now this one's."""
+        ...
+
+    async def ack(self, entry_ids: Sequence[str]) -> None:
+        """Acknowledge and delete the entries."""
+        ...
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move an entry to the dead-letter stream with the reason, and acknowledge it."""
+        ...
+
+    async def backlog(self) -> tuple[int, int]:
+        """(entries not yet delivered, entries delivered but not acknowledged)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+# --- Lifecycle events out of a producer -----------------------------------------------------
+
+
+class EventSink(Protocol):
+    """Where a pipeline stage sends lifecycle events: the Redis events stream in the
+    distributed setup, the in-process store in the embedded one. Emitting never raises for
+    a backend outage; the sink buffers or counts what it could not deliver."""
+
+    async def emit(self, events: Sequence[Envelope]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -4,11 +4,16 @@ A plain module rather than conftest.py, since pytest advises against importing c
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
+from detektor.domain.accounting import Accounting, account
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
+from detektor.domain.projection import FrameRow, row_from_view
+from detektor.ports import AppendResult, AppendStatus, EventStore
 
 E = EventType
 T0 = datetime(2025, 11, 27, 14, 3, 7, 123000, tzinfo=UTC)
@@ -82,3 +87,41 @@ def lifecycle(
         )
         for i, t in enumerate(types)
     ]
+
+
+# --- assertions shared by the contract modules ---------------------------------------------
+
+APPENDED, DUPLICATE, CONFLICT = AppendStatus.APPENDED, AppendStatus.DUPLICATE, AppendStatus.CONFLICT
+MINUTE = timedelta(minutes=1)
+
+
+def positions(results: list[AppendResult]) -> list[int]:
+    found = [r.position for r in results]
+    assert None not in found
+    return cast(list[int], found)
+
+
+def increasing(values: list[int]) -> bool:
+    return all(a < b for a, b in itertools.pairwise(values))
+
+
+def whole_log(store: EventStore) -> list[tuple[int, Envelope]]:
+    return store.read_log(0, 100_000)
+
+
+def all_rows(store: EventStore) -> list[FrameRow]:
+    return store.frame_rows(None, 100_000)
+
+
+def folded_row(store: EventStore, frame_id: FrameId) -> FrameRow:
+    view = store.frame(frame_id)
+    assert view is not None, f"no events stored for {frame_id}"
+    return row_from_view(view)
+
+
+def reference_accounting(
+    store: EventStore, camera: str, now: datetime, stale_after: timedelta
+) -> Accounting:
+    """What `domain.accounting.account` says over the folded timelines of the camera's frames."""
+    views = [store.frame(row.frame_id) for row in all_rows(store) if row.camera == camera]
+    return account(camera, [v.summary() for v in views if v is not None], now, stale_after)

@@ -5,50 +5,54 @@
 projection rows and per-camera counts, and records the consumer's checkpoint.
 
 Ordering. Every append first takes a transaction-scoped advisory lock (one key per schema)
-and only then allocates positions, so appends are serialised and positions become visible in
-commit order: the lock is released after the commit is visible, and the next append cannot
-draw a position before that. A catch-up reader of `read_log(after=N)` therefore never skips
-an event that commits late with a lower position. Without the lock, a transaction holding
-position 7 could commit after one holding 8, and a reader that had already moved past 8
-would miss 7 for good. The rejected alternative kept appends concurrent and made readers stop
-at a high-water mark below the oldest position still in flight (xid / `pg_snapshot_xmin`
-bookkeeping per event); it costs a column and a wider index, makes every reader reason
-about snapshots, and delays readers behind any long transaction. One writer at a time is
-ample for one home's cameras. The lock also serialises each frame's projection update, so
-no row lock or retry is needed.
+and only then draws positions, so appends are serialised and positions become visible in
+commit order: PostgreSQL makes a commit visible before it releases the committing
+transaction's locks, and the next append cannot draw a position before it holds the lock. A
+catch-up reader of `read_log(after=N)` therefore never skips an event that commits late with
+a lower position. Without the lock, a transaction holding position 7 could commit after one
+holding 8, and a reader that had already moved past 8 would miss 7 for good. The rejected
+alternative kept appends concurrent and made readers stop at a high-water mark below the
+oldest position still in flight (xid / `pg_snapshot_xmin` bookkeeping per event): it costs a
+column and a wider index, makes every reader reason about snapshots, and stalls readers
+behind any long transaction. One writer at a time is ample for one home's cameras, and the
+lock also serialises each frame's projection update, so no row lock or retry is needed.
 
 The lock is its own statement: a READ COMMITTED statement takes its snapshot when it starts,
 so a query that waited for the lock inside itself would read with a snapshot from before the
 previous append committed.
 
-Round trips: the lock, the duplicate lookup, the frames' rows and the first position go in
-one pipeline; the writes (events, rows, counts, checkpoint) in another. Batches of
-COPY_THRESHOLD events or more write the events with binary COPY, which cannot be pipelined
-but is the fastest way in. Positions are drawn as one `nextval` and, for more than one
-event, advanced with `setval` under the lock; gaps (rolled-back or duplicate-only batches)
-are harmless, since readers only need order.
+Round trips. BEGIN, the lock, the duplicate lookup, the frames' rows and the first position
+go in one pipeline, and the event data is JSON-encoded while the server answers. The writes
+(rows, counts, checkpoint) and COMMIT go in another, and the results are built while the
+server commits. Batches of COPY_THRESHOLD events or more stream the events with COPY, which
+cannot be pipelined but is the fastest way in; smaller ones insert them in the write
+pipeline, so a one-event append costs two round trips. Positions are one `nextval` and, for
+more than one event, a `setval` under the lock; gaps (a rollback, a batch of duplicates) are
+harmless, since readers only need order.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
+import psycopg
 from psycopg import Connection
+from psycopg.pq import TransactionStatus
 
 from detektor.adapters.postgres import codec
 from detektor.adapters.storekit import Bucket, VersionGate, bucket, project, require_envelope
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
-from detektor.domain.projection import FrameRow
+from detektor.domain.projection import FrameRow, advance, sorts_after
 from detektor.ports import AppendResult, AppendStatus, Checkpoint
 
 COPY_THRESHOLD = 64
 
-Stream = list[tuple[int, Envelope]]
+Stream = list[tuple[int, Envelope]]  # (position, envelope)
 
 _UPSERT_COUNTS = (
     "INSERT INTO camera_counts (camera, state, reason, has_captured, n) "
@@ -61,6 +65,7 @@ _UPSERT_CHECKPOINT = (
     "DO UPDATE SET position = EXCLUDED.position, updated_at = now()"
 )
 _STREAMS = f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE frame_id = ANY(%b) ORDER BY position"
+_COPY_EVENTS = f"COPY events ({', '.join(codec.EVENT_INSERT_COLUMNS)}) FROM STDIN"
 
 
 def append(
@@ -74,152 +79,186 @@ def append(
     envelopes = [require_envelope(item) for item in events]
     if not envelopes and checkpoint is None:
         return []
-    ids = [e.event_id for e in envelopes]
-    frame_ids = sorted({str(e.frame_id) for e in envelopes})
-    with conn.transaction():
+    frames = [str(e.frame_id) for e in envelopes]
+    # BEGIN and COMMIT are statements of their own, not conn.transaction(), so that they
+    # ride in the pipelines instead of costing a round trip each.
+    try:
         with conn.pipeline():
+            conn.execute("BEGIN")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             found = conn.execute(
-                "SELECT event_id, position FROM events WHERE event_id = ANY(%b)", (ids,)
+                "SELECT event_id, position FROM events WHERE event_id = ANY(%b)",
+                ([e.event_id for e in envelopes],),
             )
             rows = conn.execute(
-                f"SELECT {codec.FRAME_COLUMNS} FROM frames WHERE frame_id = ANY(%b)", (frame_ids,)
+                f"SELECT {codec.FRAME_COLUMNS} FROM frames WHERE frame_id = ANY(%b)",
+                (sorted(set(frames)),),
             )
             first = conn.execute("SELECT nextval('events_position_seq')")
+            data = [codec.dumps(e.data) for e in envelopes]
         batch = _Batch(
             conn,
-            stored=dict(found.fetchall()),
-            rows={row.frame_id: row for row in map(codec.frame_from, rows.fetchall())},
+            stored={event_id.int: position for event_id, position in found},
+            rows={record[0]: codec.frame_from(record) for record in rows},
             first_position=_scalar(first.fetchone()),
             gate=VersionGate(expected_versions),
         )
-        results = [batch.admit(envelope) for envelope in envelopes]
-        anomalies = batch.project()
-        batch.write(checkpoint)
-    return [
-        AppendResult(envelopes[i].event_id, AppendStatus.APPENDED, position=r, anomaly=anomalies[r])
-        if isinstance(r, int)
-        else r
-        for i, r in enumerate(results)
-    ]
+        for admitted in zip(envelopes, frames, data, strict=True):
+            batch.admit(*admitted)
+        return batch.write(checkpoint)
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: Connection[Any]) -> None:
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    # A broken connection cannot roll back; the pool discards it and the server rolls back.
+    with suppress(psycopg.Error):
+        conn.rollback()
 
 
 class _Batch:
-    """The state of one append between its reads and its writes."""
+    """The state of one append between its reads and its writes.
+
+    Its maps are keyed by frame-id text and event-id integers rather than by FrameId and
+    UUID objects, whose hashes are computed in Python on every lookup; a 1000-event batch
+    does several lookups per event.
+    """
 
     def __init__(
         self,
         conn: Connection[Any],
         *,
-        stored: dict[uuid.UUID, int],
-        rows: dict[FrameId, FrameRow],
+        stored: dict[int, int],
+        rows: dict[str, FrameRow],
         first_position: int,
         gate: VersionGate,
     ) -> None:
         self._conn = conn
-        self._stored = stored  # event_id -> position, of this batch's ids already in the log
+        self._stored = stored  # event id -> position, of this batch's ids already in the log
         self._before = rows  # the batch's frames' rows as they were
         self._rows = dict(rows)  # ... and as the batch moves them
         self._first = first_position
         self._gate = gate
-        self._admitted: Stream = []
-        self._positions: dict[uuid.UUID, int] = {}
-        self._records: list[codec.EventRecord] = []
+        # (position, envelope, frame id text, data as JSON) of the events to store
+        self._admitted: list[tuple[int, Envelope, str, str]] = []
+        self._positions: dict[int, int] = {}  # event id -> position, admitted in this batch
+        self._results: list[AppendResult | int] = []  # an admitted event's is its position
 
-    def admit(self, envelope: Envelope) -> AppendResult | int:
-        """A DUPLICATE or CONFLICT result, or the position an admitted event will have."""
-        event_id, frame_id = envelope.event_id, envelope.frame_id
-        stored = self._positions.get(event_id, self._stored.get(event_id))
+    def admit(self, envelope: Envelope, frame: str, data: str) -> None:
+        """Answer DUPLICATE or CONFLICT now, or give the event its position."""
+        event_id = envelope.event_id
+        stored = self._positions.get(event_id.int, self._stored.get(event_id.int))
         if stored is not None:
-            return AppendResult(event_id, AppendStatus.DUPLICATE, position=stored)
-        row = self._before.get(frame_id)
-        reason = self._gate.conflict(frame_id, lambda: row.version if row else 0)
+            self._results.append(AppendResult(event_id, AppendStatus.DUPLICATE, position=stored))
+            return
+        row = self._before.get(frame)
+        reason = self._gate.conflict(envelope.frame_id, lambda: row.version if row else 0)
         if reason is not None:
-            return AppendResult(event_id, AppendStatus.CONFLICT, reason=reason)
+            self._results.append(AppendResult(event_id, AppendStatus.CONFLICT, reason=reason))
+            return
         position = self._first + len(self._admitted)
-        self._admitted.append((position, envelope))
-        self._positions[event_id] = position
-        return position
+        self._admitted.append((position, envelope, frame, data))
+        self._positions[event_id.int] = position
+        self._results.append(position)
 
-    def project(self) -> dict[int, str | None]:
-        """Move the rows by every admitted event in order; each event's anomaly by position."""
+    def write(self, checkpoint: Checkpoint | None) -> list[AppendResult]:
+        """Project and write the admitted events, the rows they moved, the count deltas and
+        the checkpoint, then commit; returns one result per event, in input order."""
+        conn, count = self._conn, len(self._admitted)
+        # Before the COPY: no other statement can run while it is open.
         streams = self._load_streams(self._late_frames())
-        anomalies: dict[int, str | None] = {}
-        for position, envelope in self._admitted:
-            frame_id = envelope.frame_id
-            history = partial(self._history, streams, frame_id, position)
-            step = project(self._rows.get(frame_id), position, envelope, history)
-            self._rows[frame_id] = step.row
-            if frame_id in streams:
-                streams[frame_id].append((position, envelope))
-            anomalies[position] = step.anomaly
-            self._records.append(codec.event_record(position, envelope, step.anomaly))
-        return anomalies
-
-    def _late_frames(self) -> list[str]:
-        """Frames that will need a re-fold. New positions exceed every stored one and a row's
-        last_event_at is its latest occurred_at, so an event sorts before a row exactly when
-        it occurred before that frame's latest event so far."""
-        latest = {frame_id: row.last_event_at for frame_id, row in self._before.items()}
-        late: set[str] = set()
-        for _, envelope in self._admitted:
-            seen = latest.get(envelope.frame_id)
-            if seen is not None and envelope.occurred_at < seen:
-                late.add(str(envelope.frame_id))
-            else:
-                latest[envelope.frame_id] = envelope.occurred_at
-        return sorted(late)
-
-    def _load_streams(self, frame_ids: list[str]) -> dict[FrameId, Stream]:
-        """The stored events of the frames about to be re-folded, in one query."""
-        streams: dict[FrameId, Stream] = {FrameId.parse(text): [] for text in frame_ids}
-        if frame_ids:
-            for record in self._conn.execute(_STREAMS, (frame_ids,)):
-                position, envelope = codec.event_from(record)
-                streams[envelope.frame_id].append((position, envelope))
-        return streams
-
-    def _history(self, streams: dict[FrameId, Stream], frame_id: FrameId, position: int) -> Stream:
-        """The frame's events before `position`: stored ones, then this batch's."""
-        if frame_id not in streams:
-            # Only if _late_frames missed the frame: still correct, at the cost of a query.
-            streams[frame_id] = self._load_streams([str(frame_id)])[frame_id] + [
-                (p, e) for p, e in self._admitted if e.frame_id == frame_id and p < position
-            ]
-        return streams[frame_id]
-
-    def write(self, checkpoint: Checkpoint | None) -> None:
-        conn, records = self._conn, self._records
-        if len(records) >= COPY_THRESHOLD:
-            columns = ", ".join(codec.EVENT_INSERT_COLUMNS)
-            with conn.cursor().copy(f"COPY events ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(codec.EVENT_TYPES))
-                for record in records:
-                    copy.write_row(record)
+        records: list[codec.EventRecord] = []
+        if count >= COPY_THRESHOLD:
+            # Rows stream to the server as they are projected, so its inserts overlap with
+            # the projection work here. Text, not binary: the server inserts what it has
+            # buffered every 64 kB of text input, but binary input only every 1000 rows,
+            # which leaves a whole batch's inserts for after the last row.
+            with conn.cursor().copy(_COPY_EVENTS) as copy:
+                copy.set_types(list(codec.EVENT_COPY_TYPES))
+                anomalies = self._project(streams, copy.write_row)
+        else:
+            anomalies = self._project(streams, records.append)
+        changed = [
+            row for frame, row in sorted(self._rows.items()) if row is not self._before.get(frame)
+        ]
+        deltas = self._count_deltas(changed)
         with conn.pipeline():
-            if len(records) > 1:
-                conn.execute(
-                    "SELECT setval('events_position_seq', %s)", (self._first + len(records) - 1,)
-                )
-            if 0 < len(records) < COPY_THRESHOLD:
+            if count > 1:
+                conn.execute("SELECT setval('events_position_seq', %s)", (self._first + count - 1,))
+            if records:
                 conn.execute(codec.INSERT_EVENTS, codec.event_columns(records))
-            changed = [
-                row
-                for frame_id, row in sorted(self._rows.items())
-                if row is not self._before.get(frame_id)
-            ]
             if changed:
                 conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(changed))
-            deltas = self._count_deltas(changed)
             if deltas:
                 conn.execute(_UPSERT_COUNTS, _count_columns(deltas))
             if checkpoint is not None:
                 conn.execute(_UPSERT_CHECKPOINT, (checkpoint.consumer, checkpoint.position))
+            conn.execute("COMMIT")
+            return [self._result(r, anomalies) for r in self._results]
+
+    def _result(self, result: AppendResult | int, anomalies: dict[int, str | None]) -> AppendResult:
+        if isinstance(result, AppendResult):
+            return result
+        envelope = self._admitted[result - self._first][1]
+        return AppendResult(
+            envelope.event_id, AppendStatus.APPENDED, position=result, anomaly=anomalies[result]
+        )
+
+    def _project(
+        self, streams: dict[str, Stream], sink: Callable[[codec.EventRecord], object]
+    ) -> dict[int, str | None]:
+        """Move the rows by every admitted event in order, handing each event's row to `sink`."""
+        anomalies: dict[int, str | None] = {}
+        for position, envelope, frame, data in self._admitted:
+            row = self._rows.get(frame)
+            if row is None or sorts_after(row, position, envelope):
+                # What `project` does first, minus building the history it will not need.
+                step = advance(row, position, envelope)
+            else:
+                step = project(row, position, envelope, partial(list, streams[frame]))
+            self._rows[frame] = step.row
+            if frame in streams:
+                streams[frame].append((position, envelope))
+            anomalies[position] = step.anomaly
+            sink(codec.event_record(position, envelope, frame, data, step.anomaly))
+        return anomalies
+
+    def _late_frames(self) -> list[str]:
+        """Every frame that an event of the batch will make re-fold (and maybe a few more).
+
+        A row sorts at its (last_event_at, last_position), and an event re-folds it when the
+        event sorts before that. This replays the batch on those keys alone: an advanced row
+        takes the event's key, a re-folded one keeps the larger one, so the key simulated here
+        is never below the real row's and no late event is missed. Missing one would be a
+        bug: its history could not be read while the COPY is open.
+        """
+        keys = {frame: (r.last_event_at, r.last_position) for frame, r in self._before.items()}
+        late: set[str] = set()
+        for position, envelope, frame, _ in self._admitted:
+            key = (envelope.occurred_at, position)
+            seen = keys.get(frame)
+            if seen is not None and key < seen:
+                late.add(frame)
+            else:
+                keys[frame] = key
+        return sorted(late)
+
+    def _load_streams(self, frames: list[str]) -> dict[str, Stream]:
+        """The stored events of the frames about to be re-folded, in one query."""
+        streams: dict[str, Stream] = {frame: [] for frame in frames}
+        if frames:
+            for record in self._conn.execute(_STREAMS, (frames,)):
+                position, envelope = codec.event_from(record)
+                streams[record[2]].append((position, envelope))
+        return streams
 
     def _count_deltas(self, changed: list[FrameRow]) -> Counter[tuple[str, Bucket]]:
         deltas: Counter[tuple[str, Bucket]] = Counter()
         for row in changed:
-            before = self._before.get(row.frame_id)
+            before = self._before.get(str(row.frame_id))
             if before is not None:
                 deltas[(before.camera, bucket(before))] -= 1
             deltas[(row.camera, bucket(row))] += 1

@@ -12,11 +12,14 @@ so a hand-edited or corrupted row fails loudly on read instead of handing out a 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
+from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
@@ -50,6 +53,9 @@ EVENT_TYPES = (
     "text",
 )
 EVENT_COLUMNS = ", ".join(EVENT_INSERT_COLUMNS[:-1])  # what reads select, in this order
+# What COPY is told: the data arrives as JSON text, encoded while the server is busy
+# looking the batch up, and is parsed by the jsonb column's input function.
+EVENT_COPY_TYPES = tuple("text" if t == "jsonb" else t for t in EVENT_TYPES)
 
 FRAME_FIELDS = (
     "frame_id",
@@ -90,8 +96,6 @@ UPSERT_FRAMES = (
     + ") ON CONFLICT (frame_id) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in FRAME_FIELDS[1:])
 )
-# Data travels as JSON text here: array parameters are dumped by Python type, and the frozen
-# mappings of Envelope.data have no dumper of their own (COPY picks one by column type).
 INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_INSERT_COLUMNS)}) OVERRIDING SYSTEM VALUE "
     f"SELECT {', '.join(EVENT_INSERT_COLUMNS[:9])}, data::jsonb, anomaly FROM unnest("
@@ -102,35 +106,53 @@ INSERT_EVENTS = (
 
 def _plain(value: object) -> object:
     # Envelope data is frozen into read-only mappings (tuples need no help: json writes
-    # them as arrays).
-    if isinstance(value, Mapping):
+    # them as arrays). The exact-type test first: an ABC check costs a microsecond a call.
+    if type(value) is MappingProxyType or isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-def dumps(value: object) -> str:
-    """JSON for jsonb columns; registered on every pooled connection."""
-    return json.dumps(value, default=_plain, separators=(",", ":"), allow_nan=False)
+# One encoder for all: json.dumps with any option set builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), allow_nan=False)
+
+
+# An escaped NUL: "\u0000" preceded by an even number of backslashes (an odd number would
+# make it the text "\u0000" spelled out, which jsonb stores fine).
+_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def dumps(value: object, field: str = "data") -> str:
+    """Compact JSON for jsonb columns, frozen envelope data included. Raises ValidationError
+    for a NUL character, which jsonb cannot store, rather than failing inside the server."""
+    text = _ENCODER.encode(value)
+    if "\\u0000" in text and _NUL_RE.search(text):
+        raise ValidationError(
+            field, "contains a NUL character (U+0000), which PostgreSQL cannot store; remove it"
+        )
+    return text
 
 
 EventRecord = tuple[
-    int, uuid.UUID, str, str, str, datetime, str | None, str | None, int, object, str | None
+    int, uuid.UUID, str, str, str, datetime, str | None, str | None, int, str, str | None
 ]
 
 
-def event_record(position: int, envelope: Envelope, anomaly: str | None) -> EventRecord:
-    """One `events` row in EVENT_INSERT_COLUMNS order."""
+def event_record(
+    position: int, envelope: Envelope, frame: str, data: str, anomaly: str | None
+) -> EventRecord:
+    """One `events` row in EVENT_INSERT_COLUMNS order, with the frame id's text and the
+    data's JSON (`dumps`) made by the caller, who has them already."""
     return (
         position,
         envelope.event_id,
-        str(envelope.frame_id),
+        frame,
         envelope.camera,
         envelope.type.value,
         envelope.occurred_at,
         envelope.trace_id,
         envelope.span_id,
         envelope.schema_version,
-        envelope.data,
+        data,
         anomaly,
     )
 
@@ -206,7 +228,4 @@ def frame_columns(rows: Sequence[FrameRow]) -> list[list[Any]]:
 
 def event_columns(records: Sequence[EventRecord]) -> list[list[Any]]:
     """INSERT_EVENTS's parameters: the records transposed into one array per column."""
-    columns = [list(column) for column in zip(*records, strict=True)]
-    data = EVENT_INSERT_COLUMNS.index("data")
-    columns[data] = [dumps(value) for value in columns[data]]
-    return columns
+    return [list(column) for column in zip(*records, strict=True)]

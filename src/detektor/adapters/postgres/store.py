@@ -6,9 +6,8 @@ writes (replace_rows, purge). One append's transaction is in `batch`; the schema
 
 Connections are in autocommit mode, so a read is one statement and one round trip; writes
 open explicit transactions. Every pooled connection is configured once, when the pool opens
-it: search_path to the store's schema, the session time zone to UTC, and the JSON encoder
-for frozen envelope data. The sync API is meant to be called from a thread pool; the pool
-lends each thread its own connection.
+it: search_path to the store's schema and the session time zone to UTC. The sync API is
+meant to be called from a thread pool; the pool lends each thread its own connection.
 
 Writes that move projection rows (append, replace_rows, purging finished frames) all take the
 schema's append lock, so per-camera counts never drift from the rows they summarise. Purging
@@ -24,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection, sql
-from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
 from detektor.adapters.postgres import batch, codec, timescale
@@ -100,7 +98,6 @@ class PostgresEventStore:
     def _configure(self, conn: Connection[Any]) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
         conn.execute("SET timezone TO 'UTC'")
-        set_json_dumps(codec.dumps, context=conn)
 
     def __enter__(self) -> PostgresEventStore:
         return self

@@ -41,10 +41,51 @@ def _domain(parse: Callable[[], T]) -> T:
         raise ApiError(422, exc.message, exc.field) from None
 
 
+_EVENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["events"],
+                    "properties": {
+                        "events": {
+                            "type": "array",
+                            "maxItems": MAX_BATCH,
+                            "items": {"type": "object"},
+                            "description": "lifecycle event envelopes (design §4)",
+                        }
+                    },
+                },
+                "example": {
+                    "events": [
+                        {
+                            "event_id": "3f1c2a9e-7b4d-4c2e-9a51-2d8e6f0b1c3d",
+                            "type": "frame.captured",
+                            "frame_id": "front-door:1764252187000:000042",
+                            "camera": "front-door",
+                            "occurred_at": "2025-11-27T14:03:07.000Z",
+                            "schema_version": 1,
+                            "data": {"width": 640, "height": 480, "pts": 42, "source": "rtsp"},
+                        }
+                    ]
+                },
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/events",
     summary="Append a batch of lifecycle events (at most 1000), idempotent by event_id",
+    description="Each event is answered `appended`, `duplicate` or `rejected` (with `field` "
+    "and `reason`); valid events are stored even when others are rejected. Only a body that "
+    'is not `{"events": [...]}` JSON, a batch over 1000, or a body over the size limit '
+    "gets a 4xx.",
     response_description='{"results": [{"event_id", "status", "reason"?, "field"?}]}',
+    openapi_extra=_EVENTS_BODY,
 )
 async def post_events(request: Request) -> dict[str, Any]:
     raw = await request.body()

@@ -18,15 +18,13 @@ import asyncio
 import json
 import logging
 import time
-from contextlib import suppress
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from detektor.kit.health import Liveness
+from detektor.kit.workers import is_connection_error, pause
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, Outcome
 from detektor.services.tracking.metrics import TrackingMetrics
@@ -66,18 +64,16 @@ class EventsConsumer:
                     await self._claim_stale()
                     await self._read_new()
                     delay = 0.5
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
                 self.liveness.beat(WORKER, max_silence_s=120)
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
-                await self._sleep(delay)
+                await pause(self.stopping, delay)
                 delay = min(delay * 2, 10.0)
 
     def stop(self) -> None:
         self.stopping.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _ensure_group(self) -> None:
         try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from anyio import to_thread
@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from detektor.adapters.stores import open_event_store
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
+from detektor.kit.workers import join, pause, supervise
 from detektor.ports import EventStore
 from detektor.services.tracking.api import router
 from detektor.services.tracking.ingest import Ingestor
@@ -61,15 +62,19 @@ def build(settings: Settings) -> FastAPI:
             redis = Redis.from_url(settings.redis_url.get_secret_value())
             consumer = EventsConsumer(redis, state.ingestor, cfg, metrics, kit.liveness)
             kit.readiness.add("redis", redis.ping)
-            workers.append(("consumer", consumer.stop, _supervised(kit, "consumer", consumer.run)))
+            workers.append(
+                ("consumer", consumer.stop, supervise(kit.liveness, "consumer", consumer.run))
+            )
         stop = asyncio.Event()
-        workers.append(("jobs", stop.set, _supervised(kit, "jobs", lambda: _jobs(state, stop))))
+        workers.append(
+            ("jobs", stop.set, supervise(kit.liveness, "jobs", lambda: _jobs(state, stop)))
+        )
         try:
             yield
         finally:
             for _, halt, _task in workers:
                 halt()
-            await _join([task for _, _, task in workers], settings.shutdown_timeout_s)
+            await join([task for _, _, task in workers], settings.shutdown_timeout_s)
             if redis is not None:
                 await redis.aclose()
             await to_thread.run_sync(store.close)
@@ -86,32 +91,6 @@ def build(settings: Settings) -> FastAPI:
         },
         body_limits={"/v1/events": cfg.max_body_bytes},
     )
-
-
-def _supervised(
-    kit: ServiceKit, name: str, run: Callable[[], Awaitable[None]]
-) -> asyncio.Task[None]:
-    """Run a worker; if it crashes, say so in the log and make /healthz fail."""
-
-    async def guard() -> None:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("worker %s crashed", name)
-            kit.liveness.died(name, f"{type(exc).__name__}: {exc}")
-
-    return asyncio.create_task(guard(), name=name)
-
-
-async def _join(tasks: list[asyncio.Task[None]], grace_s: float) -> None:
-    _, pending = await asyncio.wait(tasks, timeout=grace_s)
-    for task in pending:
-        log.warning("worker %s did not stop within %ss; cancelling", task.get_name(), grace_s)
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 async def _jobs(state: TrackingState, stop: asyncio.Event) -> None:
@@ -132,5 +111,4 @@ async def _jobs(state: TrackingState, stop: asyncio.Event) -> None:
             purged = await to_thread.run_sync(store.purge, cutoff)
             if purged:
                 log.info("retention: purged %d events older than %s", purged, cutoff.isoformat())
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), cfg.metrics_interval_s)
+        await pause(stop, cfg.metrics_interval_s)

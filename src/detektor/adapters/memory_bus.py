@@ -1,0 +1,186 @@
+"""The in-memory FrameBus: the twin of the Redis Streams bus for ``detektor run`` and tests.
+
+It owns one stream of entries, the one consumer group's position (last-delivered id) and its
+pending-entries list (owner, delivery time, delivery count), and the dead letters, kept in
+``dead`` as (Delivery, reason). It mirrors Redis' behaviour rather than idealising it:
+ids are ``<ms>-<seq>``, re-reading one's own pending entries counts as a delivery, claiming
+takes entries idle for at least ``min_idle_ms``, and acknowledged entries are deleted, so the
+stream's length is the backlog. It is meant for one event loop; nothing here is thread-safe.
+
+The wire-to-Delivery rule and the dead-letter fields are defined here, once, and the Redis
+adapter imports them, so both twins judge entries identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from detektor.domain.errors import ValidationError
+from detektor.domain.frames import FrameId
+from detektor.domain.messages import FrameMessage
+from detektor.ports import Delivery, Published
+
+EntryId = tuple[int, int]
+
+
+def poison_reason(deliveries: int) -> str:
+    return f"delivered {deliveries} times without success"
+
+
+def to_delivery(entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -> Delivery:
+    """Parse an entry; a bad one comes back with ``message=None`` and the field named."""
+    raw_id = fields.get(b"frame_id")
+    frame_id = raw_id.decode("utf-8", "replace") if raw_id is not None else None
+    try:
+        message = FrameMessage.from_fields(fields)
+    except ValidationError as exc:
+        return Delivery(entry_id, None, fields, deliveries, error=str(exc), frame_id=frame_id)
+    return Delivery(entry_id, message, fields, deliveries, frame_id=frame_id)
+
+
+def dead_letter_fields(delivery: Delivery, reason: str) -> dict[bytes, bytes]:
+    """The original fields plus why, from where and after how many deliveries."""
+    fields = dict(delivery.fields)
+    fields[b"dead_reason"] = reason.encode()
+    fields[b"dead_source_id"] = delivery.entry_id.encode()
+    fields[b"dead_deliveries"] = str(delivery.deliveries).encode()
+    return fields
+
+
+def parse_dropped(frame_ids: Sequence[bytes | str]) -> list[FrameId]:
+    """Frame ids of entries the cap removed; an entry without a valid id was no frame."""
+    dropped = []
+    for raw in frame_ids:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            dropped.append(FrameId.parse(text))
+        except ValidationError:
+            continue
+    return dropped
+
+
+@dataclass
+class _Pending:
+    consumer: str
+    delivered_at: float  # time.monotonic() of the last delivery, for claim's idle time
+    count: int
+
+
+class MemoryFrameBus:
+    """FrameBus in one process; ``dead`` holds the dead letters as (Delivery, reason)."""
+
+    def __init__(self, cap: int = 1000, max_deliveries: int = 5) -> None:
+        if cap < 1:
+            raise ValueError(f"cap must be >= 1, got {cap}")
+        self.cap = cap
+        self.max_deliveries = max_deliveries
+        self.dead: list[tuple[Delivery, str]] = []
+        self._entries: dict[EntryId, dict[bytes, bytes]] = {}  # insertion order == id order
+        self._pel: dict[EntryId, _Pending] = {}
+        self._last_delivered: EntryId = (0, 0)
+        self._last_id: EntryId = (0, 0)
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def publish(self, message: FrameMessage) -> Published:
+        return await self.publish_fields(message.to_fields())
+
+    async def publish_fields(self, fields: Mapping[bytes, bytes]) -> Published:
+        """Add a raw entry under the cap rule (tests use it to inject malformed entries)."""
+        dropped: list[bytes] = []
+        while len(self._entries) >= self.cap:
+            oldest = next((i for i in self._entries if i > self._last_delivered), None)
+            if oldest is None:  # everything is being processed: refuse the newcomer
+                return Published(None, parse_dropped(dropped))
+            dropped.append(self._entries.pop(oldest).get(b"frame_id", b""))
+        entry_id = self._next_id()
+        self._entries[entry_id] = dict(fields)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+        return Published(_text(entry_id), parse_dropped(dropped))
+
+    async def consume(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+        deadline = time.monotonic() + max(block_ms, 0) / 1000
+        while True:
+            fresh = [i for i in self._entries if i > self._last_delivered][:count]
+            if fresh:
+                self._last_delivered = fresh[-1]
+                return self._deliver(consumer, fresh)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                return []
+
+    async def pending(self, consumer: str, count: int) -> list[Delivery]:
+        own = sorted(i for i, p in self._pel.items() if p.consumer == consumer)[:count]
+        return self._deliver(consumer, own)
+
+    async def claim(self, consumer: str, min_idle_ms: int, count: int) -> list[Delivery]:
+        now = time.monotonic()
+        idle = sorted(
+            i for i, p in self._pel.items() if (now - p.delivered_at) * 1000 >= min_idle_ms
+        )[:count]
+        return self._deliver(consumer, idle)
+
+    async def ack(self, entry_ids: Sequence[str]) -> None:
+        for text in entry_ids:
+            entry_id = _parse(text)
+            self._pel.pop(entry_id, None)
+            self._entries.pop(entry_id, None)
+
+    async def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        self.dead.append((delivery, reason))
+        await self.ack([delivery.entry_id])
+
+    async def backlog(self) -> tuple[int, int]:
+        return max(len(self._entries) - len(self._pel), 0), len(self._pel)
+
+    async def close(self) -> None:
+        for waiter in self._waiters:
+            waiter.cancel()
+        self._waiters.clear()
+
+    def _deliver(self, consumer: str, ids: Sequence[EntryId]) -> list[Delivery]:
+        """Hand entries to ``consumer``, counting the delivery; poison goes to ``dead``."""
+        now = time.monotonic()
+        out: list[Delivery] = []
+        for entry_id in ids:
+            fields = self._entries.get(entry_id)
+            if fields is None:  # deleted while pending: Redis returns nil; drop it from the PEL
+                self._pel.pop(entry_id, None)
+                continue
+            known = self._pel.get(entry_id)
+            count = known.count + 1 if known else 1
+            self._pel[entry_id] = _Pending(consumer, now, count)
+            delivery = to_delivery(_text(entry_id), dict(fields), count)
+            if count > self.max_deliveries:
+                self.dead.append((delivery, poison_reason(count)))
+                self._pel.pop(entry_id)
+                self._entries.pop(entry_id)
+                continue
+            out.append(delivery)
+        return out
+
+    def _next_id(self) -> EntryId:
+        ms = int(time.time() * 1000)
+        last_ms, last_seq = self._last_id
+        self._last_id = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
+        return self._last_id
+
+
+def _text(entry_id: EntryId) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"
+
+
+def _parse(text: str) -> EntryId:
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

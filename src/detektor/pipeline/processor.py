@@ -1,0 +1,271 @@
+"""The processor framework: consume frames in batches, process, record, acknowledge.
+
+A processor only implements ``process(frames) -> results`` (about 30 lines, see
+``motion_regions.py``); the runner does the rest:
+
+- it consumes batches from the frame bus (up to ``batch_size``, waiting at most
+  ``max_wait_ms`` to fill one), re-reads its own pending entries after a restart and claims
+  those a dead peer left pending;
+- it dead-letters entries it cannot use (missing fields, oversized or undecodable JPEG,
+  malformed ``traceparent``) with the reason, and records ``frame.failed`` for them;
+- per batch it emits ``frame.processing``, opens one ``process`` span linked to every frame's
+  ``create`` span, runs ``process`` in a worker thread, retries it on error, then emits
+  ``frame.processed`` (and ``frame.completed`` when it is the last stage) and acknowledges;
+- a batch that still fails after ``attempts`` tries is dead-lettered, each frame with
+  ``frame.failed`` and the error.
+
+On shutdown the batch in hand is finished. Entries never started stay pending on the bus
+for another consumer or the next start (Redis); with the in-memory bus, which dies with the
+process, ``drop_on_shutdown`` records them as ``frame.dropped``, ``reason=shutdown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from anyio import to_thread
+from opentelemetry import trace
+
+from detektor.domain.events import Envelope, EventType
+from detektor.kit.health import Liveness
+from detektor.kit.tracecontext import span_context_of
+from detektor.kit.workers import is_connection_error, pause
+from detektor.pipeline.decoding import Frame, decode, raw_frame_id
+from detektor.pipeline.events import lifecycle_event
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.settings import ProcessorSettings
+from detektor.ports import Delivery, EventSink, FrameBus
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("detektor.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a processor found in one frame. ``detections`` items are
+    ``{"label": str, "score": float, "box": [x1, y1, x2, y2]}`` in source pixels."""
+
+    detections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Processor(ABC):
+    name: str = "processor"
+
+    @abstractmethod
+    def process(self, frames: Sequence[Frame]) -> list[Result]:
+        """One result per frame, in order. Runs in a worker thread; raise to fail the batch."""
+
+
+class ProcessorRunner:
+    def __init__(
+        self,
+        processor: Processor,
+        bus: FrameBus,
+        sink: EventSink,
+        metrics: PipelineMetrics,
+        settings: ProcessorSettings,
+        liveness: Liveness,
+        *,
+        drop_on_shutdown: bool = False,
+    ) -> None:
+        self.processor = processor
+        self.bus = bus
+        self.sink = sink
+        self.metrics = metrics
+        self.settings = settings
+        self.liveness = liveness
+        self.drop_on_shutdown = drop_on_shutdown
+        self.stopping = asyncio.Event()
+        self.worker = f"processor:{processor.name}"
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        """Process until stopped; bus outages are retried with backoff, never fatal."""
+        delay = 0.5
+        next_claim = 0.0
+        cfg = self.settings
+        pending_first = True
+        while not self.stopping.is_set():
+            self.liveness.beat(self.worker, max_silence_s=120)
+            try:
+                if pending_first:
+                    batch = await self.bus.pending(cfg.consumer, cfg.batch_size)
+                    pending_first = bool(batch)
+                elif time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + cfg.claim_idle_ms / 2000
+                    batch = await self.bus.claim(cfg.consumer, cfg.claim_idle_ms, cfg.batch_size)
+                    await self._report_backlog()
+                else:
+                    batch = []
+                if not batch:
+                    batch = await self._gather()
+                if batch:
+                    await self.handle(batch)
+                delay = 0.5
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                log.warning("frame bus unavailable (%s); retrying in %.1fs", exc, delay)
+                await pause(self.stopping, delay)
+                delay = min(delay * 2, 10.0)
+        if self.drop_on_shutdown:
+            await self._drop_unstarted()
+
+    async def _gather(self) -> list[Delivery]:
+        """Up to batch_size entries: block for the first, then at most max_wait_ms more."""
+        cfg = self.settings
+        batch = await self.bus.consume(cfg.consumer, cfg.batch_size, block_ms=500)
+        deadline = time.monotonic() + cfg.max_wait_ms / 1000
+        while batch and len(batch) < cfg.batch_size and not self.stopping.is_set():
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                break
+            more = await self.bus.consume(cfg.consumer, cfg.batch_size - len(batch), left_ms)
+            if not more:
+                break
+            batch.extend(more)
+        return batch
+
+    async def handle(self, deliveries: list[Delivery]) -> None:
+        frames: list[Frame] = []
+        usable: list[Delivery] = []
+        for delivery in deliveries:
+            frame, problem = decode(delivery)
+            if frame is None:
+                await self._reject(delivery, problem or "unusable entry")
+            else:
+                frames.append(frame)
+                usable.append(delivery)
+        if frames:
+            await self._process(frames, usable)
+
+    async def _process(self, frames: list[Frame], deliveries: list[Delivery]) -> None:
+        name = self.processor.name
+        batch_id = uuid.uuid4().hex[:16]
+        links = [
+            trace.Link(ctx)
+            for f in frames
+            if f.message.traceparent
+            and (ctx := span_context_of({"traceparent": f.message.traceparent}))
+        ]
+        with tracer.start_as_current_span(
+            f"process {name}", kind=trace.SpanKind.CONSUMER, links=links
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(frames))
+            span.set_attribute("detektor.batch.id", batch_id)
+            if len(frames) == 1:
+                span.set_attribute("detektor.frame.id", str(frames[0].message.frame_id))
+                span.set_attribute("detektor.camera", frames[0].message.camera)
+            await self.sink.emit(
+                [
+                    lifecycle_event(
+                        EventType.PROCESSING,
+                        f.message.frame_id,
+                        {"processor": name, "batch_id": batch_id},
+                    )
+                    for f in frames
+                ]
+            )
+            started = time.perf_counter()
+            results, error = await self._attempts(frames)
+            elapsed = time.perf_counter() - started
+            if results is None:
+                span.set_status(trace.StatusCode.ERROR, error)
+                for d in deliveries:
+                    await self._fail(d, f"{name}: {error}", dead_letter=True)
+                return
+            self.metrics.stage_duration.labels(name).observe(elapsed)
+            await self.sink.emit(self._outcome_events(frames, results, elapsed))
+        await self.bus.ack([d.entry_id for d in deliveries])
+
+    async def _attempts(self, frames: list[Frame]) -> tuple[list[Result] | None, str]:
+        error = ""
+        for attempt in range(1, self.settings.attempts + 1):
+            try:
+                results = await to_thread.run_sync(self.processor.process, frames)
+                if len(results) != len(frames):
+                    raise ValueError(f"returned {len(results)} results for {len(frames)} frames")
+                return results, ""
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s failed (attempt %d): %s", self.processor.name, attempt, error)
+                if attempt < self.settings.attempts:
+                    await asyncio.sleep(0.1 * 2**attempt)
+        return None, error
+
+    def _outcome_events(
+        self, frames: list[Frame], results: list[Result], elapsed: float
+    ) -> list[Envelope]:
+        events = []
+        now = datetime.now(UTC)
+        per_frame_ms = round(elapsed * 1000 / len(frames), 3)
+        for frame, result in zip(frames, results, strict=True):
+            msg = frame.message
+            events.append(
+                lifecycle_event(
+                    EventType.PROCESSED,
+                    msg.frame_id,
+                    {
+                        "processor": self.processor.name,
+                        "duration_ms": per_frame_ms,
+                        "detections": result.detections,
+                    },
+                )
+            )
+            self.metrics.outcome(msg.camera, "processed")
+            if self.settings.last_stage:
+                events.append(lifecycle_event(EventType.COMPLETED, msg.frame_id))
+                self.metrics.outcome(msg.camera, "completed")
+                latency = (now - msg.captured_at).total_seconds()
+                self.metrics.frame_latency.labels(msg.camera).observe(max(latency, 0.0))
+        return events
+
+    async def _reject(self, delivery: Delivery, reason: str) -> None:
+        await self._fail(delivery, reason, dead_letter=True)
+
+    async def _fail(self, delivery: Delivery, reason: str, *, dead_letter: bool) -> None:
+        if dead_letter:
+            await self.bus.dead_letter(delivery, reason)
+            self.metrics.dead_letters.labels(self.processor.name).inc()
+        frame_id = delivery.message.frame_id if delivery.message else raw_frame_id(delivery)
+        log.warning("frame %s failed: %s", frame_id or delivery.entry_id, reason)
+        if frame_id is None:
+            return  # without a frame id there is no timeline to record the failure in
+        await self.sink.emit(
+            [
+                lifecycle_event(
+                    EventType.FAILED, frame_id, {"stage": self.processor.name, "error": reason}
+                )
+            ]
+        )
+        self.metrics.outcome(frame_id.camera, "failed")
+
+    async def _drop_unstarted(self) -> None:
+        try:
+            left = await self.bus.consume(self.settings.consumer, 10_000, block_ms=0)
+        except Exception:  # the bus may already be gone; nothing more can be recorded
+            return
+        events = []
+        for d in left:
+            if d.message is not None:
+                events.append(
+                    lifecycle_event(EventType.DROPPED, d.message.frame_id, {"reason": "shutdown"})
+                )
+                self.metrics.outcome(d.message.camera, "dropped", "shutdown")
+        await self.sink.emit(events)
+        await self.bus.ack([d.entry_id for d in left])
+
+    async def _report_backlog(self) -> None:
+        undelivered, pending = await self.bus.backlog()
+        self.metrics.bus_backlog.labels("undelivered").set(undelivered)
+        self.metrics.bus_backlog.labels("pending").set(pending)
