@@ -40,6 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"detektor {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    run = commands.add_parser(
+        "run",
+        help="run everything in one process: cameras, processing, tracking API",
+        description="The embedded all-in-one: every camera (default: one synthetic scene), "
+        "the in-memory frame bus, the processor and the tracking API with /metrics on one "
+        "port. Events go to a SQLite store in DETEKTOR_DATA_DIR (default ./detektor-data) "
+        "unless DETEKTOR_DATABASE_URL is set. Prints a live progress line on a terminal and "
+        "a summary (accounting per camera, latency percentiles) on exit.",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a camera: rtsp://user:pass@host/path, a video file, or "
+        "synthetic://?fps=10&size=640x480 (repeat for several; default: one synthetic camera, "
+        "or the cameras of DETEKTOR_CONFIG)",
+    )
+    run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    run.add_argument("--port", type=int, metavar="P", help="HTTP port (default DETEKTOR_HTTP_PORT)")
+
     serve = commands.add_parser(
         "serve",
         help="run one service (HTTP API on DETEKTOR_HTTP_PORT, default 8000)",
@@ -85,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
+        "run": _run,
         "config": _config_show,
         "tracking": _tracking_replay,
     }
@@ -113,6 +135,36 @@ def _tracking_replay(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     print_report(report, args.dry_run)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from detektor.embedded.cameras import cameras_for
+    from detektor.embedded.runner import build_run_app
+    from detektor.kit.lifecycle import serve_http
+    from detektor.kit.logging import setup_logging
+    from detektor.kit.telemetry import setup_telemetry
+
+    if args.port is not None:
+        if not 1 <= args.port <= 65535:
+            print(f"detektor run: --port must be 1 to 65535, got {args.port}", file=sys.stderr)
+            return EXIT_CONFIG
+        settings = settings.model_copy(update={"http_port": args.port})
+    try:
+        cameras = cameras_for(args.source, settings.cameras)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        print(f"detektor run: invalid --source: {problem['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging("run", settings.log)
+    telemetry = setup_telemetry("run", package_version())
+    try:
+        app = build_run_app(settings, cameras, progress=sys.stderr.isatty())
+        serve_http(app, settings, duration_s=args.duration)
+    finally:
+        telemetry.shutdown()
     return 0
 
 

@@ -22,6 +22,9 @@ from pydantic_settings import (
 )
 
 from detektor.kit.redact import mask_secret
+from detektor.pipeline.settings import BusSettings, ProcessorSettings
+from detektor.services.capture.settings import CameraSettings
+from detektor.services.detector.settings import DetectorSettings
 from detektor.services.example.settings import ExampleSettings
 from detektor.services.tracking.settings import TrackingSettings
 
@@ -78,7 +81,16 @@ class Settings(BaseSettings):
     jaeger_ui_url: str | None = Field(
         default=None, description="base URL of the Jaeger UI, used to link frames to traces"
     )
+    data_dir: Path = Field(
+        default=Path("detektor-data"), description="where `detektor run` keeps its SQLite store"
+    )
+    cameras: list[CameraSettings] = Field(
+        default_factory=list, description="cameras (usually in the DETEKTOR_CONFIG YAML file)"
+    )
     log: LogSettings = Field(default_factory=LogSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
     example: ExampleSettings = Field(default_factory=ExampleSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
@@ -92,6 +104,15 @@ class Settings(BaseSettings):
                 "sqlite:////absolute/path.db or memory://"
             )
         return value
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraSettings]) -> list[CameraSettings]:
+        names = [c.name for c in cameras]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"camera names must be unique; repeated: {', '.join(twice)}")
+        return cameras
 
     @classmethod
     def settings_customise_sources(

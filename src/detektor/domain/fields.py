@@ -122,13 +122,21 @@ def format_timestamp(value: datetime) -> str:
 
 def freeze_json(value: object, field: str) -> object:
     """A deep, read-only copy of JSON-shaped data; anything JSON cannot carry is rejected."""
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL's jsonb cannot hold U+0000; refusing it everywhere keeps stores alike.
+            raise ValidationError(field, "must not contain the NUL character (U+0000)")
+        return value
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         # json.dumps would write NaN, which PostgreSQL's jsonb and most parsers refuse.
         return require_number(value, field)
     if isinstance(value, Mapping):
         mapping = require_mapping(value, field)
+        for key in mapping:
+            if "\x00" in key:
+                raise ValidationError(field, "keys must not contain the NUL character (U+0000)")
         return MappingProxyType({k: freeze_json(v, f"{field}.{k}") for k, v in mapping.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze_json(v, f"{field}[{i}]") for i, v in enumerate(value))

@@ -48,8 +48,9 @@ class _DrainingServer(uvicorn.Server):
         self.handle_exit(sig, None)
 
 
-def serve_http(app: FastAPI, settings: Settings) -> None:
-    """Serve ``app`` on the configured host and port until a shutdown signal drains it."""
+def serve_http(app: FastAPI, settings: Settings, duration_s: float | None = None) -> None:
+    """Serve ``app`` on the configured host and port until a shutdown signal drains it, or
+    until ``duration_s`` seconds have passed."""
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -61,7 +62,16 @@ def serve_http(app: FastAPI, settings: Settings) -> None:
         lifespan="on",
     )
     server = _DrainingServer(config)
-    server.run()
+    timer = None
+    if duration_s is not None:
+        timer = threading.Timer(duration_s, lambda: setattr(server, "should_exit", True))
+        timer.daemon = True
+        timer.start()
+    try:
+        server.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
     if not server.started:
         raise SystemExit(
             f"could not start the HTTP server on {settings.http_host}:"

@@ -26,6 +26,7 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +86,8 @@ class ProcessorRunner:
         self.drop_on_shutdown = drop_on_shutdown
         self.stopping = asyncio.Event()
         self.worker = f"processor:{processor.name}"
+        # Recent end-to-end latencies in seconds, for progress lines and run summaries.
+        self.latencies: deque[float] = deque(maxlen=100_000)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -226,8 +229,9 @@ class ProcessorRunner:
             if self.settings.last_stage:
                 events.append(lifecycle_event(EventType.COMPLETED, msg.frame_id))
                 self.metrics.outcome(msg.camera, "completed")
-                latency = (now - msg.captured_at).total_seconds()
-                self.metrics.frame_latency.labels(msg.camera).observe(max(latency, 0.0))
+                latency = max((now - msg.captured_at).total_seconds(), 0.0)
+                self.metrics.frame_latency.labels(msg.camera).observe(latency)
+                self.latencies.append(latency)
         return events
 
     async def _reject(self, delivery: Delivery, reason: str) -> None:

@@ -12,7 +12,7 @@ class ProcessorSettings(BaseModel):
 
     batch_size: int = Field(default=8, ge=1, le=256, description="frames per process() call")
     max_wait_ms: int = Field(
-        default=50, ge=0, le=10_000, description="how long to wait to fill a batch"
+        default=10, ge=0, le=10_000, description="how long to wait to fill a batch"
     )
     attempts: int = Field(
         default=3, ge=1, le=10, description="tries of process() before frames fail"
@@ -26,4 +26,19 @@ class ProcessorSettings(BaseModel):
     last_stage: bool = Field(
         default=True,
         description="complete frames after processing (off when the notifier completes them)",
+    )
+
+
+class BusSettings(BaseModel):
+    """The frame bus (section ``bus``, env ``DETEKTOR_BUS__*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream: str = Field(default="detektor:frames", description="Redis stream of frames")
+    group: str = Field(default="processors", description="consumer group of the processors")
+    cap: int = Field(
+        default=200, ge=1, le=100_000, description="frames waiting at most; older ones drop"
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, le=100, description="deliveries before an entry is dead-lettered"
     )

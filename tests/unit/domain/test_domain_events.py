@@ -343,3 +343,14 @@ def test_envelopes_hash_by_event_id() -> None:
     other = Envelope.from_dict(raw_event(event_id=str(uuid.uuid4())))
     assert first == again
     assert len({first, again, other}) == 2
+
+
+def test_nul_characters_are_refused_in_data() -> None:
+    from detektor.domain.errors import ValidationError
+    from detektor.domain.fields import freeze_json
+
+    with pytest.raises(ValidationError) as err:
+        freeze_json({"source": "rtsp\x00"}, "data")
+    assert err.value.field == "data.source"
+    with pytest.raises(ValidationError):
+        freeze_json({"a\x00": 1}, "data")

@@ -4,7 +4,7 @@
 """Turning envelopes and projection rows into PostgreSQL values and back.
 
 It owns the column lists of `events` and `frames` (their order is the COPY and `unnest` order
-everywhere), the binary COPY types, and the JSON encoder registered on every connection.
+everywhere), the types they are sent as, and the JSON encoding of envelope data.
 Stored events are rebuilt through the `Envelope` constructor, which re-validates every field,
 so a hand-edited or corrupted row fails loudly on read instead of handing out a bad event.
 """
@@ -12,14 +12,12 @@ so a hand-edited or corrupted row fails loudly on read instead of handing out a 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
@@ -53,8 +51,8 @@ EVENT_TYPES = (
     "text",
 )
 EVENT_COLUMNS = ", ".join(EVENT_INSERT_COLUMNS[:-1])  # what reads select, in this order
-# What COPY is told: the data arrives as JSON text, encoded while the server is busy
-# looking the batch up, and is parsed by the jsonb column's input function.
+# What events are sent as, by COPY and INSERT alike: the data goes as JSON text, encoded
+# while the server is busy looking the batch up, and parsed by jsonb's input function.
 EVENT_COPY_TYPES = tuple("text" if t == "jsonb" else t for t in EVENT_TYPES)
 
 FRAME_FIELDS = (
@@ -99,7 +97,7 @@ UPSERT_FRAMES = (
 INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_INSERT_COLUMNS)}) OVERRIDING SYSTEM VALUE "
     f"SELECT {', '.join(EVENT_INSERT_COLUMNS[:9])}, data::jsonb, anomaly FROM unnest("
-    + ", ".join(f"%b::{'text' if t == 'jsonb' else t}[]" for t in EVENT_TYPES)
+    + ", ".join(f"%b::{t}[]" for t in EVENT_COPY_TYPES)
     + f") AS u({', '.join(EVENT_INSERT_COLUMNS)})"
 )
 
@@ -116,20 +114,10 @@ def _plain(value: object) -> object:
 _ENCODER = json.JSONEncoder(default=_plain, separators=(",", ":"), allow_nan=False)
 
 
-# An escaped NUL: "\u0000" preceded by an even number of backslashes (an odd number would
-# make it the text "\u0000" spelled out, which jsonb stores fine).
-_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def dumps(value: object, field: str = "data") -> str:
-    """Compact JSON for jsonb columns, frozen envelope data included. Raises ValidationError
-    for a NUL character, which jsonb cannot store, rather than failing inside the server."""
-    text = _ENCODER.encode(value)
-    if "\\u0000" in text and _NUL_RE.search(text):
-        raise ValidationError(
-            field, "contains a NUL character (U+0000), which PostgreSQL cannot store; remove it"
-        )
-    return text
+def dumps(value: object) -> str:
+    """Compact JSON for jsonb columns, frozen envelope data included. (Envelopes cannot
+    hold the NUL character jsonb refuses: the domain rejects it.)"""
+    return _ENCODER.encode(value)
 
 
 EventRecord = tuple[

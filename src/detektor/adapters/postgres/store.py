@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import Connection, sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from detektor.adapters.postgres import batch, codec, timescale
 from detektor.adapters.postgres.schema import (
@@ -48,6 +48,7 @@ from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, fold
+from detektor.kit.redact import mask_url
 from detektor.ports import AppendResult, Checkpoint, FramePage, FrameQuery
 
 _RECOUNT = (
@@ -72,6 +73,7 @@ class PostgresEventStore:
         min_size: int = 1,
         max_size: int = 4,
         retention_days: float = 7.0,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         if not SCHEMA_RE.fullmatch(schema):
             raise ValueError(
@@ -93,7 +95,16 @@ class PostgresEventStore:
             name=f"detektor-events-{schema}",
             open=False,
         )
-        self._pool.open()
+        try:
+            # Waiting here makes a wrong URL or a down server fail at start, with a message,
+            # instead of on first use after the pool's 30 s timeout.
+            self._pool.open(wait=True, timeout=connect_timeout_s)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise ConnectionError(
+                f"cannot connect to PostgreSQL at {mask_url(url)} within {connect_timeout_s:g}s; "
+                "check DETEKTOR_DATABASE_URL and that the server is up"
+            ) from exc
 
     def _configure(self, conn: Connection[Any]) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))

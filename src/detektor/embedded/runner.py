@@ -1,0 +1,157 @@
+"""Wiring of ``detektor run``: cameras, in-memory bus, processor and tracking in one process.
+
+Every stage is the same code the distributed services run; only the adapters differ: the
+in-memory bus instead of Redis, and lifecycle events appended straight to the store (SQLite
+in the data directory, unless DETEKTOR_DATABASE_URL is set) instead of the events stream.
+The tracking API, /metrics and health share one port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from detektor.adapters.event_sinks import StoreEventSink
+from detektor.adapters.memory_bus import MemoryFrameBus
+from detektor.adapters.stores import open_event_store
+from detektor.embedded.progress import outcome_totals, print_summary, progress_line
+from detektor.kit.app import ServiceKit, create_app
+from detektor.kit.redact import mask_secret
+from detektor.kit.workers import join, pause, supervise
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.motion_regions import MotionRegionsProcessor
+from detektor.pipeline.processor import ProcessorRunner
+from detektor.services.capture.camera import CameraWorker
+from detektor.services.capture.metrics import CaptureMetrics
+from detektor.services.capture.settings import CameraSettings
+from detektor.services.tracking.api import router as tracking_router
+from detektor.services.tracking.ingest import Ingestor
+from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.state import TrackingState
+from detektor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    if "database_url" in settings.model_fields_set:
+        return settings.database_url.get_secret_value()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{settings.data_dir / 'detektor.db'}"
+
+
+def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress: bool) -> FastAPI:
+    kit = ServiceKit("run", settings)
+    pipeline = PipelineMetrics(kit.metrics)
+    capture_metrics = CaptureMetrics(kit.metrics)
+    tracking_metrics = TrackingMetrics(kit.metrics)
+    url = database_url(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await to_thread.run_sync(open_event_store, url)
+        await to_thread.run_sync(store.migrate)
+        app.state.tracking = TrackingState(
+            settings.tracking,
+            store,
+            tracking_metrics,
+            Ingestor(store, tracking_metrics),
+            settings.jaeger_ui_url,
+        )
+        bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
+        sink = StoreEventSink(store)
+        workers = [
+            CameraWorker(
+                cam, bus, sink, capture_metrics, pipeline, kit.liveness, realtime_files=True
+            )
+            for cam in cameras
+        ]
+        runner = ProcessorRunner(
+            MotionRegionsProcessor(),
+            bus,
+            sink,
+            pipeline,
+            settings.processor,
+            kit.liveness,
+            drop_on_shutdown=True,
+        )
+        camera_tasks = [supervise(kit.liveness, f"camera:{w.name}", w.run) for w in workers]
+        processor_task = supervise(kit.liveness, "processor", runner.run)
+        stop_reports = asyncio.Event()
+        reports = asyncio.create_task(
+            _report(workers, kit, runner, stop_reports, progress), name="progress"
+        )
+        log.info(
+            "detektor run: %d camera(s), store %s, API on port %d",
+            len(workers),
+            mask_secret(url),
+            settings.http_port,
+        )
+        try:
+            yield
+        finally:
+            for w in workers:
+                w.stop()
+            await join(camera_tasks, settings.shutdown_timeout_s)
+            await _drain(bus, settings.shutdown_timeout_s)
+            runner.stop()
+            await join([processor_task], settings.shutdown_timeout_s)
+            stop_reports.set()
+            await reports
+            now = datetime.now(UTC)
+            stale = timedelta(seconds=settings.tracking.stale_after_s)
+            accounts = [store.accounting(w.name, now, stale) for w in workers]
+            print_summary(accounts, list(runner.latencies))
+            await to_thread.run_sync(store.close)
+
+    return create_app(
+        kit,
+        routers=[tracking_router],
+        lifespan=lifespan,
+        summary={"cameras": [c.name for c in cameras], "database": mask_secret(url)},
+        body_limits={"/v1/events": settings.tracking.max_body_bytes},
+    )
+
+
+async def _drain(bus: MemoryFrameBus, grace_s: float) -> None:
+    """Give the processor the chance to finish frames already queued before it stops."""
+    deadline = time.monotonic() + grace_s
+    # The bus has no "empty" event to wait on; its backlog is a cheap in-memory count.
+    while time.monotonic() < deadline and sum(await bus.backlog()) > 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
+async def _report(
+    workers: list[CameraWorker],
+    kit: ServiceKit,
+    runner: ProcessorRunner,
+    stop: asyncio.Event,
+    progress: bool,
+) -> None:
+    """Each second: refresh the fps gauges and redraw the progress line on a terminal (or
+    log it every ten seconds when stderr is not one)."""
+    started = last = time.monotonic()
+    ticks = 0
+    while not stop.is_set():
+        await pause(stop, 1.0)
+        now = time.monotonic()
+        fps = sum(w.report_rates(max(now - last, 1e-3))[1] for w in workers)
+        last, ticks = now, ticks + 1
+        line = progress_line(
+            now - started, fps, outcome_totals(kit.metrics.registry), runner.latencies
+        )
+        if progress:
+            sys.stderr.write("\r" + line + "\x1b[K")
+            sys.stderr.flush()
+        elif ticks % 10 == 0:
+            log.info("progress: %s", " ".join(line.split()))
+    if progress:
+        sys.stderr.write("\n")

@@ -1,0 +1,289 @@
+"""One camera's loop: connect, decode, sample, gate by motion, publish, record every decision.
+
+Decoding, sampling, the motion check and JPEG encoding run in a worker thread (they block
+and use the CPU); the event loop side builds the lifecycle events, opens the frame's
+``create`` span, publishes to the bus and emits the events. A bounded hand-off queue applies
+back-pressure to decoding instead of growing memory.
+
+For each sampled frame: ``frame.captured``, then ``frame.skipped`` (``no_motion`` or
+``masked``), ``frame.queued``, or ``frame.dropped`` (``bus_full``) when the bus refuses it.
+A frame that the bus's cap pushes out before delivery gets ``frame.dropped``, ``bus_full``.
+A source that fails or stalls is reopened with exponential backoff and jitter; a file source
+that ends stops the camera.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+from anyio import to_thread
+from opentelemetry import trace
+
+from detektor.domain.events import Envelope, EventType
+from detektor.domain.frames import FrameId
+from detektor.domain.messages import FrameMessage
+from detektor.kit.health import Liveness
+from detektor.kit.tracecontext import inject_fields
+from detektor.kit.workers import pause
+from detektor.pipeline.events import lifecycle_event
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.ports import EventSink, FrameBus
+from detektor.services.capture.metrics import CaptureMetrics
+from detektor.services.capture.motion import MotionGate
+from detektor.services.capture.reconnect import Backoff
+from detektor.services.capture.sampler import Sampler
+from detektor.services.capture.settings import CameraSettings
+from detektor.services.capture.sources import DecodedFrame, Source, SourceError, open_source
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("detektor.capture")
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """A sampled frame after the motion check, ready for the event loop side."""
+
+    frame_id: FrameId
+    pts: int | None
+    width: int
+    height: int
+    wall_ms: int
+    moving: bool
+    reason: str | None
+    jpeg: bytes | None  # encoded only when the frame moves on
+
+
+class CameraWorker:
+    def __init__(
+        self,
+        camera: CameraSettings,
+        bus: FrameBus,
+        sink: EventSink,
+        metrics: CaptureMetrics,
+        pipeline: PipelineMetrics,
+        liveness: Liveness,
+        *,
+        realtime_files: bool = False,
+    ) -> None:
+        self.camera = camera
+        self.name = camera.name
+        self.bus, self.sink = bus, sink
+        self.metrics, self.pipeline, self.liveness = metrics, pipeline, liveness
+        self.realtime_files = realtime_files
+        self.stopping = asyncio.Event()
+        self._thread_stop = threading.Event()
+        self.seq = 0
+        self.decoded = 0
+        self.sampled = 0
+        self.finished = False  # a file source played to its end
+        self._reported = (0, 0)
+        self.metrics.up.labels(self.name).set(0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread_stop.set()
+
+    def report_rates(self, elapsed_s: float) -> tuple[float, float]:
+        """Set the fps gauges from the counts since the previous call; (decoded, sampled)."""
+        decoded = (self.decoded - self._reported[0]) / elapsed_s
+        sampled = (self.sampled - self._reported[1]) / elapsed_s
+        self._reported = (self.decoded, self.sampled)
+        self.metrics.fps.labels(self.name, "decoded").set(decoded)
+        self.metrics.fps.labels(self.name, "sampled").set(sampled)
+        return decoded, sampled
+
+    async def run(self) -> None:
+        backoff = Backoff(self.camera.reconnect_initial_s, self.camera.reconnect_max_s)
+        uri = self.camera.source.get_secret_value()
+        while not self.stopping.is_set():
+            self.liveness.beat(
+                f"camera:{self.name}", max_silence_s=self.camera.reconnect_max_s + 60
+            )
+            try:
+                source = await to_thread.run_sync(self._open, uri)
+            except SourceError as exc:
+                delay = backoff.next_delay()
+                self.metrics.reconnects.labels(self.name).inc()
+                log.warning(
+                    "camera %s: %s; retrying in %.1fs",
+                    self.name,
+                    exc,
+                    delay,
+                    extra={"camera": self.name},
+                )
+                await pause(self.stopping, delay)
+                continue
+            log.info(
+                "camera %s connected to %s",
+                self.name,
+                source.description,
+                extra={"camera": self.name},
+            )
+            try:
+                ended = await self._stream(source, backoff)
+            finally:
+                self.metrics.up.labels(self.name).set(0)
+                await to_thread.run_sync(source.close)
+            if ended and not uri.startswith(("rtsp://", "rtsps://", "synthetic://")):
+                log.info("camera %s: the file ended", self.name, extra={"camera": self.name})
+                self.finished = True
+                return
+            if not self.stopping.is_set():
+                delay = backoff.next_delay()
+                self.metrics.reconnects.labels(self.name).inc()
+                log.warning(
+                    "camera %s lost its stream; reconnecting in %.1fs",
+                    self.name,
+                    delay,
+                    extra={"camera": self.name},
+                )
+                await pause(self.stopping, delay)
+
+    def _open(self, uri: str) -> Source:
+        cam = self.camera
+        return open_source(
+            uri,
+            rtsp_transport=cam.rtsp_transport,
+            open_timeout_s=cam.stall_timeout_s,
+            read_timeout_s=cam.stall_timeout_s,
+            realtime=True if self.realtime_files else None,
+        )
+
+    async def _stream(self, source: Source, backoff: Backoff) -> bool:
+        """Run one connection; True when the source ended, False when it failed or stalled."""
+        loop = asyncio.get_running_loop()
+        handoff: asyncio.Queue[object] = asyncio.Queue(maxsize=8)
+        outcome: dict[str, object] = {}
+
+        def put(item: object) -> None:
+            asyncio.run_coroutine_threadsafe(handoff.put(item), loop).result()
+
+        def read() -> None:
+            try:
+                self._read(source, put, backoff)
+                outcome["ended"] = True
+            except (SourceError, OSError) as exc:
+                outcome["error"] = exc
+            finally:
+                put(_END)
+
+        reader = threading.Thread(target=read, name=f"capture-{self.name}", daemon=True)
+        reader.start()
+        while (item := await handoff.get()) is not _END:
+            assert isinstance(item, Sampled)
+            await self._publish(item)
+        await to_thread.run_sync(reader.join)
+        if "error" in outcome and not self.stopping.is_set():
+            log.warning("camera %s: %s", self.name, outcome["error"], extra={"camera": self.name})
+        return bool(outcome.get("ended")) and not self._thread_stop.is_set()
+
+    def _read(self, source: Source, put: Callable[[object], None], backoff: Backoff) -> None:
+        sampler = Sampler(self.camera.detect_fps)
+        gate: MotionGate | None = None
+        for decoded, frame in enumerate(source.frames()):
+            if self._thread_stop.is_set():
+                return
+            if decoded == 0:  # frames flow again: the camera is up, and the backoff resets
+                self.metrics.up.labels(self.name).set(1)
+                backoff.reset()
+            self.decoded += 1
+            self.metrics.decoded.labels(self.name).inc()
+            if not sampler.sample(frame.time_s):
+                continue
+            if gate is None:
+                gate = MotionGate(
+                    self.camera.motion, self.camera.masks, (frame.width, frame.height)
+                )
+            put(self._sample(frame, gate))
+
+    def _sample(self, frame: DecodedFrame, gate: MotionGate) -> Sampled:
+        self.seq += 1
+        self.sampled += 1
+        image = frame.image
+        if self.camera.motion.enabled:
+            result = gate.check(image)
+            moving, reason = result.moving, result.reason
+        else:
+            moving, reason = True, None
+        jpeg = None
+        if moving:
+            ok, buf = cv2.imencode(
+                ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.camera.jpeg_quality]
+            )
+            jpeg = buf.tobytes() if ok else None
+        return Sampled(
+            FrameId.make(self.name, frame.wall_ms, self.seq),
+            frame.pts,
+            frame.width,
+            frame.height,
+            frame.wall_ms,
+            moving,
+            reason,
+            jpeg,
+        )
+
+    async def _publish(self, item: Sampled) -> None:
+        name = self.name
+        started = time.perf_counter()
+        with tracer.start_as_current_span("create frames", kind=trace.SpanKind.PRODUCER) as span:
+            span.set_attribute("detektor.frame.id", str(item.frame_id))
+            span.set_attribute("detektor.camera", name)
+            captured = lifecycle_event(
+                EventType.CAPTURED,
+                item.frame_id,
+                {
+                    "width": item.width,
+                    "height": item.height,
+                    "pts": item.pts,
+                    "source": _describe(self.camera.source.get_secret_value()),
+                },
+            )
+            events: list[Envelope] = [captured]
+            self.pipeline.outcome(name, "captured")
+            if not item.moving or item.jpeg is None:
+                reason = item.reason or "encode_failed"
+                events.append(lifecycle_event(EventType.SKIPPED, item.frame_id, {"reason": reason}))
+                self.pipeline.outcome(name, "skipped", reason)
+            else:
+                fields: dict[str, str] = {}
+                inject_fields(fields)
+                published = await self.bus.publish(
+                    FrameMessage(
+                        item.frame_id,
+                        item.wall_ms,
+                        item.pts,
+                        item.width,
+                        item.height,
+                        item.jpeg,
+                        fields.get("traceparent"),
+                    )
+                )
+                if published.entry_id is None:
+                    events.append(_dropped(item.frame_id))
+                    self.pipeline.outcome(name, "dropped", "bus_full")
+                else:
+                    events.append(
+                        lifecycle_event(EventType.QUEUED, item.frame_id, {"stream": "frames"})
+                    )
+                    self.pipeline.outcome(name, "queued")
+                for displaced in published.dropped:
+                    events.append(_dropped(displaced))
+                    self.pipeline.outcome(displaced.camera, "dropped", "bus_full")
+        self.pipeline.stage_duration.labels("capture").observe(time.perf_counter() - started)
+        await self.sink.emit(events)
+
+
+def _dropped(frame_id: FrameId) -> Envelope:
+    return lifecycle_event(EventType.DROPPED, frame_id, {"reason": "bus_full"})
+
+
+def _describe(uri: str) -> str:
+    """What kind of source, never the URI itself (credentials stay out of events)."""
+    return uri.split("://", 1)[0] if "://" in uri else "file"

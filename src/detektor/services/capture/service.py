@@ -1,0 +1,89 @@
+"""``detektor serve capture``: the configured cameras onto the Redis frame bus.
+
+Lifecycle events go to the events stream for tracking. ``/v1/cameras`` shows each camera's
+state; credentials in source URLs are masked there as everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+
+from detektor.kit.app import ServiceKit, create_app
+from detektor.kit.redact import mask_url
+from detektor.kit.workers import join, pause, supervise
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.wiring import redis_adapters
+from detektor.services.capture.camera import CameraWorker
+from detektor.services.capture.metrics import CaptureMetrics
+from detektor.settings import Settings
+
+router = APIRouter(prefix="/v1", tags=["capture"])
+
+
+@router.get("/cameras", summary="Each camera: source (masked), connection and frame counts")
+async def cameras(request: Request) -> dict[str, Any]:
+    workers: list[CameraWorker] = request.app.state.cameras
+    return {
+        "cameras": [
+            {
+                "name": w.name,
+                "source": mask_url(w.camera.source.get_secret_value()),
+                "detect_fps": w.camera.detect_fps,
+                "decoded": w.decoded,
+                "sampled": w.sampled,
+                "finished": w.finished,
+            }
+            for w in workers
+        ]
+    }
+
+
+def build(settings: Settings) -> FastAPI:
+    kit = ServiceKit("capture", settings)
+    capture_metrics = CaptureMetrics(kit.metrics)
+    pipeline = PipelineMetrics(kit.metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis, bus, sink = redis_adapters(settings, kit)
+        workers = [
+            CameraWorker(cam, bus, sink, capture_metrics, pipeline, kit.liveness)
+            for cam in settings.cameras
+        ]
+        app.state.cameras = workers
+        tasks = [supervise(kit.liveness, f"camera:{w.name}", w.run) for w in workers]
+        stop = asyncio.Event()
+        rates = asyncio.create_task(_rates(workers, stop))
+        try:
+            yield
+        finally:
+            for w in workers:
+                w.stop()
+            await join(tasks, settings.shutdown_timeout_s)
+            stop.set()
+            await rates
+            await sink.close()
+            await redis.aclose()
+
+    return create_app(
+        kit,
+        routers=[router],
+        lifespan=lifespan,
+        summary={"cameras": [c.name for c in settings.cameras], "bus": settings.bus.stream},
+    )
+
+
+async def _rates(workers: list[CameraWorker], stop: asyncio.Event) -> None:
+    last = time.monotonic()
+    while not stop.is_set():
+        await pause(stop, 5.0)
+        now = time.monotonic()
+        for w in workers:
+            w.report_rates(max(now - last, 1e-3))
+        last = now

@@ -1,0 +1,1 @@
+"""The detector service: a processor on the frame bus (motion regions until ONNX lands)."""
