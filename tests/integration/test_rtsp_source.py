@@ -81,8 +81,8 @@ def test_killed_server_ends_the_stream_and_a_restart_reconnects(
 
     server.start()  # same port, same URL: a rebooted camera
     with open_source(server.url, rtsp_transport=transport) as again:  # type: ignore[arg-type]
-        frames = list(itertools.islice(again.frames(), 5))
-    assert frames[0].time_s == 0.0  # stream time restarts with the connection
+        restarted = list(itertools.islice(again.frames(), 5))
+    assert restarted[0].time_s == 0.0  # stream time restarts with the connection
 
 
 def test_frozen_server_fails_the_read_within_the_timeout(server: RtspServer) -> None:
@@ -98,8 +98,8 @@ def test_frozen_server_fails_the_read_within_the_timeout(server: RtspServer) -> 
     finally:
         os.kill(pid, signal.SIGCONT)
         source.close()
-    assert took < 5
-    assert error is not None or took >= 1.5  # no data for the read timeout: it gives up
+    assert error is not None  # no data for the read timeout: it gives up
+    assert 1.5 <= took < 4
 
 
 def test_close_from_another_thread_stops_a_blocked_reader(server: RtspServer) -> None:

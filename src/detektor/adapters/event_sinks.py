@@ -4,22 +4,28 @@
 - ``RedisEventSink``: onto the lifecycle-events stream that tracking consumes (distributed).
 - ``MemoryEventSink``: a list, for tests.
 
-A Redis outage must not stop capture or processing, so the Redis sink keeps undelivered
-events in a bounded buffer, retries them with the next emit, and counts what overflowed.
+The store and Redis sinks never make a pipeline stage wait for storage: ``emit`` only
+buffers, and one background writer flushes the buffer in batches (one transaction, or one
+pipelined round trip, per flush), in order. When the backend is down the buffer keeps the
+events and the writer retries; a buffer that overflows drops its oldest events and counts
+them in ``lost``, so an outage costs history, never the pipeline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 
 from anyio import to_thread
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from detektor.domain.events import Envelope
+from detektor.kit.workers import is_connection_error, pause
 from detektor.ports import EventStore
 
 log = logging.getLogger(__name__)
@@ -36,59 +42,105 @@ class MemoryEventSink:
         return None
 
 
-class StoreEventSink:
-    """Appends to the store in a worker thread (store calls block)."""
+class BufferedSink(ABC):
+    """Buffers events and writes them from one background task, in batches."""
 
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
+    def __init__(self, *, buffer: int = 100_000, batch: int = 1000) -> None:
+        self.pending: deque[Envelope] = deque()
+        self.limit, self.batch = buffer, batch
+        self.lost = 0
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
 
     async def emit(self, events: Sequence[Envelope]) -> None:
-        if events:
-            await to_thread.run_sync(lambda: self.store.append(list(events)))
+        self.pending.extend(events)
+        overflow = len(self.pending) - self.limit
+        for _ in range(max(overflow, 0)):
+            self.pending.popleft()
+            self.lost += 1
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._run(), name=type(self).__name__)
+        self._wake.set()
 
     async def close(self) -> None:
-        return None
+        """Flush what is buffered (retrying briefly if the backend is down), then stop."""
+        self._closing.set()
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.pending:
+                chunk = list(itertools.islice(self.pending, self.batch))
+                try:
+                    await self._write(chunk)
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        # Not an outage: retrying would fail forever and block what follows.
+                        log.exception(
+                            "%s: dropping %d events the backend refused",
+                            type(self).__name__,
+                            len(chunk),
+                        )
+                        self.lost += len(chunk)
+                    elif self._closing.is_set() and delay > 5:
+                        log.error("giving up on %d buffered events at shutdown", len(self.pending))
+                        return
+                    else:
+                        log.warning(
+                            "%s: backend unavailable (%s); %d events buffered",
+                            type(self).__name__,
+                            exc,
+                            len(self.pending),
+                        )
+                        if self._closing.is_set():
+                            await asyncio.sleep(delay)
+                        else:
+                            await pause(self._closing, delay)
+                        delay = min(delay * 2, 10.0)
+                        continue
+                delay = 0.5
+                for _ in chunk:
+                    self.pending.popleft()
+            if self._closing.is_set():
+                return
+
+    @abstractmethod
+    async def _write(self, events: list[Envelope]) -> None: ...
 
 
-class RedisEventSink:
-    """XADDs one entry per event (``envelope`` = JSON) to the events stream."""
+class StoreEventSink(BufferedSink):
+    """Appends to the store in a worker thread (store calls block)."""
+
+    def __init__(self, store: EventStore, **kwargs: int) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+
+    async def _write(self, events: list[Envelope]) -> None:
+        await to_thread.run_sync(self.store.append, events)
+
+
+class RedisEventSink(BufferedSink):
+    """XADDs one entry per event (``envelope`` = JSON) to the events stream, pipelined."""
 
     def __init__(
-        self, redis: Redis, stream: str, *, buffer: int = 100_000, maxlen: int = 1_000_000
+        self, redis: Redis, stream: str, *, maxlen: int = 1_000_000, **kwargs: int
     ) -> None:
-        self.redis = redis
-        self.stream = stream
-        self.maxlen = maxlen
-        self.pending: deque[Envelope] = deque(maxlen=buffer)
-        self.lost = 0  # events that fell out of a full buffer during an outage
+        super().__init__(**kwargs)
+        self.redis, self.stream, self.maxlen = redis, stream, maxlen
 
-    async def emit(self, events: Sequence[Envelope]) -> None:
-        if len(self.pending) + len(events) > (self.pending.maxlen or 0):
-            self.lost += len(self.pending) + len(events) - (self.pending.maxlen or 0)
-        self.pending.extend(events)
-        await self.flush()
-
-    async def flush(self) -> None:
-        if not self.pending:
-            return
-        batch = list(self.pending)
+    async def _write(self, events: list[Envelope]) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        for envelope in batch:
+        for envelope in events:
             pipe.xadd(
                 self.stream,
                 {"envelope": json.dumps(envelope.to_dict())},
                 maxlen=self.maxlen,
                 approximate=True,
             )
-        try:
-            await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning(
-                "events stream unavailable (%s); %d events buffered", exc, len(self.pending)
-            )
-            return
-        for _ in batch:
-            self.pending.popleft()
-
-    async def close(self) -> None:
-        await self.flush()
+        await pipe.execute()

@@ -104,6 +104,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             await _drain(bus, settings.shutdown_timeout_s)
             runner.stop()
             await join([processor_task], settings.shutdown_timeout_s)
+            await sink.close()  # every buffered event is in the store before the summary
             stop_reports.set()
             await reports
             now = datetime.now(UTC)

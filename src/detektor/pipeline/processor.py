@@ -140,10 +140,11 @@ class ProcessorRunner:
         return batch
 
     async def handle(self, deliveries: list[Delivery]) -> None:
+        # JPEG decoding is CPU work: off the event loop, like process() itself.
+        decoded = await to_thread.run_sync(lambda: [decode(d) for d in deliveries])
         frames: list[Frame] = []
         usable: list[Delivery] = []
-        for delivery in deliveries:
-            frame, problem = decode(delivery)
+        for delivery, (frame, problem) in zip(deliveries, decoded, strict=True):
             if frame is None:
                 await self._reject(delivery, problem or "unusable entry")
             else:

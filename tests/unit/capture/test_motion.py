@@ -33,7 +33,8 @@ def test_first_frame_counts_as_moving_then_a_static_scene_does_not() -> None:
     gate = MotionGate(MotionSettings(), [], (W, H))
     frames = [scene("static").render(i) for i in range(20)]
     first = gate.check(frames[0])
-    assert first.moving and first.reason is None
+    assert first.moving
+    assert first.reason is None
     results = [gate.check(frame) for frame in frames[1:]]
     assert all(not r.moving and r.reason == "no_motion" for r in results)
     assert all(r.changed_ratio == 0.0 for r in results)
@@ -107,7 +108,8 @@ def test_small_changes_below_min_area_are_no_motion() -> None:
     gate = MotionGate(MotionSettings(min_area=0.05), [], (W, H))
     gate.check(base)
     result = gate.check(with_box(base, 100, 100, size=40))  # about 0.5% of the frame
-    assert not result.moving and result.reason == "no_motion"
+    assert not result.moving
+    assert result.reason == "no_motion"
     assert 0 < result.changed_ratio < 0.05
 
 
@@ -145,7 +147,7 @@ def test_the_background_follows_a_scene_that_stays_changed() -> None:
 )
 def test_invalid_masks_are_rejected_by_camera_settings(masks: list[list[tuple[int, int]]]) -> None:
     with pytest.raises(ValidationError, match="needs at least 3 points"):
-        CameraSettings(name="front", source="synthetic://", masks=masks)  # type: ignore[arg-type]
+        CameraSettings(name="front", source="synthetic://", masks=masks)
 
 
 def test_gate_rejects_masks_without_a_frame_size() -> None:

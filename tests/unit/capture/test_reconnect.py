@@ -75,7 +75,7 @@ def test_many_failures_do_not_overflow() -> None:
     ("initial", "maximum", "jitter"), [(0, 1, 0.2), (2, 1, 0.2), (1, 2, -0.1), (1, 2, 1.5)]
 )
 def test_invalid_backoff(initial: float, maximum: float, jitter: float) -> None:
-    with pytest.raises(ValueError, match="initial_s|jitter"):
+    with pytest.raises(ValueError, match=r"initial_s|jitter"):
         Backoff(initial, maximum, jitter=jitter)
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import av
 import av.error
+import cv2
 import numpy as np
 import pytest
 
-from detektor.services.capture import sources
 from detektor.services.capture.sources import (
     DecodedFrame,
     SourceError,
@@ -195,13 +195,13 @@ def test_images_are_converted_only_when_read(
     h264_file: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = sources.cv2.cvtColor
+    real = cv2.cvtColor
 
     def counting(*args: Any) -> Any:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(sources.cv2, "cvtColor", counting)
+    monkeypatch.setattr(cv2, "cvtColor", counting)
     frames = take(str(h264_file[0]), 50)
     assert calls == []
     image = frames[10].image
@@ -255,17 +255,19 @@ def test_rtsp_open_passes_transport_and_timeouts_and_masks_errors(
         seen.update(kwargs, target=target)
         raise av.error.ConnectionRefusedError(111, "Connection refused", target)
 
-    monkeypatch.setattr(sources.av, "open", refuse)
+    monkeypatch.setattr(av, "open", refuse)
     url = "rtsp://admin:hunter2@cam.local:8554/live"
     with pytest.raises(SourceError) as info:
         open_source(url, rtsp_transport=transport, open_timeout_s=3, read_timeout_s=4)  # type: ignore[arg-type]
     assert seen["target"] == url
-    assert seen["options"] == {"rtsp_transport": transport, "timeout": "4000000"}
-    assert seen["timeout"] == (3, 4)
+    # FFmpeg waits twice before giving up (see open_source): each wait gets half
+    assert seen["options"] == {"rtsp_transport": transport, "timeout": "2000000"}
+    assert seen["timeout"] == (3, 2)
     message = str(info.value)
     assert "hunter2" not in message
     assert message == "cannot open rtsp://admin:***@cam.local:8554/live: Connection refused"
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
 
 
 # --- stream time ---------------------------------------------------------------------------

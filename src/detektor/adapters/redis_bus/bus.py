@@ -103,7 +103,8 @@ class RedisFrameBus:
         reply = await self._grouped(
             self.redis.xreadgroup, self.group, consumer, {self.stream: ">"}, count, block
         )
-        # ">" hands out only never-delivered entries: each is on its first delivery.
+        # ">" hands out only never-delivered entries: each is on its first delivery. A
+        # refused publish (XADD then XDEL in one MULTI) can wake a blocked read with nothing.
         return await self._deliver(_entries(reply), [], first=True)
 
     async def pending(self, consumer: str, count: int) -> list[Delivery]:

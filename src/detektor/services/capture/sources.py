@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, cast
 from urllib.parse import unquote, urlsplit
 
@@ -63,10 +62,11 @@ class DecodedFrame:
 
     @property
     def image(self) -> Image:
-        if self._image is None:
-            assert self._convert is not None
-            self._image, self._convert = self._convert(), None
-        return self._image
+        image, convert = self._image, self._convert
+        if image is None and convert is not None:
+            image = self._image = convert()  # set before _convert is dropped: thread-safe
+            self._convert = None
+        return image if image is not None else cast(Image, self._image)
 
 
 class Source(abc.ABC):
@@ -95,16 +95,11 @@ class Source(abc.ABC):
     def __enter__(self) -> Source:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.description}>"
+        return f"<{type(self).__name__} {self.description}>"  # the masked URI only
 
 
 def open_source(
@@ -119,13 +114,15 @@ def open_source(
 
     ``realtime`` paces frames by their timestamps: the default for the synthetic scene, off
     for files (they decode as fast as they can); a camera is live whatever it says.
-    ``read_timeout_s`` (default ``open_timeout_s``) bounds every wait for data.
+    ``read_timeout_s`` (default ``open_timeout_s``) bounds how long ``frames()`` waits when no
+    data comes. FFmpeg waits twice before it fails (once before it hands out the frame its
+    parser still holds, once more), so each of its waits is given half of it.
     """
     if rtsp_transport not in ("tcp", "udp"):
         raise ValueError(f"rtsp_transport must be 'tcp' or 'udp', got {rtsp_transport!r}")
     if not (open_timeout_s > 0 and (read_timeout_s is None or read_timeout_s > 0)):
         raise ValueError("timeouts must be > 0 seconds")
-    read_s = open_timeout_s if read_timeout_s is None else read_timeout_s
+    wait_s = (open_timeout_s if read_timeout_s is None else read_timeout_s) / 2
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
     if scheme == "synthetic":
         from detektor.services.capture.synthetic import SceneSpec, SyntheticSource  # a cycle
@@ -133,18 +130,16 @@ def open_source(
         spec = SceneSpec.parse(uri)
         return SyntheticSource(spec, realtime=True if realtime is None else realtime)
     if scheme in ("rtsp", "rtsps"):
+        masked = mask_url(uri)
         if not urlsplit(uri).hostname:
-            raise ValueError(
-                f"an RTSP source needs a host: rtsp://user:pass@host:554/path, "
-                f"got {mask_url(uri)!r}"
-            )
-        options = rtsp_options(rtsp_transport, read_s)
-        return AvSource(uri, mask_url(uri), options, open_timeout_s, read_s, realtime=False)
+            raise ValueError(f"an RTSP source needs a host (rtsp://host:554/path), got {masked!r}")
+        options = rtsp_options(rtsp_transport, wait_s)
+        return AvSource(uri, masked, options, open_timeout_s, wait_s, live=True)
     if scheme in ("file", ""):
         path = _file_path(uri)
         if not path.is_file():
             raise ValueError(f"video file not found: {path}")
-        return AvSource(str(path), str(path), {}, open_timeout_s, read_s, realtime=bool(realtime))
+        return AvSource(str(path), str(path), {}, open_timeout_s, wait_s, realtime=bool(realtime))
     raise ValueError(
         f"unknown source scheme {scheme + '://'!r}: use rtsp://…, file://…, a file path, "
         "or synthetic://?fps=10&size=640x480"
@@ -152,25 +147,27 @@ def open_source(
 
 
 def rtsp_options(transport: Literal["tcp", "udp"], timeout_s: float) -> dict[str, str]:
-    """FFmpeg options for an RTSP input.
-
-    FFmpeg 5 and later (PyAV 18 bundles 8) call the socket I/O timeout ``timeout``, in
-    microseconds; the older ``stimeout`` no longer exists and would be ignored.
-    """
+    """FFmpeg's RTSP options: since FFmpeg 5 (PyAV 18 has 8) ``timeout`` is the socket I/O
+    timeout in microseconds; the older ``stimeout`` is gone, and would be ignored."""
     return {"rtsp_transport": transport, "timeout": str(round(timeout_s * 1_000_000))}
 
 
 def _file_path(uri: str) -> Path:
-    if not uri.lower().startswith("file://"):
-        return Path(uri).expanduser()
     parts = urlsplit(uri)
+    if parts.scheme.lower() != "file":
+        return Path(uri).expanduser()
     if parts.netloc not in ("", "localhost") or not parts.path:
         raise ValueError(f"a file URI looks like file:///path/to/video.mp4, got {uri!r}")
     return Path(unquote(parts.path))
 
 
 class AvSource(Source):
-    """An RTSP stream or a file decoded by PyAV/FFmpeg (first video stream, threaded)."""
+    """An RTSP stream or a file decoded by PyAV/FFmpeg (its first video stream, threaded).
+
+    A file decodes on every core; a live stream on two threads, as frame threading delays
+    each frame by one per extra thread. A packet the decoder rejects (a loss over UDP) is
+    skipped and counted in ``corrupt_packets``; it does not end the stream.
+    """
 
     def __init__(
         self,
@@ -180,7 +177,8 @@ class AvSource(Source):
         open_timeout_s: float,
         read_timeout_s: float,
         *,
-        realtime: bool,
+        realtime: bool = False,
+        live: bool = False,
     ) -> None:
         try:
             container = av.open(target, options=options, timeout=(open_timeout_s, read_timeout_s))
@@ -192,18 +190,21 @@ class AvSource(Source):
         self._container = container
         self._stream = container.streams.video[0]
         self._stream.thread_type = "AUTO"
+        if live:
+            self._stream.codec_context.thread_count = 2
         rate = self._stream.average_rate or self._stream.guessed_rate
         super().__init__(description, float(rate) if rate else None)
         self._realtime = realtime
-        self._lock = threading.Lock()  # held while FFmpeg reads: close() must not free under it
+        self._lock = threading.Lock()  # guards _reading: close() must not free under a read
         self._reading = False
         self._started = False
+        self.corrupt_packets = 0
 
     def frames(self) -> Iterator[DecodedFrame]:
         if self._started:
             raise RuntimeError("frames() can be iterated once per open_source()")
         self._started = True
-        decoded = self._container.decode(self._stream)
+        decoded = self._decode()
         start = time.monotonic()
         clock = StreamClock(1.0 / (self.nominal_fps or 25.0))
         try:
@@ -235,6 +236,15 @@ class AvSource(Source):
         finally:
             self._release()
 
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        for packet in self._container.demux(self._stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                self.corrupt_packets += 1
+                continue
+            yield from frames
+
     def close(self) -> None:
         super().close()
         with self._lock:
@@ -251,9 +261,8 @@ class AvSource(Source):
 class StreamClock:
     """A connection's stream time: 0 at its first frame, never going backwards.
 
-    Frames without a timestamp (RTSP's first, before RTCP sync) are placed one ``step_s`` after
-    the previous; a timestamp that goes back (a camera resetting its clock) re-bases the clock
-    so that time keeps moving forward by one step.
+    A frame without a timestamp (RTSP's first, before RTCP sync), or one whose timestamp goes
+    back (a camera resetting its clock), is placed one ``step_s`` after the previous one.
     """
 
     def __init__(self, step_s: float) -> None:
@@ -274,20 +283,18 @@ class StreamClock:
 
 
 def _bgr_converter(frame: av.VideoFrame) -> Callable[[], Image]:
-    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+    i420 = frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0
 
-        def convert() -> Image:  # OpenCV's I420 path is about 1.5x swscale's here
-            i420 = cast(Image, frame.to_ndarray())
-            return cast(Image, cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420))
-
-        return convert
-
-    def generic() -> Image:
+    def convert() -> Image:
+        if i420:  # OpenCV's I420 conversion is about 1.5x as fast as swscale's here
+            return cast(Image, cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420))
         return cast(Image, frame.to_ndarray(format="bgr24"))
 
-    return generic
+    return convert
 
 
 def _reason(exc: av.error.FFmpegError) -> str:
     """FFmpeg's reason without the file name, which may hold credentials."""
+    if isinstance(exc, av.error.ExitError):  # PyAV's own timeout interrupted FFmpeg
+        return "timed out waiting for data"
     return str(exc.strerror or type(exc).__name__)

@@ -80,7 +80,7 @@ class SceneSpec:
                 )
             scene = query["scene"]
         if "seed" in query:
-            if not query["seed"].isdigit():
+            if not query["seed"].isdecimal():
                 raise ValueError(
                     f"synthetic source: seed must be an integer >= 0, got {query['seed']!r}"
                 )
@@ -90,7 +90,7 @@ class SceneSpec:
 
 def _parse_size(text: str) -> tuple[int, int]:
     w, sep, h = text.lower().partition("x")
-    if not (sep and w.isdigit() and h.isdigit()):
+    if not (sep and w.isdecimal() and h.isdecimal()):
         raise ValueError(f"synthetic source: size must look like 640x480, got {text!r}")
     width, height = int(w), int(h)
     if not (32 <= width <= 7680 and 32 <= height <= 4320):
