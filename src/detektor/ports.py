@@ -187,6 +187,11 @@ class FrameBus(Protocol):
         """(entries not yet delivered, entries delivered but not acknowledged)."""
         ...
 
+    def drain_poisoned(self) -> list[tuple[Delivery, str]]:
+        """Entries the bus dead-lettered itself (delivered more than ``max_deliveries``
+        times) since the last call, with the reason, so the caller can record them."""
+        ...
+
     async def close(self) -> None: ...
 
 

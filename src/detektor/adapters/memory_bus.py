@@ -78,11 +78,16 @@ class MemoryFrameBus:
         self.cap = cap
         self.max_deliveries = max_deliveries
         self.dead: list[tuple[Delivery, str]] = []
+        self._poisoned: list[tuple[Delivery, str]] = []
         self._entries: dict[EntryId, dict[bytes, bytes]] = {}  # insertion order == id order
         self._pel: dict[EntryId, _Pending] = {}
         self._last_delivered: EntryId = (0, 0)
         self._last_id: EntryId = (0, 0)
         self._waiters: list[asyncio.Future[None]] = []
+
+    def drain_poisoned(self) -> list[tuple[Delivery, str]]:
+        poisoned, self._poisoned = self._poisoned, []
+        return poisoned
 
     async def publish(self, message: FrameMessage) -> Published:
         return await self.publish_fields(message.to_fields())
@@ -164,6 +169,7 @@ class MemoryFrameBus:
             delivery = to_delivery(_text(entry_id), dict(fields), count)
             if count > self.max_deliveries:
                 self.dead.append((delivery, poison_reason(count)))
+                self._poisoned.append((delivery, poison_reason(count)))
                 self._pel.pop(entry_id)
                 self._entries.pop(entry_id)
                 continue

@@ -36,7 +36,8 @@ _S = FrameState
 TRANSITIONS: Mapping[FrameState, frozenset[FrameState]] = {
     _S.CAPTURED: frozenset({_S.SKIPPED, _S.QUEUED, _S.DROPPED, _S.FAILED}),
     _S.QUEUED: frozenset({_S.PROCESSING, _S.DROPPED, _S.FAILED}),
-    _S.PROCESSING: frozenset({_S.PROCESSED, _S.FAILED, _S.DROPPED}),
+    # processing -> processing: a consumer died mid-batch and another reclaimed the frame.
+    _S.PROCESSING: frozenset({_S.PROCESSING, _S.PROCESSED, _S.FAILED, _S.DROPPED}),
     # processed -> processing: a second processor (another model) picks the frame up.
     _S.PROCESSED: frozenset({_S.PROCESSING, _S.PUBLISHED, _S.COMPLETED, _S.DROPPED, _S.FAILED}),
     # published -> published: one frame may be sent to several targets.

@@ -112,6 +112,9 @@ class ProcessorRunner:
                     batch = []
                 if not batch:
                     batch = await self._gather()
+                for delivery, reason in self.bus.drain_poisoned():
+                    self.metrics.dead_letters.labels(self.processor.name).inc()
+                    await self._fail(delivery, reason, dead_letter=False)
                 if batch:
                     await self.handle(batch)
                 delay = 0.5

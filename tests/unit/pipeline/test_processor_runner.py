@@ -170,3 +170,18 @@ def test_shutdown_drops_unstarted_frames_on_the_memory_bus() -> None:
     dropped = [e for e in sink.events if e.type is EventType.DROPPED]
     assert all(e.data["reason"] == "shutdown" for e in dropped)
     assert asyncio.run(bus.backlog()) == (0, 0)
+
+
+def test_poison_dead_lettered_by_the_bus_gets_frame_failed() -> None:
+    bus, sink = MemoryFrameBus(max_deliveries=1), MemoryEventSink()
+    msg = message()
+
+    async def deliver_twice() -> None:
+        await bus.publish(msg)
+        await bus.consume("gone", 10, block_ms=0)  # a consumer that died without acking
+        await bus.claim("c1", 0, 10)  # second delivery: over the limit
+
+    asyncio.run(deliver_twice())
+    run_until(MotionRegionsProcessor(), bus, sink, lambda: bool(sink.events))
+    assert [e.type for e in sink.events] == [EventType.FAILED]
+    assert "delivered 2 times" in str(sink.events[0].data["error"])

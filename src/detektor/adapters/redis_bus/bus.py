@@ -62,6 +62,7 @@ class RedisFrameBus:
         self.dead_letter_stream = dead_letter_stream or f"{stream}:dead"
         self.cap = cap
         self.max_deliveries = max_deliveries
+        self._poisoned: list[tuple[Delivery, str]] = []
         self._trim = redis.register_script(TRIM_LUA)
         self._group_ready = False
         self._owns_client = False
@@ -72,6 +73,10 @@ class RedisFrameBus:
         bus = cls(Redis.from_url(url), stream, group, **options)
         bus._owns_client = True
         return bus
+
+    def drain_poisoned(self) -> list[tuple[Delivery, str]]:
+        poisoned, self._poisoned = self._poisoned, []
+        return poisoned
 
     async def publish(self, message: FrameMessage) -> Published:
         return await self.publish_fields(message.to_fields())
@@ -192,6 +197,7 @@ class RedisFrameBus:
                 out.append(delivery)
         if poison:
             await self._bury(poison)
+            self._poisoned.extend(poison)
             for delivery, reason in poison:
                 log.warning("dead-lettered bus entry %s: %s", delivery.entry_id, reason)
         return out
