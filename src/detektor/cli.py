@@ -146,6 +146,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from detektor.kit.lifecycle import serve_http
     from detektor.kit.logging import setup_logging
     from detektor.kit.telemetry import setup_telemetry
+    from detektor.services.capture.preflight import preflight
 
     if args.port is not None:
         if not 1 <= args.port <= 65535:
@@ -157,6 +158,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except ValidationError as exc:
         problem = exc.errors()[0]
         print(f"detektor run: invalid --source: {problem['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
+    problems = preflight(cameras)
+    if problems:
+        print("detektor run: " + "; ".join(problems), file=sys.stderr)
         return EXIT_CONFIG
     setup_logging("run", settings.log)
     telemetry = setup_telemetry("run", package_version())
@@ -177,7 +182,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(name, settings.log)
     telemetry = setup_telemetry(name, package_version())
     try:
-        serve_http(load_service(name)(settings), settings)
+        app = load_service(name)(settings)
+    except ConfigError as exc:
+        telemetry.shutdown()
+        print(f"detektor serve {name}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        serve_http(app, settings)
     finally:
         telemetry.shutdown()
     return 0

@@ -21,7 +21,8 @@ from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.wiring import redis_adapters
 from detektor.services.capture.camera import CameraWorker
 from detektor.services.capture.metrics import CaptureMetrics
-from detektor.settings import Settings
+from detektor.services.capture.preflight import preflight
+from detektor.settings import ConfigError, Settings
 
 router = APIRouter(prefix="/v1", tags=["capture"])
 
@@ -45,6 +46,11 @@ async def cameras(request: Request) -> dict[str, Any]:
 
 
 def build(settings: Settings) -> FastAPI:
+    problems = preflight(settings.cameras)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    if not settings.cameras:
+        raise ConfigError("no cameras configured: list them under 'cameras:' in DETEKTOR_CONFIG")
     kit = ServiceKit("capture", settings)
     capture_metrics = CaptureMetrics(kit.metrics)
     pipeline = PipelineMetrics(kit.metrics)
