@@ -193,7 +193,22 @@ class ProcessorRunner:
                 return
             self.metrics.stage_duration.labels(name).observe(elapsed)
             await self.sink.emit(self._outcome_events(frames, results, elapsed))
-        await self.bus.ack([d.entry_id for d in deliveries])
+        await self._ack([d.entry_id for d in deliveries])
+
+    async def _ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge processed frames, riding out a bus outage: an ack that is lost would
+        have the frames reclaimed and processed a second time."""
+        delay = 0.2
+        for attempt in range(50):
+            try:
+                await self.bus.ack(entry_ids)
+                return
+            except Exception as exc:
+                if not is_connection_error(exc) or (self.stopping.is_set() and attempt >= 3):
+                    raise
+                log.warning("ack failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _attempts(self, frames: list[Frame]) -> tuple[list[Result] | None, str]:
         error = ""

@@ -30,10 +30,10 @@ from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import inject_fields
-from detektor.kit.workers import pause
+from detektor.kit.workers import is_connection_error, pause
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
-from detektor.ports import EventSink, FrameBus
+from detektor.ports import EventSink, FrameBus, Published
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
 from detektor.services.capture.reconnect import Backoff
@@ -254,20 +254,34 @@ class CameraWorker:
             else:
                 fields: dict[str, str] = {}
                 inject_fields(fields)
-                published = await self.bus.publish(
-                    FrameMessage(
-                        item.frame_id,
-                        item.wall_ms,
-                        item.pts,
-                        item.width,
-                        item.height,
-                        item.jpeg,
-                        fields.get("traceparent"),
-                    )
+                message = FrameMessage(
+                    item.frame_id,
+                    item.wall_ms,
+                    item.pts,
+                    item.width,
+                    item.height,
+                    item.jpeg,
+                    fields.get("traceparent"),
                 )
+                try:
+                    published = await self.bus.publish(message)
+                except Exception as exc:
+                    if not is_connection_error(exc):
+                        raise
+                    # The camera keeps running through a bus outage; the frame is recorded.
+                    log.warning(
+                        "camera %s: frame bus unavailable (%s)",
+                        name,
+                        exc,
+                        extra={"camera": name, "frame_id": str(item.frame_id)},
+                    )
+                    published = Published(entry_id=None, dropped=[])
+                    reason = "bus_unavailable"
+                else:
+                    reason = "bus_full"
                 if published.entry_id is None:
-                    events.append(_dropped(item.frame_id))
-                    self.pipeline.outcome(name, "dropped", "bus_full")
+                    events.append(_dropped(item.frame_id, reason))
+                    self.pipeline.outcome(name, "dropped", reason)
                 else:
                     events.append(
                         lifecycle_event(EventType.QUEUED, item.frame_id, {"stream": "frames"})
@@ -280,8 +294,8 @@ class CameraWorker:
         await self.sink.emit(events)
 
 
-def _dropped(frame_id: FrameId) -> Envelope:
-    return lifecycle_event(EventType.DROPPED, frame_id, {"reason": "bus_full"})
+def _dropped(frame_id: FrameId, reason: str = "bus_full") -> Envelope:
+    return lifecycle_event(EventType.DROPPED, frame_id, {"reason": reason})
 
 
 def _describe(uri: str) -> str:
