@@ -18,6 +18,7 @@ from support.otlp import OtlpReceiver
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
+from support.rtsp import RtspServer
 
 
 @pytest.fixture
@@ -57,19 +58,27 @@ def all_frames(tracking_url: str) -> list[dict[str, Any]]:
             return frames
 
 
-def test_synthetic_camera_through_bus_detector_and_tracking(
-    tmp_path: Path, stack_env: dict[str, str]
+@pytest.fixture(params=["rtsp", "synthetic"])
+def camera(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A real RTSP server on loopback (Debian's gst-rtsp-server), or the synthetic scene."""
+    if request.param == "synthetic":
+        yield {"name": "yard", "source": "synthetic://?fps=10&size=640x480", "detect_fps": 5}
+        return
+    with RtspServer() as server:
+        # The test pattern barely moves, so the motion gate is off: every frame goes through.
+        yield {
+            "name": "yard",
+            "source": server.url,
+            "detect_fps": 5,
+            "motion": {"enabled": False},
+        }
+
+
+def test_camera_through_bus_detector_and_tracking(
+    tmp_path: Path, stack_env: dict[str, str], camera: dict[str, Any]
 ) -> None:
     config = tmp_path / "cameras.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "cameras": [
-                    {"name": "yard", "source": "synthetic://?fps=10&size=640x480", "detect_fps": 5}
-                ]
-            }
-        )
-    )
+    config.write_text(yaml.safe_dump({"cameras": [camera]}))
     with OtlpReceiver() as receiver:
         traced = {**stack_env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
         with (

@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 from anyio import to_thread
@@ -34,6 +33,7 @@ from detektor.kit.workers import is_connection_error, pause
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import EventSink, FrameBus, Published
+from detektor.services.capture.frames import Sampled, describe_source, dropped_event
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
 from detektor.services.capture.reconnect import Backoff
@@ -44,20 +44,6 @@ from detektor.services.capture.sources import DecodedFrame, Source, SourceError,
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("detektor.capture")
 _END = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Sampled:
-    """A sampled frame after the motion check, ready for the event loop side."""
-
-    frame_id: FrameId
-    pts: int | None
-    width: int
-    height: int
-    wall_ms: int
-    moving: bool
-    reason: str | None
-    jpeg: bytes | None  # encoded only when the frame moves on
 
 
 class CameraWorker:
@@ -242,7 +228,7 @@ class CameraWorker:
                     "width": item.width,
                     "height": item.height,
                     "pts": item.pts,
-                    "source": _describe(self.camera.source.get_secret_value()),
+                    "source": describe_source(self.camera.source.get_secret_value()),
                 },
             )
             events: list[Envelope] = [captured]
@@ -280,7 +266,7 @@ class CameraWorker:
                 else:
                     reason = "bus_full"
                 if published.entry_id is None:
-                    events.append(_dropped(item.frame_id, reason))
+                    events.append(dropped_event(item.frame_id, reason))
                     self.pipeline.outcome(name, "dropped", reason)
                 else:
                     events.append(
@@ -288,16 +274,7 @@ class CameraWorker:
                     )
                     self.pipeline.outcome(name, "queued")
                 for displaced in published.dropped:
-                    events.append(_dropped(displaced))
+                    events.append(dropped_event(displaced))
                     self.pipeline.outcome(displaced.camera, "dropped", "bus_full")
         self.pipeline.stage_duration.labels("capture").observe(time.perf_counter() - started)
         await self.sink.emit(events)
-
-
-def _dropped(frame_id: FrameId, reason: str = "bus_full") -> Envelope:
-    return lifecycle_event(EventType.DROPPED, frame_id, {"reason": reason})
-
-
-def _describe(uri: str) -> str:
-    """What kind of source, never the URI itself (credentials stay out of events)."""
-    return uri.split("://", 1)[0] if "://" in uri else "file"

@@ -1,0 +1,32 @@
+"""What capture hands from its reading thread to the event loop, and small event helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detektor.domain.events import Envelope, EventType
+from detektor.domain.frames import FrameId
+from detektor.pipeline.events import lifecycle_event
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """A sampled frame after the motion check, ready for the event loop side."""
+
+    frame_id: FrameId
+    pts: int | None
+    width: int
+    height: int
+    wall_ms: int
+    moving: bool
+    reason: str | None
+    jpeg: bytes | None  # encoded only when the frame moves on
+
+
+def dropped_event(frame_id: FrameId, reason: str = "bus_full") -> Envelope:
+    return lifecycle_event(EventType.DROPPED, frame_id, {"reason": reason})
+
+
+def describe_source(uri: str) -> str:
+    """What kind of source, never the URI itself (credentials stay out of events)."""
+    return uri.split("://", 1)[0] if "://" in uri else "file"
