@@ -14,16 +14,7 @@ import yaml
 from support.process import ServiceProcess
 from support.redis import redis_namespace
 from support.rtsp import RtspServer
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from support.waiting import wait_for
 
 
 def metric(url: str, name: str) -> float:

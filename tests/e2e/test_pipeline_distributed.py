@@ -5,7 +5,6 @@ Every service is a real subprocess, as in a deployment; traces go to a real OTLP
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
 from support.rtsp import RtspServer
+from support.waiting import wait_for
 
 
 @pytest.fixture
@@ -34,16 +34,6 @@ def stack_env() -> Iterator[dict[str, str]]:
             "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
         }
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def all_frames(tracking_url: str) -> list[dict[str, Any]]:

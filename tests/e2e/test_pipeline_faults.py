@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,16 +23,7 @@ from support.private_redis import PrivateRedis
 from support.process import ServiceProcess
 from support.redis import redis_namespace
 from support.services import require_binary
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+from support.waiting import wait_for
 
 
 def processed_counts(client: sync_redis.Redis, events_stream: str) -> Counter[str]:

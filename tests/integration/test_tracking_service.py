@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import redis
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
+from support.waiting import wait_for
 
 LIFE = ["captured", "queued", "processing", "processed", "published", "completed"]
 
@@ -75,15 +75,6 @@ def stored_events(db_url: str) -> tuple[int, int]:
         return int(row[0]), int(row[1])
 
 
-def wait_until(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_sigkill_mid_stream_then_restart_stores_each_event_once(
     tmp_path: Path, backends: dict[str, str]
 ) -> None:
@@ -98,14 +89,14 @@ def test_sigkill_mid_stream_then_restart_stores_each_event_once(
     env = {**backends, "DETEKTOR_TRACKING__READ_COUNT": "100"}
 
     first = ServiceProcess("tracking", tmp_path, env).start()
-    wait_until(lambda: stored_events(db_url)[0] >= 1500, 60, "the first events")
+    wait_for(lambda: stored_events(db_url)[0] >= 1500, 60, "the first events")
     first.stop(signal.SIGKILL)
     stored_at_kill = stored_events(db_url)[0]
     assert stored_at_kill < 10_000, "the kill should land mid-stream"
 
     with ServiceProcess("tracking", tmp_path, env) as second:
-        wait_until(lambda: stored_events(db_url)[0] >= 10_000, 120, "every event")
-        wait_until(
+        wait_for(lambda: stored_events(db_url)[0] >= 10_000, 120, "every event")
+        wait_for(
             lambda: client.xpending(stream, "tracking")["pending"] == 0, 30, "all acknowledged"
         )
         metrics = httpx.get(f"{second.url}/metrics", timeout=5).text
@@ -140,8 +131,8 @@ def test_unparsable_entries_are_dead_lettered_and_valid_ones_stored(
     client.xadd(stream, {"envelope": json.dumps(bad_type)})
     with ServiceProcess("tracking", tmp_path, backends) as svc:
         dead_stream = backends["DETEKTOR_TRACKING__DEAD_LETTER_STREAM"]
-        wait_until(lambda: client.xlen(dead_stream) == 3, 30, "three dead letters")
-        wait_until(lambda: stored_events(backends["DETEKTOR_DATABASE_URL"])[0] == 1, 30, "good")
+        wait_for(lambda: client.xlen(dead_stream) == 3, 30, "three dead letters")
+        wait_for(lambda: stored_events(backends["DETEKTOR_DATABASE_URL"])[0] == 1, 30, "good")
         reasons = sorted(f[b"dead_reason"].decode() for _, f in client.xrange(dead_stream))
         assert any("not valid JSON" in r for r in reasons)
         assert any("missing field 'envelope'" in r for r in reasons)

@@ -12,6 +12,7 @@ import binascii
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
 from detektor.domain.accounting import UNKNOWN_REASON, Accounting
@@ -21,6 +22,7 @@ from detektor.domain.frames import FrameId, validate_camera
 from detektor.domain.lifecycle import TERMINAL, FrameState
 from detektor.domain.projection import Advance, FrameRow, advance, row_from_view, sorts_after
 from detektor.domain.timeline import fold
+from detektor.ports import FrameQuery
 
 MAX_PAGE = 1000
 
@@ -40,6 +42,30 @@ def require_aware(value: datetime, name: str) -> str:
     if value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return format_timestamp(value)
+
+
+FRAME_FIELDS = tuple(f.name for f in dataclass_fields(FrameRow))  # column order of `frames`
+
+
+def frame_filters(query: FrameQuery, mark: str) -> tuple[list[str], list[object]]:
+    """WHERE conditions and parameters for a frame list's camera, state and time filters;
+    ``mark`` is the driver's placeholder. Times go as fixed-width UTC text, which both
+    SQLite (text columns) and PostgreSQL (cast on input) compare correctly."""
+    where: list[str] = []
+    params: list[object] = []
+    if query.camera is not None:
+        where.append(f"camera = {mark}")
+        params.append(query.camera)
+    if query.state is not None:
+        where.append(f"state = {mark}")
+        params.append(query.state.value)
+    if query.since is not None:
+        where.append(f"captured_at >= {mark}")
+        params.append(require_aware(query.since, "since"))
+    if query.until is not None:
+        where.append(f"captured_at < {mark}")
+        params.append(require_aware(query.until, "until"))
+    return where, params
 
 
 def require_limit(limit: int, name: str = "limit", maximum: int | None = None) -> int:

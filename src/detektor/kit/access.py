@@ -7,9 +7,10 @@ Tokens are compared in constant time.
 from __future__ import annotations
 
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from detektor.kit.errors import send_error
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -34,16 +35,6 @@ class BearerTokenMiddleware:
             if not given
             else "wrong bearer token"
         )
-        body = json.dumps({"error": {"message": message}}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="detektor"'),
-                ],
-            }
+        await send_error(
+            send, 401, message, headers=[(b"www-authenticate", b'Bearer realm="detektor"')]
         )
-        await send({"type": "http.response.body", "body": body})

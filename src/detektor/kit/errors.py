@@ -7,13 +7,16 @@ never an HTML page or a bare string.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 log = logging.getLogger("detektor.http")
 
@@ -33,6 +36,29 @@ def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str
         error["field"] = field
     error.update(extra)
     return {"error": error}
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    message: str,
+    field: str | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer with the error shape straight from an ASGI middleware, outside any route."""
+    body = json.dumps(error_body(message, field)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:

@@ -7,12 +7,11 @@ more than the limit allows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from detektor.kit.errors import ApiError
+from detektor.kit.errors import ApiError, send_error
 
 
 class _TooLarge(ApiError):
@@ -70,15 +69,4 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"error": {"message": _message(limit), "field": "body"}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 413, _message(limit), "body")

@@ -18,6 +18,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from detektor.adapters.storekit import FRAME_FIELDS
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
@@ -55,20 +56,6 @@ EVENT_COLUMNS = ", ".join(EVENT_INSERT_COLUMNS[:-1])  # what reads select, in th
 # while the server is busy looking the batch up, and parsed by jsonb's input function.
 EVENT_COPY_TYPES = tuple("text" if t == "jsonb" else t for t in EVENT_TYPES)
 
-FRAME_FIELDS = (
-    "frame_id",
-    "camera",
-    "state",
-    "captured_at",
-    "last_event_at",
-    "last_position",
-    "version",
-    "has_captured",
-    "reason",
-    "terminal_at",
-    "trace_id",
-    "anomalies",
-)
 FRAME_TYPES = (
     "text",
     "text",

@@ -39,6 +39,7 @@ from detektor.adapters.storekit import (
     accounting_from_buckets,
     decode_cursor,
     encode_cursor,
+    frame_filters,
     require_aware,
     require_limit,
     stale_cutoff,
@@ -153,22 +154,7 @@ class PostgresEventStore:
 
     def frames(self, query: FrameQuery) -> FramePage:
         limit = require_limit(query.limit, maximum=MAX_PAGE)
-        where: list[str] = []
-        params: list[Any] = []
-        if query.camera is not None:
-            where.append("camera = %s")
-            params.append(query.camera)
-        if query.state is not None:
-            where.append("state = %s")
-            params.append(query.state.value)
-        if query.since is not None:
-            require_aware(query.since, "since")
-            where.append("captured_at >= %s")
-            params.append(query.since)
-        if query.until is not None:
-            require_aware(query.until, "until")
-            where.append("captured_at < %s")
-            params.append(query.until)
+        where, params = frame_filters(query, "%s")
         if query.cursor:
             where.append("(captured_at, frame_id) < (%s::timestamptz, %s)")
             params.extend(decode_cursor(query.cursor))

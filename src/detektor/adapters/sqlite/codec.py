@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from detektor.adapters.storekit import FINISHED, IN_FLIGHT
+from detektor.adapters.storekit import FINISHED, FRAME_FIELDS, IN_FLIGHT
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp, parse_timestamp, thaw_json
 from detektor.domain.frames import FrameId
@@ -35,20 +35,6 @@ SELECT_STREAM = (
     f"SELECT {EVENT_COLUMNS} FROM events WHERE frame_id = ? AND position != ? ORDER BY position"
 )
 
-FRAME_FIELDS = (
-    "frame_id",
-    "camera",
-    "state",
-    "captured_at",
-    "last_event_at",
-    "last_position",
-    "version",
-    "has_captured",
-    "reason",
-    "terminal_at",
-    "trace_id",
-    "anomalies",
-)
 FRAME_COLUMNS = ", ".join(FRAME_FIELDS)
 UPSERT_FRAME = (
     f"INSERT INTO frames ({FRAME_COLUMNS}) VALUES ({', '.join('?' for _ in FRAME_FIELDS)}) "

@@ -29,6 +29,7 @@ from detektor.adapters.storekit import (
     bucket,
     decode_cursor,
     encode_cursor,
+    frame_filters,
     project,
     require_aware,
     require_envelope,
@@ -138,20 +139,7 @@ class SqliteEventStore:
 
     def frames(self, query: FrameQuery) -> FramePage:
         limit = require_limit(query.limit, maximum=MAX_PAGE)
-        where: list[str] = []
-        params: list[object] = []
-        if query.camera is not None:
-            where.append("camera = ?")
-            params.append(query.camera)
-        if query.state is not None:
-            where.append("state = ?")
-            params.append(query.state.value)
-        if query.since is not None:
-            where.append("captured_at >= ?")
-            params.append(require_aware(query.since, "since"))
-        if query.until is not None:
-            where.append("captured_at < ?")
-            params.append(require_aware(query.until, "until"))
+        where, params = frame_filters(query, "?")
         if query.cursor:  # an empty cursor, as from `?cursor=`, means the first page
             where.append("(captured_at < ? OR (captured_at = ? AND frame_id < ?))")
             captured_at, frame_id = decode_cursor(query.cursor)
