@@ -8,7 +8,7 @@ because only the ordered sequence decides states and anomalies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from detektor.domain.events import Envelope, EventType
@@ -67,36 +67,40 @@ def first_row(position: int, envelope: Envelope) -> Advance:
 
 def advance(row: FrameRow | None, position: int, envelope: Envelope) -> Advance:
     """The row after an in-order event (check `sorts_after` first for an existing row)."""
+    # Built field by field rather than with dataclasses.replace: this runs once per stored
+    # event, and replace() was a quarter of a batched append's CPU time.
     if row is None:
-        row = FrameRow(
-            frame_id=envelope.frame_id,
-            camera=envelope.camera,
-            state=FrameState.CAPTURED,
-            captured_at=envelope.frame_id.captured_at,
-            last_event_at=envelope.occurred_at,
-            last_position=position,
-            version=0,
-        )
         transition = apply(None, envelope.type)
+        version, anomalies, trace_id, was_terminal = 0, 0, None, False
+        has_captured, captured_at = False, envelope.frame_id.captured_at
+        reason, terminal_at = None, None
     else:
         transition = apply(row.state, envelope.type)
-    was_terminal = row.version > 0 and row.state in TERMINAL
-    updates: dict[str, object] = {
-        "state": transition.new_state,
-        "last_event_at": envelope.occurred_at,
-        "last_position": position,
-        "version": row.version + 1,
-        "anomalies": row.anomalies + (transition.anomaly is not None),
-        "trace_id": row.trace_id or envelope.trace_id,
-    }
-    if envelope.type is EventType.CAPTURED and not row.has_captured:
-        updates["has_captured"] = True
-        updates["captured_at"] = envelope.occurred_at
+        version, anomalies, trace_id = row.version, row.anomalies, row.trace_id
+        was_terminal = row.version > 0 and row.state in TERMINAL
+        has_captured, captured_at = row.has_captured, row.captured_at
+        reason, terminal_at = row.reason, row.terminal_at
+    if envelope.type is EventType.CAPTURED and not has_captured:
+        has_captured, captured_at = True, envelope.occurred_at
     if not was_terminal and transition.new_state in TERMINAL:
-        updates["terminal_at"] = envelope.occurred_at
-        reason = envelope.data.get("reason")
-        updates["reason"] = reason if isinstance(reason, str) else None
-    return Advance(replace(row, **updates), transition.anomaly)  # type: ignore[arg-type]
+        terminal_at = envelope.occurred_at
+        given = envelope.data.get("reason")
+        reason = given if isinstance(given, str) else None
+    new_row = FrameRow(
+        frame_id=envelope.frame_id,
+        camera=envelope.camera,
+        state=transition.new_state,
+        captured_at=captured_at,
+        last_event_at=envelope.occurred_at,
+        last_position=position,
+        version=version + 1,
+        has_captured=has_captured,
+        reason=reason,
+        terminal_at=terminal_at,
+        trace_id=trace_id or envelope.trace_id,
+        anomalies=anomalies + (transition.anomaly is not None),
+    )
+    return Advance(new_row, transition.anomaly)
 
 
 def row_from_view(view: FrameView) -> FrameRow:
