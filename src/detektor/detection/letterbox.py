@@ -73,9 +73,7 @@ def _draw(image: Image, canvas: Image, size: Size) -> tuple[float, int, int]:
     return scale, pad_x, pad_y
 
 
-def letterbox(
-    image: npt.NDArray[Any], size: Size, fill: int = 0
-) -> tuple[Image, float, int, int]:
+def letterbox(image: npt.NDArray[Any], size: Size, fill: int = 0) -> tuple[Image, float, int, int]:
     """One frame on a ``size`` canvas: ``(canvas HxWx3 uint8, scale, pad_x, pad_y)``."""
     image = as_bgr(image)
     width, height = canvas_size(size)
@@ -137,9 +135,7 @@ class Letterboxed:
         )
 
 
-def letterbox_batch(
-    images: Sequence[npt.NDArray[Any]], size: Size, fill: int = 0
-) -> Letterboxed:
+def letterbox_batch(images: Sequence[npt.NDArray[Any]], size: Size, fill: int = 0) -> Letterboxed:
     """Letterbox frames of any sizes into one ``[B, H, W, 3]`` batch (see ``Letterboxed``)."""
     if not images:
         raise ValueError("letterbox_batch needs at least one frame")

@@ -150,11 +150,13 @@ def candidates(
         scores, reg = arrays[level.cls_index], arrays[level.reg_index]
         if scores.shape[0] != reg.shape[0]:
             raise ValueError(f"batch sizes differ: scores {scores.shape}, boxes {reg.shape}")
-        image, cell, label = np.nonzero(scores > score_threshold)
-        if not image.size:
+        # flat indices: far cheaper than a 3-D np.nonzero
+        frame_cell, label = np.divmod(np.flatnonzero(scores > score_threshold), num_classes)
+        if not frame_cell.size:
             continue
+        image, cell = np.divmod(frame_cell, scores.shape[1])
         # decode each distinct (frame, cell) once, even when several classes pass
-        key, inverse = np.unique(image * scores.shape[1] + cell, return_inverse=True)
+        key, inverse = np.unique(frame_cell, return_inverse=True)
         frames, cells = np.divmod(key, scores.shape[1])
         dist = distances(reg[frames, cells], reg_max) * level.stride
         centre = centres(level)[cells]

@@ -60,7 +60,10 @@ def iou(box: npt.NDArray[Any], boxes: npt.NDArray[Any]) -> npt.NDArray[np.float6
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros(len(boxes)), where=union > 0)
+    result: npt.NDArray[np.float64] = np.divide(
+        inter, union, out=np.zeros(len(boxes)), where=union > 0
+    )
+    return result
 
 
 def nms(

@@ -42,7 +42,9 @@ def preprocess(canvases_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     tensor = np.empty((batch, 3, height, width), dtype=np.float32)
     for channel in range(3):  # RGB planes from BGR pixels
         np.multiply(
-            canvases_bgr[..., 2 - channel], np.float32(1 / 255), out=tensor[:, channel],
+            canvases_bgr[..., 2 - channel],
+            np.float32(1 / 255),
+            out=tensor[:, channel],
             dtype=np.float32,
         )
     return tensor

@@ -133,13 +133,14 @@ class ProcessorRunner:
         batch = await self.bus.consume(cfg.consumer, cfg.batch_size, block_ms=500)
         deadline = time.monotonic() + cfg.max_wait_ms / 1000
         while batch and len(batch) < cfg.batch_size and not self.stopping.is_set():
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0:
-                break
-            more = await self.bus.consume(cfg.consumer, cfg.batch_size - len(batch), left_ms)
-            if not more:
-                break
+            # Polled, not a short BLOCK: Redis checks the timeouts of blocked clients on its
+            # 100 ms cron when idle, so "BLOCK 5" could hold a batch back for 100 ms.
+            more = await self.bus.consume(cfg.consumer, cfg.batch_size - len(batch), block_ms=0)
             batch.extend(more)
+            left = deadline - time.monotonic()
+            if len(batch) >= cfg.batch_size or left <= 0:
+                break
+            await asyncio.sleep(min(left, 0.002))
         return batch
 
     async def handle(self, deliveries: list[Delivery]) -> None:

@@ -44,8 +44,8 @@ def test_boxes_round_trip_through_the_canvas() -> None:
 
 def test_boxes_are_clipped_to_the_frame() -> None:
     # a box reaching into the padding above and beyond the right edge of a 640x480 frame
-    back = unletterbox([[-10.0, 10.0, 500.0, 400.0]], 0.65, 0, 52, 640, 480)
-    np.testing.assert_allclose(back, [[0.0, 0.0, 640.0, (400 - 52) / 0.65]])
+    back = unletterbox([[-10.0, 10.0, 500.0, 300.0]], 0.65, 0, 52, 640, 480)
+    np.testing.assert_allclose(back, [[0.0, 0.0, 640.0, (300 - 52) / 0.65]])
 
 
 def test_a_batch_of_mixed_sizes_maps_each_frame_with_its_own_placement() -> None:

@@ -69,7 +69,10 @@ def test_the_transposed_v8_layout_gives_the_same_result() -> None:
 
 def test_boxes_are_clipped_and_batches_decode_per_frame() -> None:
     out = np.concatenate(
-        [v8_output([(10, 630, 40, 40, [0.0, 0.0, 0.5])]), v8_output([(320, 320, 64, 64, [0.6, 0, 0])])]
+        [
+            v8_output([(10, 630, 40, 40, [0.0, 0.0, 0.5])]),
+            v8_output([(320, 320, 64, 64, [0.6, 0, 0])]),
+        ]
     )
     found = yolo.decode(out, frames(count=2), LABELS)
     assert found[0] == [{"label": "dog", "score": 0.5, "box": [0.0, 610.0, 30.0, 640.0]}]
