@@ -166,7 +166,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging("run", settings.log)
     telemetry = setup_telemetry("run", package_version())
     try:
-        app = build_run_app(settings, cameras, progress=sys.stderr.isatty())
+        try:
+            app = build_run_app(settings, cameras, progress=sys.stderr.isatty())
+        except ConfigError as exc:
+            print(f"detektor run: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         serve_http(app, settings, duration_s=args.duration)
     finally:
         telemetry.shutdown()

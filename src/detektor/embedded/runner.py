@@ -27,11 +27,11 @@ from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
 from detektor.kit.workers import join, pause, supervise
 from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.motion_regions import MotionRegionsProcessor
 from detektor.pipeline.processor import ProcessorRunner
 from detektor.services.capture.camera import CameraWorker
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
+from detektor.services.detector.processor import load_processor
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
@@ -53,6 +53,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     pipeline = PipelineMetrics(kit.metrics)
     capture_metrics = CaptureMetrics(kit.metrics)
     tracking_metrics = TrackingMetrics(kit.metrics)
+    processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
 
     @asynccontextmanager
@@ -75,7 +76,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             for cam in cameras
         ]
         runner = ProcessorRunner(
-            MotionRegionsProcessor(),
+            processor,
             bus,
             sink,
             pipeline,
@@ -117,7 +118,12 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         kit,
         routers=[tracking_router],
         lifespan=lifespan,
-        summary={"cameras": [c.name for c in cameras], "database": mask_secret(url)},
+        summary={
+            "cameras": [c.name for c in cameras],
+            "database": mask_secret(url),
+            "processor": processor.name,
+            "device": device.to_dict() if device else None,
+        },
         body_limits={"/v1/events": settings.tracking.max_body_bytes},
     )
 

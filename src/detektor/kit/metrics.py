@@ -78,8 +78,10 @@ class Metrics:
         buckets: Sequence[float] = LATENCY_BUCKETS,
     ) -> Histogram:
         _check(name, labels)
-        if not name.endswith(("_seconds", "_bytes", "_ratio")):
-            raise ValueError(f"histogram {name} must be in base units (_seconds, _bytes, ...)")
+        if not name.endswith(("_seconds", "_bytes", "_ratio", "_frames")):
+            raise ValueError(
+                f"histogram {name} must be in base units (_seconds, _bytes, _ratio, _frames)"
+            )
         return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
 
     def expose(self, accept: str | None) -> tuple[bytes, str]:

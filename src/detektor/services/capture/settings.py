@@ -39,6 +39,12 @@ class CameraSettings(BaseModel):
     reconnect_max_s: float = Field(default=30.0, gt=0, description="cap of the backoff")
     jpeg_quality: int = Field(default=85, ge=10, le=100)
     motion: MotionSettings = Field(default_factory=MotionSettings)
+    labels: list[str] | None = Field(
+        default=None, description="labels kept for this camera (e.g. [person, car]); unset: all"
+    )
+    min_score: float = Field(
+        default=0.4, ge=0, le=1, description="lowest detection score kept for this camera"
+    )
     masks: list[list[Point]] = Field(
         default_factory=list,
         description="polygons in source pixels whose motion is ignored",

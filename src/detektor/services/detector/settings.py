@@ -1,15 +1,42 @@
-"""Settings of the detector service (section ``detector``, env ``DETEKTOR_DETECTOR__*``)."""
+"""Settings of the detector (section ``detector``, env ``DETEKTOR_DETECTOR__*``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class DetectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["motion_regions"] = Field(
-        default="motion_regions", description="which processor the detector service runs"
+    type: Literal["onnx", "motion_regions"] = Field(
+        default="onnx", description="onnx: object detection; motion_regions: boxes what changed"
     )
+    model: Path | None = Field(
+        default=None, description="an ONNX file; unset: the bundled NanoDet-g-416 (COCO)"
+    )
+    format: Literal["nanodet", "yolo"] = Field(
+        default="nanodet", description="output format of the model: nanodet, or yolo (v5/v8/v9/v11)"
+    )
+    labels: list[str] | None = Field(
+        default=None, description="class names of a YOLO model, in order (else its metadata)"
+    )
+    input_size: int | None = Field(
+        default=None, ge=32, le=2048, description="square input size (nanodet 416, yolo 640)"
+    )
+    device: Literal["auto", "cuda", "cpu"] = Field(
+        default="auto", description="auto: CUDA when present, else the CPU with a warning"
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="CPU inference threads")
+    score_threshold: float = Field(
+        default=0.3, gt=0, lt=1, description="lowest score kept before per-camera filters"
+    )
+    iou_threshold: float = Field(default=0.6, gt=0, le=1, description="NMS overlap limit")
+
+    @model_validator(mode="after")
+    def _yolo_needs_a_model(self) -> DetectorSettings:
+        if self.format == "yolo" and self.model is None:
+            raise ValueError("format yolo needs detector.model: the path of your YOLO ONNX file")
+        return self
