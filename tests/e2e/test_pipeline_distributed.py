@@ -5,12 +5,14 @@ Every service is a real subprocess, as in a deployment; traces go to a real OTLP
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 import yaml
 
 from support.otlp import OtlpReceiver
@@ -30,6 +32,7 @@ def stack_env() -> Iterator[dict[str, str]]:
             "DETEKTOR_BUS__STREAM": f"{ns}:frames",
             "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
             "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
+            "DETEKTOR_DETECTOR__DETECTIONS_STREAM": f"{ns}:detections",
             "DETEKTOR_PROCESSOR__CONSUMER": "detector-1",
             "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
@@ -118,6 +121,21 @@ def test_camera_through_bus_detector_and_tracking(
                     assert frame["state"] in ("skipped", "dropped"), frame
                 assert frame["anomalies"] == []
             assert 'detektor_frame_latency_seconds_count{camera="yard"}' in metrics
+            assert 'detektor_inference_duration_seconds_count{device="cpu"' in metrics
+            detections = redis.Redis.from_url(stack_env["DETEKTOR_REDIS_URL"])
+            published = detections.xrange(stack_env["DETEKTOR_DETECTOR__DETECTIONS_STREAM"])
+            detections.close()
+            assert len(published) == acc["completed"]
+            if camera["source"].startswith("synthetic://"):
+                # The synthetic scene has a person walking: the detector finds them.
+                scores = [
+                    d["score"]
+                    for _, entry in published
+                    for d in json.loads(entry[b"detections"])
+                    if d["label"] == "person"
+                ]
+                assert scores
+                assert max(scores) >= 0.4
 
         # One trace runs from capture to the detector: the batch span links each frame's
         # create span, and both processes exported to the receiver.

@@ -27,7 +27,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +76,7 @@ class ProcessorRunner:
         liveness: Liveness,
         *,
         drop_on_shutdown: bool = False,
+        publish: Callable[[list[Frame], list[Result]], Awaitable[None]] | None = None,
     ) -> None:
         self.processor = processor
         self.bus = bus
@@ -84,6 +85,7 @@ class ProcessorRunner:
         self.settings = settings
         self.liveness = liveness
         self.drop_on_shutdown = drop_on_shutdown
+        self.publish = publish  # results onward (the detections stream), before the ack
         self.stopping = asyncio.Event()
         self.worker = f"processor:{processor.name}"
         # Recent end-to-end latencies in seconds, for progress lines and run summaries.
@@ -193,6 +195,8 @@ class ProcessorRunner:
                     await self._fail(d, f"{name}: {error}", dead_letter=True)
                 return
             self.metrics.stage_duration.labels(name).observe(elapsed)
+            if self.publish is not None:
+                await self.publish(frames, results)
             await self.sink.emit(self._outcome_events(frames, results, elapsed))
         await self._ack([d.entry_id for d in deliveries])
 

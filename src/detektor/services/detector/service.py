@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from detektor.adapters.detections import RedisDetectionStream
 from detektor.detection.device import GpuGauges
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.workers import join, pause, supervise
@@ -32,7 +33,16 @@ def build(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis, bus, sink = redis_adapters(settings, kit)
-        runner = ProcessorRunner(processor, bus, sink, pipeline, settings.processor, kit.liveness)
+        results = RedisDetectionStream(redis, settings.detector.detections_stream)
+        runner = ProcessorRunner(
+            processor,
+            bus,
+            sink,
+            pipeline,
+            settings.processor,
+            kit.liveness,
+            publish=results.publish,
+        )
         task = supervise(kit.liveness, "processor", runner.run)
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_gpu(gpu, stop))

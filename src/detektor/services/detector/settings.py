@@ -34,6 +34,9 @@ class DetectorSettings(BaseModel):
         default=0.3, gt=0, lt=1, description="lowest score kept before per-camera filters"
     )
     iou_threshold: float = Field(default=0.6, gt=0, le=1, description="NMS overlap limit")
+    detections_stream: str = Field(
+        default="detektor:detections", description="Redis stream the results are published on"
+    )
 
     @model_validator(mode="after")
     def _yolo_needs_a_model(self) -> DetectorSettings:
