@@ -26,6 +26,7 @@ from detektor.pipeline.settings import BusSettings, ProcessorSettings
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.detector.settings import DetectorSettings
 from detektor.services.example.settings import ExampleSettings
+from detektor.services.notifier.settings import NotifierSettings
 from detektor.services.tracking.settings import TrackingSettings
 
 CONFIG_ENV = "DETEKTOR_CONFIG"
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     example: ExampleSettings = Field(default_factory=ExampleSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -14,19 +14,32 @@ from support.services import free_port, require_binary
 
 
 class Prometheus:
-    def __init__(self, tmp: Path, targets: dict[str, list[str]], interval: str = "1s") -> None:
+    """Scrapes ``targets`` (job name: addresses) every ``interval``. A test that needs more (a
+    rewritten copy of the repo's config, with rule files and Alertmanager) passes the whole
+    ``config`` instead, with the ``port`` it put in it for Prometheus itself."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        targets: dict[str, list[str]] | None = None,
+        interval: str = "1s",
+        *,
+        config: dict[str, Any] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.binary = require_binary("prometheus", "prometheus")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp / f"prometheus-{self.port}"
         self.dir.mkdir()
-        config = {
-            "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": addrs}]}
-                for job, addrs in targets.items()
-            ],
-        }
+        if config is None:
+            config = {
+                "global": {"scrape_interval": interval, "evaluation_interval": interval},
+                "scrape_configs": [
+                    {"job_name": job, "static_configs": [{"targets": addrs}]}
+                    for job, addrs in (targets or {}).items()
+                ],
+            }
         self.config_path = self.dir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,6 +76,15 @@ class Prometheus:
         reply.raise_for_status()
         result: list[dict[str, Any]] = reply.json()["data"]["result"]
         return result
+
+    def targets(self) -> list[dict[str, Any]]:
+        reply = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"}, timeout=5)
+        reply.raise_for_status()
+        active: list[dict[str, Any]] = reply.json()["data"]["activeTargets"]
+        return active
+
+    def log(self) -> str:
+        return (self.dir / "prometheus.log").read_text(errors="replace")
 
     def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -4,5 +4,6 @@ SERVICES: dict[str, str] = {
     "capture": "detektor.services.capture.service:build",
     "detector": "detektor.services.detector.service:build",
     "example": "detektor.services.example.service:build",
+    "notifier": "detektor.services.notifier.service:build",
     "tracking": "detektor.services.tracking.service:build",
 }

@@ -71,6 +71,7 @@ class CameraWorker:
         self.finished = False  # a file source played to its end
         self._reported = (0, 0)
         self.metrics.up.labels(self.name).set(0)
+        self.metrics.target_fps.labels(self.name).set(camera.detect_fps)
 
     def stop(self) -> None:
         self.stopping.set()

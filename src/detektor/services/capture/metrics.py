@@ -20,6 +20,9 @@ class CaptureMetrics:
             "Frames decoded from the camera, sampled or not",
             ["camera"],
         )
+        self.target_fps = metrics.gauge(
+            "detektor_camera_target_fps", "The camera's configured detect_fps", ["camera"]
+        )
         self.fps = metrics.gauge(
             "detektor_camera_fps",
             "Frames per second over the last few seconds, decoded and sampled",
