@@ -1,0 +1,1 @@
+"""The notifier: detections to Home Assistant over MQTT (discovery, state, events)."""

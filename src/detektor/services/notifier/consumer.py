@@ -1,0 +1,213 @@
+"""Reading the detections stream (consumer group ``notifier``), and watching for captures.
+
+``DetectionsConsumer`` hands each entry to the ``Notifier`` and acknowledges it only after
+the broker has acknowledged what it caused: a notifier that dies mid-frame re-reads its own
+pending entries on start (at-least-once; a repeat shows as a duplicate event in HA and an
+anomaly in the frame's timeline, never as a loss). While the broker is unreachable nothing
+is read, so detections wait in Redis; when they are older than ``max_event_age_s`` by the
+time they are read, they update nothing and are completed as ``stale``.
+
+An entry that cannot be used (missing fields, bad JSON, a box that is not four numbers)
+goes to ``<stream>:dead`` with the reason, its frame (when the id parses) gets
+``frame.failed``, and it is acknowledged. Nothing in an entry can crash the consumer.
+
+``CaptureWatcher`` follows the lifecycle-events stream without a group (plain XREAD from
+now on) for ``frame.captured``: that is what keeps a camera's entity ``connected`` while the
+motion gate lets no frame through to the detector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from detektor.domain.frames import CAMERA_RE
+from detektor.kit.health import Liveness
+from detektor.kit.workers import is_connection_error, pause
+from detektor.services.notifier.entries import parse_entry, raw_frame_id
+from detektor.services.notifier.metrics import NotifierMetrics
+from detektor.services.notifier.mqtt import MqttLink, PublishError, Refused
+from detektor.services.notifier.publisher import Notifier
+
+log = logging.getLogger(__name__)
+Entry = tuple[bytes, dict[bytes, bytes]]
+WORKER = "detections-consumer"
+
+
+class DetectionsConsumer:
+    def __init__(
+        self,
+        redis: Redis,
+        notifier: Notifier,
+        link: MqttLink,
+        stream: str,
+        metrics: NotifierMetrics,
+        liveness: Liveness,
+    ) -> None:
+        self.redis, self.notifier, self.link = redis, notifier, link
+        self.cfg = notifier.cfg
+        self.stream, self.dead_letter_stream = stream, f"{stream}:dead"
+        self.metrics, self.liveness = metrics, liveness
+        self.stopping = asyncio.Event()
+        self._last_claim = 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; Redis or broker outages are waited out, not fatal."""
+        delay = 0.5
+        silence = 60 + self.cfg.block_ms / 1000 + self.cfg.publish_timeout_s
+        while not self.stopping.is_set():
+            try:
+                await self._ensure_group()
+                own_pending = True
+                while not self.stopping.is_set():
+                    self.liveness.beat(WORKER, max_silence_s=silence)
+                    if not self.link.ready.is_set():
+                        await self._wait_ready()
+                        own_pending = True  # re-read what was in hand when the link broke
+                        continue
+                    if own_pending:
+                        entries = await self._read("0", block=None)
+                        own_pending = bool(entries)
+                    else:
+                        await self._claim_stale()
+                        entries = await self._read(">", block=self.cfg.block_ms)
+                    if entries:
+                        await self.process(entries)
+                    delay = 0.5
+            except Exception as exc:
+                if not (is_connection_error(exc) or isinstance(exc, PublishError)):
+                    raise
+                self.liveness.beat(WORKER, max_silence_s=silence + 60)
+                log.warning("notifier paused (%s); retrying in %.1fs", exc, delay)
+                await pause(self.stopping, delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _wait_ready(self) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.link.ready.wait(), 1.0)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, self.cfg.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _read(self, start: str, block: int | None) -> list[Entry]:
+        reply = await self.redis.xreadgroup(
+            self.cfg.group,
+            self.cfg.consumer,
+            {self.stream: start},
+            count=self.cfg.read_count,
+            block=block,
+        )
+        return [(eid, fields or {}) for _, entries in reply or [] for eid, fields in entries]
+
+    async def _claim_stale(self) -> None:
+        now = time.monotonic()
+        if now - self._last_claim < self.cfg.claim_idle_ms / 2000:
+            return
+        self._last_claim = now
+        reply = await self.redis.xautoclaim(
+            self.stream,
+            self.cfg.group,
+            self.cfg.consumer,
+            min_idle_time=self.cfg.claim_idle_ms,
+            start_id="0-0",
+            count=self.cfg.read_count,
+        )
+        claimed = [(eid, fields or {}) for eid, fields in reply[1]]
+        if claimed:
+            log.info("claimed %d detection entries left pending by another notifier", len(claimed))
+            await self.process(claimed)
+        for group in await self.redis.xinfo_groups(self.stream):
+            if group["name"] in (self.cfg.group, self.cfg.group.encode()):
+                self.metrics.consumer_lag.set(group.get("lag") or 0)
+
+    async def process(self, entries: list[Entry]) -> None:
+        """Publish each entry in order, acknowledging each once the broker has it."""
+        for eid, fields in entries:
+            received = self.notifier.clock()
+            if fields:  # an entry trimmed from the stream while pending has none
+                await self._one(eid, fields, received)
+            await self.redis.xack(self.stream, self.cfg.group, eid)
+
+    async def _one(self, eid: bytes, fields: dict[bytes, bytes], received: float) -> None:
+        entry = parse_entry(fields)
+        if isinstance(entry, str):
+            await self._reject(eid, fields, entry)
+            return
+        try:
+            await self.notifier.handle(entry, received)
+        except Refused as exc:
+            await self._reject(eid, fields, str(exc))
+        except Exception as exc:
+            if is_connection_error(exc) or isinstance(exc, PublishError):
+                raise  # not acknowledged: retried once the broker is back
+            log.exception("notifier failed on %s", entry.frame_id)
+            await self._reject(eid, fields, f"notifier error: {type(exc).__name__}: {exc}")
+
+    async def _reject(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
+        payload: dict[Any, Any] = dict(fields)
+        payload[b"dead_reason"] = reason.encode()
+        payload[b"dead_source_id"] = eid
+        await self.redis.xadd(self.dead_letter_stream, payload, maxlen=100_000, approximate=True)
+        self.metrics.dead_letters.inc()
+        log.warning("dead-lettered detection entry %s: %s", eid.decode(), reason)
+        frame_id = raw_frame_id(fields)
+        if frame_id is not None:
+            await self.notifier.fail(frame_id, reason)
+
+
+class CaptureWatcher:
+    """Marks cameras connected from ``frame.captured`` events on the lifecycle stream."""
+
+    def __init__(self, redis: Redis, stream: str, notifier: Notifier) -> None:
+        self.redis, self.stream, self.notifier = redis, stream, notifier
+        self.stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        last = "$"
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                reply = await self.redis.xread({self.stream: last}, count=1000, block=1000)
+                delay = 0.5
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                await pause(self.stopping, delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            seen: set[str] = set()
+            for _, entries in reply or []:
+                for eid, fields in entries:
+                    last = eid.decode()
+                    raw = (fields or {}).get(b"envelope", b"")
+                    if b'"frame.captured"' in raw and (camera := _camera_of(raw)):
+                        seen.add(camera)
+            for camera in seen:
+                self.notifier.camera_seen(camera)
+
+
+def _camera_of(raw: bytes) -> str | None:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    camera = data.get("camera") if isinstance(data, dict) else None
+    # Only well-formed camera names become HA devices.
+    return camera if isinstance(camera, str) and CAMERA_RE.fullmatch(camera) else None

@@ -1,0 +1,189 @@
+"""The notifier inside ``detektor run`` (when ``DETEKTOR_MQTT_URL`` is set).
+
+The same ``Notifier`` as ``detektor serve notifier``, fed by the processor instead of the
+detections stream. Wiring in the runner::
+
+    notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)  # build_run_app; ConfigError
+    ...                                                       # in the lifespan:
+    sink = notifier.observe(StoreEventSink(store))            # sees frame.captured
+    runner = ProcessorRunner(..., settings.processor.model_copy(update={"last_stage": False}),
+                             ..., publish=notifier.publish)
+    notifier.latencies = runner.latencies
+    await notifier.start(sink)
+    ...                                                       # on shutdown, after the runner:
+    await notifier.stop(settings.shutdown_timeout_s)          # before sink.close()
+
+``publish`` never blocks the processor: it queues the frames and returns; a worker
+publishes them in order. Frames still queued when ``stop`` gives up are recorded as
+``frame.dropped`` with ``reason=shutdown``, so the run's accounting balances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
+
+from detektor.domain.events import Envelope, EventType
+from detektor.kit.app import ServiceKit
+from detektor.kit.workers import is_connection_error, join, supervise
+from detektor.pipeline.decoding import Frame
+from detektor.pipeline.events import lifecycle_event
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.processor import Result
+from detektor.ports import EventSink
+from detektor.services.capture.settings import CameraSettings
+from detektor.services.notifier.entries import DetectionEntry, parse_detections
+from detektor.services.notifier.metrics import NotifierMetrics
+from detektor.services.notifier.mqtt import MqttLink, PublishError, Refused
+from detektor.services.notifier.publisher import Notifier, run_ticks
+from detektor.services.notifier.service import broker_of
+from detektor.settings import Settings
+
+log = logging.getLogger(__name__)
+QUEUE_LIMIT = 10_000
+
+
+class EmbeddedNotifier:
+    def __init__(
+        self,
+        settings: Settings,
+        kit: ServiceKit,
+        pipeline: PipelineMetrics,
+        cameras: Sequence[CameraSettings] | None = None,
+    ) -> None:
+        self.settings, self.kit, self.pipeline = settings, kit, pipeline
+        self.cameras = cameras
+        self.broker = broker_of(settings)  # a bad URL is a ConfigError at build time
+        self.metrics = NotifierMetrics(kit.metrics)
+        self._latencies: deque[float] | None = None
+        self.notifier: Notifier | None = None
+        self.link: MqttLink | None = None
+        self.queue: asyncio.Queue[DetectionEntry] = asyncio.Queue(QUEUE_LIMIT)
+        self._stop_ticks = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_hand: DetectionEntry | None = None
+
+    @property
+    def latencies(self) -> deque[float] | None:
+        """Where capture-to-completion latencies go (the runner's, for its summary)."""
+        return self._latencies
+
+    @latencies.setter
+    def latencies(self, value: deque[float] | None) -> None:
+        self._latencies = value
+        if self.notifier is not None:
+            self.notifier.latencies = value
+
+    def observe(self, sink: EventSink) -> EventSink:
+        """``sink``, also telling the notifier about every captured frame."""
+        return _ObservedSink(sink, self)
+
+    async def start(self, sink: EventSink) -> None:
+        notifier = self.notifier = Notifier(
+            self.settings, self.metrics, sink, self.pipeline, cameras=self.cameras
+        )
+        notifier.latencies = self._latencies
+        link = self.link = notifier.link = MqttLink(
+            self.broker,
+            self.settings.notifier,
+            notifier.topics.availability,
+            self.metrics,
+            notifier.on_connect,
+        )
+        self.kit.readiness.add("mqtt", link.check)
+        await link.start()
+        live = self.kit.liveness
+        self._tasks = [
+            supervise(live, "notifier", self._work),
+            supervise(live, "notifier-ticker", lambda: run_ticks(notifier, self._stop_ticks)),
+        ]
+
+    async def publish(self, frames: Sequence[Frame], results: Sequence[Result]) -> None:
+        """The processor's ``publish`` hook: queue each frame's detections, never wait."""
+        for frame, result in zip(frames, results, strict=True):
+            msg = frame.message
+            detections = parse_detections(result.detections)
+            if isinstance(detections, str):
+                if self.notifier is not None:
+                    await self.notifier.fail(msg.frame_id, detections)
+                continue
+            entry = DetectionEntry(msg.frame_id, detections, msg.traceparent)
+            try:
+                self.queue.put_nowait(entry)
+            except asyncio.QueueFull:
+                log.warning("notifier backlog full; dropping %s", msg.frame_id)
+                await self._drop([entry], "notifier_backlog")
+
+    async def stop(self, grace_s: float) -> None:
+        """Publish what is queued (within ``grace_s``), then disconnect."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), grace_s)
+        self._stop_ticks.set()
+        for task in self._tasks[:1]:
+            task.cancel()
+        await join(self._tasks, 1.0)
+        left = [self._in_hand] if self._in_hand is not None else []
+        while not self.queue.empty():
+            left.append(self.queue.get_nowait())
+        await self._drop(left, "shutdown")
+        if self.link is not None:
+            await self.link.stop()
+
+    def camera_seen(self, camera: str) -> None:
+        if self.notifier is not None:
+            self.notifier.camera_seen(camera)
+
+    async def _work(self) -> None:
+        while True:
+            entry = self._in_hand = await self.queue.get()
+            try:
+                await self._handle(entry)
+            finally:
+                self._in_hand = None
+                self.queue.task_done()
+
+    async def _handle(self, entry: DetectionEntry) -> None:
+        assert self.notifier is not None
+        assert self.link is not None
+        while True:
+            await self.link.ready.wait()
+            try:
+                await self.notifier.handle(entry)
+                return
+            except Refused as exc:
+                await self.notifier.fail(entry.frame_id, str(exc))
+                return
+            except Exception as exc:
+                if not (is_connection_error(exc) or isinstance(exc, PublishError)):
+                    log.exception("notifier failed on %s", entry.frame_id)
+                    await self.notifier.fail(entry.frame_id, f"{type(exc).__name__}: {exc}")
+                    return
+                log.warning("publishing %s: %s; retrying", entry.frame_id, exc)
+                await asyncio.sleep(0.5)
+
+    async def _drop(self, entries: list[DetectionEntry], reason: str) -> None:
+        if not entries or self.notifier is None:
+            return
+        events = [
+            lifecycle_event(EventType.DROPPED, e.frame_id, {"reason": reason}) for e in entries
+        ]
+        await self.notifier.sink.emit(events)
+        for e in entries:
+            self.pipeline.outcome(e.camera, "dropped", reason)
+
+
+class _ObservedSink:
+    def __init__(self, inner: EventSink, owner: EmbeddedNotifier) -> None:
+        self.inner, self.owner = inner, owner
+
+    async def emit(self, events: Sequence[Envelope]) -> None:
+        await self.inner.emit(events)
+        for event in events:
+            if event.type is EventType.CAPTURED:
+                self.owner.camera_seen(event.camera)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -1,0 +1,105 @@
+"""Detection entries: what the detector wrote for one frame, checked before anything is sent.
+
+A stream entry has ``frame_id``, ``camera``, ``captured_ms``, ``detections`` (a JSON list of
+``{"label", "score", "box": [x1, y1, x2, y2]}``) and optionally ``traceparent``. Parsing
+returns either a ``DetectionEntry`` or the reason it cannot be used (for the dead-letter
+stream); it never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from detektor.domain.errors import ValidationError
+from detektor.domain.frames import FrameId
+from detektor.services.notifier.rules import Detection
+
+MAX_DETECTIONS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionEntry:
+    frame_id: FrameId
+    detections: list[Detection]
+    traceparent: str | None = None
+
+    @property
+    def camera(self) -> str:
+        return self.frame_id.camera
+
+    @property
+    def captured_at(self) -> datetime:
+        return self.frame_id.captured_at
+
+    def age_s(self, now: datetime | None = None) -> float:
+        return ((now or datetime.now(UTC)) - self.captured_at).total_seconds()
+
+
+def raw_frame_id(fields: Mapping[bytes, bytes]) -> FrameId | None:
+    """The entry's frame id when it parses, so even an unusable entry fails its frame."""
+    try:
+        return FrameId.parse(fields.get(b"frame_id", b"").decode())
+    except (ValidationError, UnicodeDecodeError):
+        return None
+
+
+def parse_entry(fields: Mapping[bytes, bytes]) -> DetectionEntry | str:
+    """The entry, or why it cannot be used."""
+    try:
+        text = {k.decode(): v.decode() for k, v in fields.items()}
+    except UnicodeDecodeError:
+        return "entry is not UTF-8 text"
+    missing = [name for name in ("frame_id", "camera", "detections") if name not in text]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    try:
+        frame_id = FrameId.parse(text["frame_id"])
+    except ValidationError as exc:
+        return str(exc)
+    if text["camera"] != frame_id.camera:
+        return f"camera {text['camera']!r} does not match frame id {frame_id}"
+    try:
+        raw = json.loads(text["detections"])
+    except json.JSONDecodeError as exc:
+        return f"detections is not valid JSON: {exc}"
+    detections = parse_detections(raw)
+    if isinstance(detections, str):
+        return detections
+    return DetectionEntry(frame_id, detections, text.get("traceparent") or None)
+
+
+def parse_detections(raw: object) -> list[Detection] | str:
+    """Detections from JSON data (a list of label/score/box objects), or why not."""
+    if not isinstance(raw, list):
+        return f"detections must be a JSON list, got {type(raw).__name__}"
+    if len(raw) > MAX_DETECTIONS:
+        return f"{len(raw)} detections is more than {MAX_DETECTIONS}"
+    out = []
+    for i, item in enumerate(raw):
+        where = f"detections[{i}]"
+        if not isinstance(item, Mapping):
+            return f"{where} must be an object with label, score and box"
+        label, score, box = item.get("label"), item.get("score"), item.get("box")
+        if not isinstance(label, str) or not label:
+            return f"{where}.label must be a non-empty string, got {label!r}"
+        if not _number(score) or not 0 <= float(score) <= 1:  # type: ignore[arg-type]
+            return f"{where}.score must be a number from 0 to 1, got {score!r}"
+        if not isinstance(box, Sequence) or len(box) != 4 or not all(_number(v) for v in box):
+            return f"{where}.box must be [x1, y1, x2, y2] numbers, got {box!r}"
+        x1, y1, x2, y2 = (float(v) for v in box)
+        if x2 < x1 or y2 < y1:
+            return f"{where}.box must have x1 <= x2 and y1 <= y2, got {box!r}"
+        out.append(Detection(label, float(score), (x1, y1, x2, y2)))  # type: ignore[arg-type]
+    return out
+
+
+def _number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )

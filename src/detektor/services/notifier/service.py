@@ -1,0 +1,92 @@
+"""``detektor serve notifier``: detections from Redis to Home Assistant over MQTT.
+
+Needs ``DETEKTOR_MQTT_URL``. Start-up connects to Redis and (in the background, retrying
+with backoff) to the broker; every (re)connect re-publishes discovery, ``online`` and the
+current states. Workers: the detections consumer, the capture watcher (camera
+connectivity) and the off-delay ticker. Shutdown lets the frame in hand finish, publishes
+``offline`` (retained) and disconnects cleanly, so the LWT is not needed for a planned stop.
+
+The detector must not complete frames itself when a notifier follows it: run it with
+``DETEKTOR_PROCESSOR__LAST_STAGE=false``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from detektor.adapters.event_sinks import RedisEventSink
+from detektor.kit.app import ServiceKit, create_app
+from detektor.kit.workers import join, supervise
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.services.notifier.consumer import CaptureWatcher, DetectionsConsumer
+from detektor.services.notifier.metrics import NotifierMetrics
+from detektor.services.notifier.mqtt import Broker, MqttLink, broker_from
+from detektor.services.notifier.publisher import Notifier, run_ticks
+from detektor.settings import ConfigError, Settings
+
+
+def broker_of(settings: Settings) -> Broker:
+    """The configured broker, or a ConfigError saying how to set it."""
+    if settings.mqtt_url is None:
+        raise ConfigError(
+            "the notifier needs DETEKTOR_MQTT_URL, e.g. mqtt://user:password@127.0.0.1:1883"
+        )
+    return broker_from(settings.mqtt_url.get_secret_value(), settings.notifier)
+
+
+def build(settings: Settings) -> FastAPI:
+    broker = broker_of(settings)
+    cfg = settings.notifier
+    kit = ServiceKit("notifier", settings)
+    metrics = NotifierMetrics(kit.metrics)
+    pipeline = PipelineMetrics(kit.metrics)
+    stream = cfg.detections_stream or settings.detector.detections_stream
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url.get_secret_value())
+        sink = RedisEventSink(redis, settings.tracking.stream)
+        notifier = Notifier(settings, metrics, sink, pipeline)
+        link = notifier.link = MqttLink(
+            broker, cfg, notifier.topics.availability, metrics, notifier.on_connect
+        )
+        kit.readiness.add("redis", redis.ping)
+        kit.readiness.add("mqtt", link.check)
+        await link.start()
+        consumer = DetectionsConsumer(redis, notifier, link, stream, metrics, kit.liveness)
+        watcher = CaptureWatcher(redis, settings.tracking.stream, notifier)
+        ticks = asyncio.Event()
+        workers: list[tuple[Callable[[], None], asyncio.Task[None]]] = [
+            (consumer.stop, supervise(kit.liveness, "consumer", consumer.run)),
+            (watcher.stop, supervise(kit.liveness, "capture-watcher", watcher.run)),
+            (ticks.set, supervise(kit.liveness, "ticker", lambda: run_ticks(notifier, ticks))),
+        ]
+        try:
+            yield
+        finally:
+            for halt, _ in workers:
+                halt()
+            await join([task for _, task in workers], settings.shutdown_timeout_s)
+            await link.stop()
+            await sink.close()
+            await redis.aclose()
+
+    return create_app(
+        kit,
+        lifespan=lifespan,
+        summary={
+            "broker": broker.shown,
+            "client_id": broker.client_id,
+            "discovery_prefix": cfg.discovery_prefix,
+            "state_prefix": cfg.state_prefix,
+            "detections_stream": stream,
+            "group": cfg.group,
+            "off_delay_s": cfg.off_delay_s,
+            "qos": cfg.qos,
+        },
+    )

@@ -1,0 +1,524 @@
+"""The notifier as a real process against the real Mosquitto, Redis and PostgreSQL.
+
+Each test publishes under a topic root of its own (``test-<uuid>/...``) and clears the
+retained messages it left behind. The fault test runs a Mosquitto of its own on a free port
+and restarts it mid-stream.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+import redis
+from paho.mqtt.enums import CallbackAPIVersion
+
+from support.postgres import temporary_database
+from support.process import ServiceProcess
+from support.redis import redis_namespace
+from support.services import free_port, require_binary, require_port
+from support.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+PORCH = [[0, 300], [640, 300], [640, 480], [0, 480]]
+PASSWORD = "hunter2-not-logged"
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: str
+    retain: bool
+    user_properties: dict[str, str]
+
+
+class Subscriber:
+    """A paho MQTT 5 client that records everything under ``topic``."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        info = self.client.subscribe(topic, qos=1)
+        assert info[0] == mqtt.MQTT_ERR_SUCCESS
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        props = dict(getattr(msg.properties, "UserProperty", []) or [])
+        with self._lock:
+            self.messages.append(Message(msg.topic, msg.payload.decode(), bool(msg.retain), props))
+
+    def seen(self) -> list[Message]:
+        with self._lock:
+            return list(self.messages)
+
+    def latest(self, topic: str) -> Message | None:
+        found = [m for m in self.seen() if m.topic == topic]
+        return found[-1] if found else None
+
+    def wait(self, topic: str, payload: str | None = None, timeout: float = 10.0) -> Message:
+        def check() -> Message | None:
+            m = self.latest(topic)
+            return m if m is not None and payload in (None, m.payload) else None
+
+        return wait_for(check, timeout, f"{topic} = {payload or 'anything'}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def clear_retained(port: int, root: str) -> None:
+    """Remove every retained message under ``root`` (best effort)."""
+    sub = Subscriber(port, f"{root}/#")
+    time.sleep(0.5)
+    for topic in {m.topic for m in sub.seen() if m.retain}:
+        sub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
+    sub.close()
+
+
+def configs(sub: Subscriber, root: str, count: int) -> dict[str, dict[str, Any]]:
+    """The retained discovery configs under ``root``, once ``count`` have arrived."""
+
+    def check() -> dict[str, dict[str, Any]] | None:
+        found = {
+            m.topic: json.loads(m.payload)
+            for m in sub.seen()
+            if m.retain and m.topic.startswith(f"{root}/homeassistant/") and m.payload
+        }
+        return found if len(found) >= count else None
+
+    return wait_for(check, 15, f"{count} retained discovery configs")
+
+
+def assert_valid_discovery(topic: str, payload: dict[str, Any], root: str) -> None:
+    prefix, component, node, obj, tail = topic.rsplit("/", 4)
+    assert prefix == f"{root}/homeassistant"
+    assert tail == "config"
+    assert component in ("binary_sensor", "sensor")
+    camera = node.removeprefix("detektor_")
+    assert payload["unique_id"] == f"detektor_{camera}_{obj}"
+    assert {"name", "state_topic", "availability", "device"} <= payload.keys()
+    assert payload["state_topic"].startswith(f"{root}/detektor/{camera}/")
+    assert payload["availability"][0]["topic"] == f"{root}/detektor/availability"
+    assert payload["device"]["identifiers"] == [node]
+    if component == "binary_sensor":
+        assert payload["device_class"] in ("occupancy", "connectivity")
+
+
+def notifier_env(redis_url: str, ns: str, root: str, port: int = 1883) -> dict[str, str]:
+    return {
+        # The brokers here allow anonymous clients and ignore credentials; the password is
+        # there to check that it never shows up in logs or /info.
+        "DETEKTOR_MQTT_URL": f"mqtt://detektor:{PASSWORD}@127.0.0.1:{port}",
+        "DETEKTOR_REDIS_URL": redis_url,
+        "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
+        "DETEKTOR_NOTIFIER__DETECTIONS_STREAM": f"{ns}:detections",
+        "DETEKTOR_NOTIFIER__DISCOVERY_PREFIX": f"{root}/homeassistant",
+        "DETEKTOR_NOTIFIER__STATE_PREFIX": f"{root}/detektor",
+        "DETEKTOR_NOTIFIER__CLIENT_ID": f"notifier-{root}",
+        "DETEKTOR_NOTIFIER__CONSUMER": "notifier-1",
+        "DETEKTOR_NOTIFIER__OFF_DELAY_S": "1",
+        "DETEKTOR_NOTIFIER__SNAPSHOT_BASE_URL": "http://tracking.local:8000",
+        "DETEKTOR_NOTIFIER__CAMERAS": json.dumps(
+            {
+                "front-door": {"labels": ["person"]},
+                "porch": {"labels": ["person"], "zones": {"steps": PORCH}},
+            }
+        ),
+    }
+
+
+def wait_ready(service: ServiceProcess, timeout: float = 15.0) -> None:
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, timeout, f"{service.name} ready", every=0.1)
+
+
+def frame_id(camera: str, seq: int) -> str:
+    """A frame captured half a second ago: its pipeline events (capture time + a few ms) then
+    precede the notifier's, as they do when a detector runs before it."""
+    ms = int((datetime.now(UTC) - timedelta(milliseconds=500)).timestamp() * 1000)
+    return f"{camera}:{ms}:{seq:06d}"
+
+
+def pipeline_events(r: redis.Redis, stream: str, fid: str) -> None:
+    """What capture and the detector record before the notifier's turn."""
+    camera, ms, _ = fid.split(":")
+    at = datetime.fromtimestamp(int(ms) / 1000, UTC)
+    steps = [
+        ("captured", {"width": 640, "height": 480, "pts": 1, "source": "synthetic://"}),
+        ("queued", {"stream": "frames"}),
+        ("processing", {"processor": "detector", "batch_id": "b1"}),
+        ("processed", {"processor": "detector", "duration_ms": 5.0, "detections": []}),
+    ]
+    for i, (kind, data) in enumerate(steps):
+        envelope = {
+            "event_id": str(uuid.uuid4()),
+            "type": f"frame.{kind}",
+            "frame_id": fid,
+            "camera": camera,
+            "occurred_at": (at + timedelta(milliseconds=i + 1)).isoformat(),
+            "trace_id": TRACEPARENT[3:35],
+            "schema_version": 1,
+            "data": data,
+        }
+        r.xadd(stream, {"envelope": json.dumps(envelope)})
+
+
+def detection(r: redis.Redis, stream: str, fid: str, detections: object) -> None:
+    camera, ms, _ = fid.split(":")
+    fields = {
+        "frame_id": fid,
+        "camera": camera,
+        "captured_ms": ms,
+        "detections": detections if isinstance(detections, str) else json.dumps(detections),
+        "traceparent": TRACEPARENT,
+    }
+    r.xadd(stream, fields)  # type: ignore[arg-type]
+
+
+def person(x1: float = 100, y1: float = 100, x2: float = 200, y2: float = 400) -> dict[str, Any]:
+    return {"label": "person", "score": 0.91, "box": [x1, y1, x2, y2]}
+
+
+@pytest.fixture
+def mqtt_root() -> Iterator[str]:
+    require_port("127.0.0.1", 1883, "Mosquitto")
+    root = f"test-{uuid.uuid4().hex[:10]}"
+    yield root
+    clear_retained(1883, root)
+
+
+def test_detections_reach_home_assistant_over_the_real_mosquitto(
+    tmp_path: Path, mqtt_root: str
+) -> None:
+    root = mqtt_root
+    with (
+        temporary_database("detektor_notifier") as db_url,
+        redis_namespace() as (redis_url, ns),
+    ):
+        r = redis.Redis.from_url(redis_url)
+        common = {"DETEKTOR_REDIS_URL": redis_url, "DETEKTOR_TRACKING__STREAM": f"{ns}:events"}
+        tracking = ServiceProcess(
+            "tracking",
+            tmp_path,
+            {
+                **common,
+                "DETEKTOR_DATABASE_URL": db_url,
+                "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
+                "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
+            },
+        )
+        notifier = ServiceProcess("notifier", tmp_path, notifier_env(redis_url, ns, root))
+        with tracking, notifier:
+            wait_ready(notifier)
+            # Subscribing after the notifier announced itself: what arrives is retained.
+            sub = Subscriber(1883, f"{root}/#")
+            found = configs(sub, root, 8)  # 4 entities for each of 2 cameras
+            for topic, payload in found.items():
+                assert_valid_discovery(topic, payload, root)
+            assert len({p["unique_id"] for p in found.values()}) == len(found)
+            person_cfg = found[
+                f"{root}/homeassistant/binary_sensor/detektor_front-door/person/config"
+            ]
+            assert person_cfg["device_class"] == "occupancy"
+            online = sub.wait(f"{root}/detektor/availability", "online")
+            assert online.retain
+
+            # A synthetic person at the front door: on, an event, then off after the delay.
+            fid = frame_id("front-door", 1)
+            pipeline_events(r, f"{ns}:events", fid)
+            started = time.monotonic()
+            detection(r, f"{ns}:detections", fid, [person()])
+            sub.wait(f"{root}/detektor/front-door/person", "ON")
+            assert sub.wait(f"{root}/detektor/front-door/person/count", "1")
+            event = sub.wait(f"{root}/detektor/front-door/events")
+            body = json.loads(event.payload)
+            assert body["frame_id"] == fid
+            assert body["label"] == "person"
+            assert body["box"] == [100, 100, 200, 400]
+            assert body["snapshot_url"] == f"http://tracking.local:8000/v1/frames/{fid}"
+            assert not event.retain
+            traceparent = event.user_properties["traceparent"]
+            assert traceparent.split("-")[1] == TRACEPARENT.split("-")[1]
+            stamp = sub.wait(f"{root}/detektor/front-door/last_detection")
+            assert datetime.fromisoformat(stamp.payload) == datetime.fromtimestamp(
+                int(fid.split(":")[1]) / 1000, UTC
+            )
+            sub.wait(f"{root}/detektor/front-door/person", "OFF", timeout=5)
+            assert time.monotonic() - started >= 1.0
+
+            def timeline(frame: str, state: str) -> dict[str, Any] | None:
+                reply = httpx.get(f"{tracking.url}/v1/frames/{frame}", timeout=2)
+                body = reply.json() if reply.status_code == 200 else None
+                return body if body and body["state"] == state else None
+
+            view = wait_for(lambda: timeline(fid, "completed"), 10, "frame completed")
+            types = [e["type"] for e in view["events"]]
+            assert types[-2:] == ["frame.published", "frame.completed"]
+            assert view["events"][-2]["data"]["target"] == "mqtt"
+            assert view["anomalies"] == []
+            assert view["trace_id"] == TRACEPARENT.split("-")[1]
+
+            # Bad input never crashes the service.
+            bad = frame_id("front-door", 2)
+            detection(r, f"{ns}:detections", bad, "{not json")
+            car = frame_id("front-door", 3)
+            pipeline_events(r, f"{ns}:events", car)
+            detection(
+                r, f"{ns}:detections", car, [{"label": "car", "score": 0.9, "box": [1, 1, 9, 9]}]
+            )
+            lawn = frame_id("porch", 4)
+            pipeline_events(r, f"{ns}:events", lawn)
+            detection(
+                r, f"{ns}:detections", lawn, [person(10, 10, 50, 200)]
+            )  # feet above the steps
+            dead = wait_for(lambda: r.xrange(f"{ns}:detections:dead"), 10, "a dead letter")
+            assert dead[0][1][b"frame_id"] == bad.encode()
+            assert b"not valid JSON" in dead[0][1][b"dead_reason"]
+            failed = wait_for(lambda: timeline(bad, "failed"), 10, "malformed frame failed")
+            assert "not valid JSON" in failed["events"][-1]["data"]["error"]
+            for frame, reason in ((car, "label_not_configured"), (lawn, "outside_zones")):
+                view = wait_for(lambda f=frame: timeline(f, "completed"), 10, f"{frame} completed")
+                last = view["events"][-1]
+                assert [e["type"] for e in view["events"]][-1] == "frame.completed"
+                assert "frame.published" not in [e["type"] for e in view["events"]]
+                assert last["data"]["filtered"][0]["reason"] == reason
+            events = [m for m in sub.seen() if m.topic.endswith("/events")]
+            assert [json.loads(m.payload)["frame_id"] for m in events] == [fid]
+            assert httpx.get(f"{notifier.url}/healthz").status_code == 200
+            metrics = httpx.get(f"{notifier.url}/metrics").text
+            assert (
+                'detektor_notifier_filtered_total{camera="porch",reason="outside_zones"} 1.0'
+                in metrics
+            )
+            assert "detektor_notifier_dead_letters_total 1.0" in metrics
+            assert "detektor_notifier_connected 1.0" in metrics
+            assert "detektor_notifier_publish_duration_seconds_count" in metrics
+            info = httpx.get(f"{notifier.url}/info").json()
+            assert info["config"]["broker"] == "mqtt://detektor:***@127.0.0.1:1883"
+            sub.close()
+        assert notifier.proc is not None
+        assert notifier.proc.returncode == 0
+        assert PASSWORD not in notifier.output()
+        assert "connected to MQTT broker mqtt://detektor:***@127.0.0.1:1883" in notifier.output()
+
+
+def test_an_invalid_zone_polygon_stops_the_start_with_a_clear_error() -> None:
+    bow_tie = {"front-door": {"zones": {"porch": [[0, 0], [10, 10], [10, 0], [0, 10]]}}}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DETEKTOR_MQTT_URL": "mqtt://user:secret@127.0.0.1:1883",
+        "DETEKTOR_NOTIFIER__CAMERAS": json.dumps(bow_tie),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "detektor.cli", "serve", "notifier"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "zone 'porch' is not a valid polygon" in done.stderr
+    assert "self-intersecting" in done.stderr
+    assert "secret" not in done.stderr + done.stdout
+
+
+class PrivateMosquitto:
+    """A mosquitto of the test's own on a free port, without persistence: a restart loses
+    every retained message, so what comes back was re-published by the notifier."""
+
+    def __init__(self, binary: str, tmp: Path) -> None:
+        self.port = free_port()
+        self.config = tmp / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self.binary, self.log = binary, tmp / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        require = lambda: _port_open(self.port)  # noqa: E731
+        wait_for(require, 10, f"mosquitto on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.proc = None
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path) -> None:
+    broker = PrivateMosquitto(require_binary("mosquitto", "mosquitto"), tmp_path)
+    broker.start()
+    root = f"test-{uuid.uuid4().hex[:10]}"
+    try:
+        with redis_namespace() as (redis_url, ns):
+            r = redis.Redis.from_url(redis_url)
+            env = {
+                **notifier_env(redis_url, ns, root, broker.port),
+                "DETEKTOR_NOTIFIER__RECONNECT_MIN_S": "1",
+                "DETEKTOR_NOTIFIER__RECONNECT_MAX_S": "2",
+                "DETEKTOR_NOTIFIER__PUBLISH_TIMEOUT_S": "5",
+                "DETEKTOR_NOTIFIER__OFF_DELAY_S": "30",
+            }
+            notifier = ServiceProcess("notifier", tmp_path, env).start()
+            try:
+                wait_ready(notifier)
+                before = Subscriber(broker.port, f"{root}/#")
+                configs(before, root, 8)
+                before.wait(f"{root}/detektor/availability", "online")
+                before.close()
+
+                frames = [frame_id("front-door", n) for n in range(30)]
+                feeding = threading.Thread(
+                    target=lambda: [
+                        (detection(r, f"{ns}:detections", f, [person()]), time.sleep(0.1))
+                        for f in frames
+                    ]
+                )
+                feeding.start()
+                time.sleep(1.0)
+                broker.stop()  # mid-stream
+                time.sleep(1.0)
+                broker.start()
+                feeding.join()
+
+                wait_ready(notifier, timeout=20)
+                after = Subscriber(broker.port, f"{root}/#")
+                found = configs(after, root, 8)  # re-published: the broker kept nothing
+                for topic, payload in found.items():
+                    assert_valid_discovery(topic, payload, root)
+                assert after.wait(f"{root}/detektor/availability", "online").retain
+                assert after.wait(f"{root}/detektor/front-door/person", "ON").retain
+
+                def completed() -> set[str] | None:
+                    done = {
+                        json.loads(fields[b"envelope"])["frame_id"]
+                        for _, fields in r.xrange(f"{ns}:events")
+                        if b'"frame.completed"' in fields[b"envelope"]
+                    }
+                    return done if done >= set(frames) else None
+
+                wait_for(completed, 30, "every frame completed across the restart")
+                metrics = httpx.get(f"{notifier.url}/metrics").text
+                assert "detektor_notifier_connections_total 2.0" in metrics
+                assert "lost MQTT broker" in notifier.output()
+
+                # The LWT: a notifier that dies says offline through the broker.
+                notifier.stop(signal.SIGKILL)
+                offline = after.wait(f"{root}/detektor/availability", "offline", timeout=10)
+                assert offline.payload == "offline"
+                after.close()
+            finally:
+                if notifier.proc is not None and notifier.proc.poll() is None:
+                    notifier.stop()
+    finally:
+        broker.stop()
+
+
+def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str) -> None:
+    """``detektor run``'s path: the processor's publish hook, the store sink, no Redis."""
+    import asyncio
+
+    import numpy as np
+
+    from detektor.adapters.event_sinks import MemoryEventSink
+    from detektor.domain.events import EventType
+    from detektor.domain.frames import FrameId
+    from detektor.domain.messages import FrameMessage
+    from detektor.kit.app import ServiceKit
+    from detektor.pipeline.decoding import Frame
+    from detektor.pipeline.events import lifecycle_event
+    from detektor.pipeline.metrics import PipelineMetrics
+    from detektor.pipeline.processor import Result
+    from detektor.services.notifier.embedded import EmbeddedNotifier
+    from detektor.settings import Settings
+
+    root = mqtt_root
+    settings = Settings(
+        mqtt_url="mqtt://127.0.0.1:1883",
+        notifier={
+            "discovery_prefix": f"{root}/homeassistant",
+            "state_prefix": f"{root}/detektor",
+            "client_id": f"embedded-{root}",
+            "off_delay_s": 1,
+        },
+    )
+    sub = Subscriber(1883, f"{root}/#")
+
+    def frame(seq: int) -> Frame:
+        ms = int(time.time() * 1000)
+        message = FrameMessage(
+            FrameId.make("synthetic", ms, seq), ms, seq, 64, 48, b"", TRACEPARENT
+        )
+        return Frame(message, np.zeros((48, 64, 3), np.uint8))
+
+    async def scenario() -> MemoryEventSink:
+        kit = ServiceKit("run", settings)
+        notifier = EmbeddedNotifier(settings, kit, PipelineMetrics(kit.metrics))
+        inner = MemoryEventSink()
+        sink = notifier.observe(inner)
+        await notifier.start(sink)
+        await asyncio.wait_for(notifier.link.ready.wait(), 10)  # type: ignore[union-attr]
+        first, second = frame(1), frame(2)
+        await sink.emit(
+            [
+                lifecycle_event(
+                    EventType.CAPTURED,
+                    first.message.frame_id,
+                    {"width": 64, "height": 48, "pts": 1, "source": "synthetic://"},
+                )
+            ]
+        )
+        await notifier.publish(
+            [first, second],
+            [Result([person()]), Result([{"label": "person", "score": 2, "box": []}])],
+        )
+        await notifier.stop(5)
+        return inner
+
+    inner = asyncio.run(scenario())
+    sub.wait(f"{root}/detektor/synthetic/person", "ON")
+    assert sub.wait(f"{root}/detektor/synthetic/connected", "ON")
+    event = sub.wait(f"{root}/detektor/synthetic/events")
+    assert event.user_properties["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
+    sub.wait(f"{root}/detektor/availability", "offline")  # a clean stop says so itself
+    by_type = [(e.type.value, str(e.frame_id).rsplit(":", 1)[1]) for e in inner.events]
+    assert ("frame.published", "000001") in by_type
+    assert ("frame.completed", "000001") in by_type
+    assert ("frame.failed", "000002") in by_type  # a score of 2 is not a detection
+    sub.close()
