@@ -40,7 +40,7 @@ TEST_SECRETS = {
     "GRAFANA_ADMIN_PASSWORD": "fedcba9876543210",
     "DETEKTOR_API_TOKEN": "00112233445566778899",
 }
-APP_SERVICES = {"capture", "detector", "tracking"}
+APP_SERVICES = {"capture", "detector", "tracking", "notifier"}
 EXPECTED_SERVICES = APP_SERVICES | {
     "redis", "postgres", "mosquitto", "prometheus", "alertmanager", "grafana", "jaeger",
     "loki", "alloy", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter",

@@ -383,7 +383,6 @@ def _port_open(port: int) -> bool:
 
 def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path) -> None:
     broker = PrivateMosquitto(require_binary("mosquitto", "mosquitto"), tmp_path)
-    broker.start()
     root = f"test-{uuid.uuid4().hex[:10]}"
     try:
         with redis_namespace() as (redis_url, ns):
@@ -397,6 +396,13 @@ def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path
             }
             notifier = ServiceProcess("notifier", tmp_path, env).start()
             try:
+                # No broker yet: alive, not ready, retrying with backoff.
+                time.sleep(1.5)
+                answer = httpx.get(f"{notifier.url}/readyz", timeout=2)
+                assert answer.status_code == 503
+                assert answer.json()["failing"] == ["mqtt"]
+                assert httpx.get(f"{notifier.url}/healthz", timeout=2).status_code == 200
+                broker.start()
                 wait_ready(notifier)
                 before = Subscriber(broker.port, f"{root}/#")
                 configs(before, root, 8)

@@ -55,6 +55,11 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     tracking_metrics = TrackingMetrics(kit.metrics)
     processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
+    notifier = None
+    if settings.mqtt_url is not None:  # Home Assistant over MQTT, as `serve notifier` does
+        from detektor.services.notifier.embedded import EmbeddedNotifier
+
+        notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +73,8 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             settings.jaeger_ui_url,
         )
         bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
-        sink = StoreEventSink(store)
+        store_sink = StoreEventSink(store)
+        sink = notifier.observe(store_sink) if notifier else store_sink
         workers = [
             CameraWorker(
                 cam, bus, sink, capture_metrics, pipeline, kit.liveness, realtime_files=True
@@ -80,10 +86,17 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             bus,
             sink,
             pipeline,
-            settings.processor,
+            # With a notifier, it completes the frames once they are published.
+            settings.processor.model_copy(update={"last_stage": False})
+            if notifier
+            else settings.processor,
             kit.liveness,
             drop_on_shutdown=True,
+            publish=notifier.publish if notifier else None,
         )
+        if notifier is not None:
+            notifier.latencies = runner.latencies
+            await notifier.start(sink)
         camera_tasks = [supervise(kit.liveness, f"camera:{w.name}", w.run) for w in workers]
         processor_task = supervise(kit.liveness, "processor", runner.run)
         stop_reports = asyncio.Event()
@@ -105,6 +118,8 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             await _drain(bus, settings.shutdown_timeout_s)
             runner.stop()
             await join([processor_task], settings.shutdown_timeout_s)
+            if notifier is not None:
+                await notifier.stop(settings.shutdown_timeout_s)
             await sink.close()  # every buffered event is in the store before the summary
             stop_reports.set()
             await reports

@@ -195,9 +195,12 @@ class ProcessorRunner:
                     await self._fail(d, f"{name}: {error}", dead_letter=True)
                 return
             self.metrics.stage_duration.labels(name).observe(elapsed)
+            # Stamped before the results go onward, so a fast consumer of the detections
+            # never records frame.published earlier than frame.processed.
+            outcome = self._outcome_events(frames, results, elapsed)
             if self.publish is not None:
                 await self.publish(frames, results)
-            await self.sink.emit(self._outcome_events(frames, results, elapsed))
+            await self.sink.emit(outcome)
         await self._ack([d.entry_id for d in deliveries])
 
     async def _ack(self, entry_ids: list[str]) -> None:
