@@ -9,9 +9,7 @@ from contextlib import contextmanager
 
 from support.services import missing
 
-ADMIN_URL = os.environ.get(
-    "DETEKTOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @contextmanager

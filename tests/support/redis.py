@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from support.services import missing
 
-REDIS_URL = os.environ.get("DETEKTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @contextmanager
