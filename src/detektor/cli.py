@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--dry-run", action="store_true", help="only report differences; change nothing"
     )
+
+    from detektor.verify.run import add_arguments as add_verify_arguments
+
+    verify = commands.add_parser(
+        "verify",
+        help="check a live deployment and write the report (exit 1 when a check fails)",
+        description="Check a running deployment through Prometheus, the services, the "
+        "tracking API, Jaeger and (with --docker) the Docker Engine: services, GPU, traces, "
+        "custom metrics, restarts, pipeline, alerts. Writes a Markdown or JSON report; exits "
+        "0 when every check passes or is skipped, 1 when any fails. See docs/verify.md.",
+    )
+    add_verify_arguments(verify)
     return parser
 
 
@@ -109,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "config": _config_show,
         "tracking": _tracking_replay,
+        "verify": _verify,
     }
     return handlers[args.command](args, settings)
 
@@ -136,6 +149,12 @@ def _tracking_replay(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     print_report(report, args.dry_run)
     return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from detektor.verify.run import main as verify_main
+
+    return verify_main(args)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

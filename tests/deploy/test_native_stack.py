@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from support.alertmanager import Alertmanager, WebhookReceiver
+from support.native_stack import prometheus_config
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.prometheus import Prometheus
@@ -54,34 +55,6 @@ def seconds(duration: str) -> float:
     for number, unit in re.findall(r"(\d+)(ms|s|m|h|d)", duration):
         total += int(number) * units[unit]
     return total
-
-
-def prometheus_config(
-    addresses: dict[str, str], alertmanager: str
-) -> tuple[dict[str, Any], list[Path]]:
-    """The repo's prometheus.yml with the test's targets, intervals, rules and Alertmanager."""
-    config = yaml.safe_load(PROMETHEUS_YML.read_text())
-    config["global"] = {
-        "scrape_interval": "1s",
-        "scrape_timeout": "1s",
-        "evaluation_interval": "1s",
-    }
-    jobs = []
-    for job in config["scrape_configs"]:
-        address = addresses.get(job["job_name"])
-        if address is None:
-            continue  # an exporter that does not run here
-        for key in [k for k in job if k.endswith("_sd_configs")]:
-            del job[key]
-        job["static_configs"] = [{"targets": [address]}]
-        jobs.append(job)
-    assert {job["job_name"] for job in jobs} == set(addresses), "a job is missing from the repo"
-    config["scrape_configs"] = jobs
-    rule_files = sorted(p for g in config["rule_files"] for p in PROMETHEUS_YML.parent.glob(g))
-    assert rule_files, config["rule_files"]
-    config["rule_files"] = [str(path) for path in rule_files]
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
-    return config, rule_files
 
 
 def alertmanager_config(webhook: str) -> dict[str, Any]:

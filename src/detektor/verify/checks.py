@@ -1,0 +1,165 @@
+"""The checks that need only Prometheus, the services and the tracking API.
+
+Each function takes the options and returns one ``CheckResult``; a backend that does not
+answer raises ``Unreachable``, which ``http.guarded`` turns into a FAIL naming the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from detektor.verify.http import Unreachable, client, get_json, prom_query, prom_targets
+from detektor.verify.model import APP_JOBS, CORE_SERVICES, CheckResult, Status, VerifyOptions
+
+APP_JOB_RE = "|".join(APP_JOBS)
+
+
+def services(options: VerifyOptions) -> CheckResult:
+    """At least ``min_services`` application services answer /readyz, and every one found
+    does (a scraped target that does not answer is code that is not running). They are the
+    application targets of Prometheus, or the ``--service`` URLs when given."""
+    name = "Services"
+    evidence: list[str] = []
+    failing: list[str] = []
+    ready = 0
+    with client(options) as http:
+        found = _given(options) if options.service_urls else _discovered(http, options)
+        for job, address in found:
+            base = address if "://" in address else f"http://{address}"
+            try:
+                readyz = http.get(f"{base}/readyz")
+                body = readyz.json()
+                job = job or str(body.get("service", base))
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                failing.append(job or address)
+                what = job or "service"
+                evidence.append(f"{what} {address}: /readyz unreachable ({type(exc).__name__})")
+                continue
+            if readyz.status_code != 200:
+                failing.append(job)
+                evidence.append(f"{job} {address}: /readyz {readyz.status_code} {body}")
+                continue
+            ready += 1
+            evidence.append(f"{job} {address}: ready, version {_version(http, base, options)}")
+    fix = (
+        f"curl -s '{options.prometheus}/api/v1/targets?state=active' | "
+        "jq '.data.activeTargets[] | {job: .labels.job, health, lastError}'"
+    )
+    if not found:
+        return CheckResult(name, Status.FAIL, "Prometheus has no application targets", [], fix)
+    summary = f"{ready} of {len(found)} application services ready (need {options.min_services})"
+    if failing:
+        summary += "; not answering: " + ", ".join(failing)
+    ok = ready >= options.min_services and not failing
+    return CheckResult(name, Status.PASS if ok else Status.FAIL, summary, evidence, fix)
+
+
+def _discovered(http: httpx.Client, options: VerifyOptions) -> list[tuple[str, str]]:
+    """(job, address) of every application target, by its ``__address__`` (or instance)."""
+    found = []
+    for target in prom_targets(http, options.prometheus):
+        job = target["labels"].get("job")
+        if job in APP_JOBS:
+            discovered = target.get("discoveredLabels", {})
+            found.append((job, discovered.get("__address__") or target["labels"]["instance"]))
+    return sorted(found)
+
+
+def _given(options: VerifyOptions) -> list[tuple[str, str]]:
+    """The ``--service`` URLs; each one's name comes from its /readyz answer."""
+    return [("", url.rstrip("/")) for url in options.service_urls]
+
+
+def _version(http: httpx.Client, base: str, options: VerifyOptions) -> str:
+    try:
+        info = get_json(http, f"{base}/info", headers=options.headers())
+    except (Unreachable, AttributeError):  # /info needs the token; the version is a detail
+        return "unknown (/info needs --api-token)"
+    return str(info.get("version", "unknown"))
+
+
+def gpu(options: VerifyOptions) -> CheckResult:
+    """A detector reports a CUDA device and its inference count on CUDA grows."""
+    name = "GPU"
+    fix = (
+        f"curl -s '{options.prometheus}/api/v1/query' --data-urlencode "
+        "'query=detektor_detector_device_info' | jq '.data.result[].metric'"
+    )
+    with client(options) as http:
+        devices = prom_query(
+            http,
+            options.prometheus,
+            f"last_over_time(detektor_detector_device_info[{options.recent}]) == 1",
+        )
+        rate = prom_query(
+            http,
+            options.prometheus,
+            f'sum(rate(detektor_inference_frames_total{{device="cuda"}}[{options.window}]))',
+        )
+    evidence = [
+        f"{d['metric'].get('job', '?')} {d['metric'].get('instance', '?')}: "
+        f"provider={d['metric'].get('provider')} device={d['metric'].get('device')}"
+        for d in devices
+    ]
+    cuda_rate = float(rate[0]["value"][1]) if rate else 0.0
+    evidence.append(f"inference rate on cuda over {options.window}: {cuda_rate:.2f} frames/s")
+    if not devices:
+        return CheckResult(name, Status.FAIL, "no detector reports its device", evidence, fix)
+    on_cuda = [d for d in devices if d["metric"].get("provider") == "CUDAExecutionProvider"]
+    if not on_cuda:
+        return CheckResult(
+            name, Status.FAIL, "no service uses the GPU: every detector runs on CPU", evidence, fix
+        )
+    if cuda_rate <= 0:
+        return CheckResult(
+            name, Status.FAIL, "a CUDA device is loaded but runs no inference", evidence, fix
+        )
+    return CheckResult(name, Status.PASS, f"CUDA inference at {cuda_rate:.2f} frames/s", evidence)
+
+
+def custom_metrics(options: VerifyOptions) -> CheckResult:
+    """Prometheus has ``detektor_*`` series from capture, detector, tracking and every other
+    application job it scrapes, sampled within ``options.recent`` (min(window, 1m))."""
+    name = "Custom metrics"
+    with client(options) as http:
+        counts = prom_query(http, options.prometheus, 'count by (job)({__name__=~"detektor_.+"})')
+        scraped = prom_query(http, options.prometheus, f'up{{job=~"{APP_JOB_RE}"}}')
+    by_job = {c["metric"].get("job", ""): int(float(c["value"][1])) for c in counts}
+    expected = set(CORE_SERVICES) | {s["metric"]["job"] for s in scraped}
+    evidence = [f"{job}: {by_job.get(job, 0)} detektor_* series" for job in sorted(expected)]
+    missing = sorted(job for job in expected if not by_job.get(job))
+    fix = (
+        f"curl -s '{options.prometheus}/api/v1/query' --data-urlencode "
+        "'query=count by (job)({__name__=~\"detektor_.+\"})' | jq .data.result"
+    )
+    if missing:
+        return CheckResult(
+            name, Status.FAIL, "no detektor_* series from " + ", ".join(missing), evidence, fix
+        )
+    return CheckResult(name, Status.PASS, f"detektor_* series from {len(expected)} jobs", evidence)
+
+
+def alerts(options: VerifyOptions) -> CheckResult:
+    """No alert is firing in Prometheus; those that are are listed with their labels."""
+    name = "Alerts"
+    with client(options) as http:
+        body = get_json(http, f"{options.prometheus.rstrip('/')}/api/v1/alerts")
+    firing = [a for a in body["data"]["alerts"] if a.get("state") == "firing"]
+    pending = [a for a in body["data"]["alerts"] if a.get("state") == "pending"]
+    evidence = [f"firing: {_alert_line(a)}" for a in firing]
+    evidence += [f"pending: {_alert_line(a)}" for a in pending]
+    if firing:
+        fix = (
+            f"curl -s {options.prometheus}/api/v1/alerts | jq '.data.alerts[]'  # docs/runbooks.md"
+        )
+        return CheckResult(name, Status.FAIL, f"{len(firing)} alert(s) firing", evidence, fix)
+    return CheckResult(name, Status.PASS, "no alert firing", evidence)
+
+
+def _alert_line(alert: dict[str, Any]) -> str:
+    labels = dict(alert.get("labels", {}))
+    alertname = labels.pop("alertname", "?")
+    rest = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return f"{alertname} {{{rest}}} since {alert.get('activeAt', '?')}"

@@ -1,0 +1,126 @@
+"""Check outcomes the native stack cannot produce here (a CUDA detector, a slow canary, a
+firing alert), against a fake Prometheus and tracking API answering their documented shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from detektor.verify import Status, VerifyOptions
+from detektor.verify.checks import alerts, gpu
+from detektor.verify.pipeline import pipeline
+from support.verify_fakes import FakeHttp, json_reply
+
+
+def vector(*series: tuple[dict[str, str], float]) -> Any:
+    result = [{"metric": m, "value": [1764252187.0, str(v)]} for m, v in series]
+    return json_reply({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+def prometheus(provider: str, cuda_rate: float) -> Any:
+    device = {"job": "detector", "instance": "detector:8000", "provider": provider}
+    device["device"] = "NVIDIA H100" if provider.startswith("CUDA") else "cpu"
+
+    def route(path: str, query: dict[str, list[str]]) -> Any:
+        if path != "/api/v1/query":
+            return None
+        promql = query["query"][0]
+        if "detektor_detector_device_info" in promql:
+            return vector((device, 1))
+        if 'detektor_inference_frames_total{device="cuda"}' in promql:
+            return vector(({}, cuda_rate)) if cuda_rate else vector()
+        return None
+
+    return route
+
+
+def test_gpu_passes_with_a_cuda_device_and_a_growing_rate() -> None:
+    with FakeHttp(prometheus("CUDAExecutionProvider", 4.8)) as prom:
+        result = gpu(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.PASS, result
+    assert result.summary == "CUDA inference at 4.80 frames/s"
+    assert result.evidence == [
+        "detector detector:8000: provider=CUDAExecutionProvider device=NVIDIA H100",
+        "inference rate on cuda over 15m: 4.80 frames/s",
+    ]
+
+
+def test_gpu_fails_when_cuda_is_loaded_but_idle() -> None:
+    with FakeHttp(prometheus("CUDAExecutionProvider", 0)) as prom:
+        result = gpu(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.FAIL
+    assert result.summary == "a CUDA device is loaded but runs no inference"
+
+
+def tracking_and_prometheus(total_ms: float, imbalance: int) -> Any:
+    done = (datetime.now(UTC) - timedelta(seconds=3)).isoformat()
+    frame = {
+        "frame_id": "canary:1764252187000:000042",
+        "state": "completed",
+        "terminal_at": done,
+        "total_ms": total_ms,
+        "events": [{"type": "frame.captured"}, {"type": "frame.completed"}],
+        "stages": [{"name": "processing", "duration_ms": total_ms}],
+    }
+    accounting = {
+        "captured": 10,
+        "completed": 10 - imbalance,
+        "skipped": 0,
+        "dropped": 0,
+        "failed": 0,
+        "in_flight": 0,
+        "stale": 0,
+        "imbalance": imbalance,
+        "balanced": imbalance == 0,
+    }
+
+    def route(path: str, query: dict[str, list[str]]) -> Any:
+        if path == "/v1/frames":
+            return json_reply({"frames": [frame], "next_cursor": None})
+        if path == f"/v1/frames/{frame['frame_id']}":
+            return json_reply(frame)
+        if path == "/v1/cameras/canary/accounting":
+            return json_reply(accounting)
+        if path == "/api/v1/query":
+            return vector(({"camera": "canary"}, 1))
+        return None
+
+    return route
+
+
+def test_pipeline_fails_a_slow_canary_and_an_unbalanced_camera() -> None:
+    with FakeHttp(tracking_and_prometheus(7250, 2)) as fake:
+        result = pipeline(VerifyOptions(prometheus=fake.url, tracking=fake.url))
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "the canary took 7.25 s > 5 s; camera canary's accounting is off by 2"
+    )
+    assert "stages: processing 7250 ms" in result.evidence
+
+
+def test_pipeline_passes_in_budget() -> None:
+    with FakeHttp(tracking_and_prometheus(120, 0)) as fake:
+        result = pipeline(VerifyOptions(prometheus=fake.url, tracking=fake.url))
+    assert result.status is Status.PASS, result
+
+
+def test_alerts_lists_the_firing_ones() -> None:
+    firing = {
+        "labels": {"alertname": "CameraDown", "camera": "door", "severity": "critical"},
+        "state": "firing",
+        "activeAt": "2026-11-27T10:00:00Z",
+    }
+    pending = {**firing, "state": "pending", "labels": {"alertname": "DiskFilling"}}
+
+    def route(path: str, query: dict[str, list[str]]) -> Any:
+        body = {"status": "success", "data": {"alerts": [firing, pending]}}
+        return json_reply(body) if path == "/api/v1/alerts" else None
+
+    with FakeHttp(route) as prom:
+        result = alerts(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.FAIL
+    assert result.summary == "1 alert(s) firing"
+    assert result.evidence == [
+        "firing: CameraDown {camera=door, severity=critical} since 2026-11-27T10:00:00Z",
+        "pending: DiskFilling {} since 2026-11-27T10:00:00Z",
+    ]
