@@ -28,6 +28,7 @@ from detektor.adapters.memory_bus import (
     to_delivery,
 )
 from detektor.adapters.redis_bus.script import TRIM_LUA
+from detektor.adapters.redis_streams import ensure_group
 from detektor.domain.messages import FrameMessage
 from detektor.ports import Delivery, Published
 
@@ -225,11 +226,7 @@ class RedisFrameBus:
         await pipe.execute()
 
     async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, self.stream, self.group)
         self._group_ready = True
 
     async def _grouped(self, command: Callable[..., Awaitable[Any]], *args: Any) -> Any:

@@ -26,8 +26,8 @@ from contextlib import suppress
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
+from detektor.adapters.redis_streams import ensure_group
 from detektor.domain.frames import CAMERA_RE
 from detektor.kit.health import Liveness
 from detektor.kit.workers import is_connection_error, pause
@@ -97,11 +97,7 @@ class DetectionsConsumer:
             await asyncio.wait_for(self.link.ready.wait(), 1.0)
 
     async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.stream, self.cfg.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, self.stream, self.cfg.group)
 
     async def _read(self, start: str, block: int | None) -> list[Entry]:
         reply = await self.redis.xreadgroup(

@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
+from detektor.adapters.redis_streams import ensure_group
 from detektor.kit.health import Liveness
 from detektor.kit.workers import is_connection_error, pause
 from detektor.ports import Checkpoint
@@ -76,13 +76,7 @@ class EventsConsumer:
         self.stopping.set()
 
     async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(
-                self.settings.stream, self.settings.group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, self.settings.stream, self.settings.group)
 
     async def _drain_own_pending(self) -> None:
         while not self.stopping.is_set():
