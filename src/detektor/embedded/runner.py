@@ -25,7 +25,7 @@ from detektor.adapters.stores import open_event_store
 from detektor.embedded.progress import outcome_totals, print_summary, progress_line
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
-from detektor.kit.workers import join, pause, supervise
+from detektor.kit.workers import join, pause
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processor import ProcessorRunner
 from detektor.services.capture.camera import CameraWorker
@@ -97,8 +97,8 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         if notifier is not None:
             notifier.latencies = runner.latencies
             await notifier.start(sink)
-        camera_tasks = [supervise(kit.liveness, f"camera:{w.name}", w.run) for w in workers]
-        processor_task = supervise(kit.liveness, "processor", runner.run)
+        camera_tasks = [kit.supervisor.start(f"camera:{w.name}", w.run) for w in workers]
+        processor_task = kit.supervisor.start(runner.worker, runner.run)
         stop_reports = asyncio.Event()
         reports = asyncio.create_task(
             _report(workers, kit, runner, stop_reports, progress), name="progress"

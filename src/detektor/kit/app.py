@@ -22,6 +22,7 @@ from detektor.kit.health import Liveness, Readiness
 from detektor.kit.limits import BodyLimitMiddleware
 from detektor.kit.metrics import Metrics
 from detektor.kit.middleware import RequestMetricsMiddleware
+from detektor.kit.supervision import Policy, Supervisor
 from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,12 @@ class ServiceKit:
     readiness: Readiness = field(default_factory=Readiness)
     liveness: Liveness = field(default_factory=Liveness)
     device: str = "cpu"
+    policy: Policy = field(default_factory=Policy)
+    supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.name, self.version)
+        self.supervisor = Supervisor(self.liveness, self.readiness, self.metrics, self.policy)
 
 
 def create_app(

@@ -1,7 +1,9 @@
 """Liveness and readiness: what ``/healthz`` and ``/readyz`` actually check.
 
-Liveness means the process loop is alive: the event loop answered, and every registered
-worker has beaten its heartbeat recently and has not died. Readiness runs the service's
+Liveness means the process is making progress: the event loop answered, every registered
+worker has beaten its heartbeat recently (a worker beats per unit of work, a camera per
+frame), and none is in a restart loop. A worker waiting to retry a dependency is degraded,
+which ``/readyz`` reports, not dead. Readiness runs the service's
 named checks (a ping to Redis, a query to PostgreSQL, ...) concurrently, each with a
 timeout, and reports every failing one by name.
 """
@@ -31,20 +33,43 @@ class Liveness:
     started_at: float = field(default_factory=time.monotonic)
     _beats: dict[str, tuple[float, float]] = field(default_factory=dict)
     _dead: dict[str, str] = field(default_factory=dict)
+    _retrying: dict[str, str] = field(default_factory=dict)
 
     def beat(self, worker: str, max_silence_s: float = 30.0) -> None:
         """Record that ``worker`` made progress; silence longer than the limit is unhealthy."""
         self._beats[worker] = (time.monotonic(), max_silence_s)
 
+    def last_beat(self, worker: str) -> float | None:
+        """When ``worker`` last made progress (``time.monotonic()``), if ever."""
+        beat = self._beats.get(worker)
+        return beat[0] if beat else None
+
+    def retrying(self, worker: str, reason: str) -> None:
+        """``worker`` is waiting to be restarted: degraded, and its silence is expected."""
+        self._retrying[worker] = reason
+
+    def recovered(self, worker: str) -> None:
+        """``worker`` runs again after a retry."""
+        self._retrying.pop(worker, None)
+        self._beats.pop(worker, None)  # the old beat predates the retry; the new run beats
+
     def died(self, worker: str, reason: str) -> None:
-        """Mark a worker as crashed: the process is no longer live."""
+        """Mark a worker as crash-looping: the process is no longer live."""
         self._dead[worker] = reason
+
+    def revived(self, worker: str) -> None:
+        """``worker`` has run long enough without crashing: the process is live again."""
+        self._dead.pop(worker, None)
+
+    def degraded(self) -> dict[str, str]:
+        """Workers retrying after an error, with the reason (for ``/readyz``)."""
+        return dict(self._retrying)
 
     def problems(self) -> list[str]:
         now = time.monotonic()
         found = [f"{w} died: {reason}" for w, reason in self._dead.items()]
         for worker, (at, limit) in self._beats.items():
-            if now - at > limit:
+            if worker not in self._retrying and now - at > limit:
                 found.append(f"{worker} silent for {now - at:.0f}s (limit {limit:.0f}s)")
         return found
 

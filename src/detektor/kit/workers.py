@@ -1,37 +1,17 @@
-"""Long-running background workers of a service: supervision, stopping and pauses.
+"""Long-running background workers of a service: stopping, pauses, and which errors are
+transient.
 
-A worker that crashes must not vanish silently: ``supervise`` logs it and marks the process
-unhealthy (``/healthz`` then answers 503). Stopping is cooperative: ``join`` waits for the
-workers to finish what they hold within the drain timeout, then cancels the rest.
+Stopping is cooperative: ``join`` waits for the workers to finish what they hold within the
+drain timeout, then cancels the rest. How a crash is handled is ``supervision.py``'s rule.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
-from detektor.kit.health import Liveness
-
 log = logging.getLogger(__name__)
-
-
-def supervise(
-    liveness: Liveness, name: str, run: Callable[[], Awaitable[None]]
-) -> asyncio.Task[None]:
-    """Run a worker as a task; if it crashes, log the traceback and fail liveness."""
-
-    async def guard() -> None:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("worker %s crashed", name)
-            liveness.died(name, f"{type(exc).__name__}: {exc}")
-
-    return asyncio.create_task(guard(), name=name)
 
 
 async def join(tasks: list[asyncio.Task[None]], grace_s: float) -> None:
@@ -53,12 +33,29 @@ async def pause(stop: asyncio.Event, seconds: float) -> None:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """Errors that mean a backend is unreachable for now, worth a retry with backoff."""
+    """Errors that mean a backend is unreachable for now, worth a retry with backoff: the
+    network, a restarted or overloaded server, a dropped or administratively terminated
+    connection, a pool with no connection to give, a locked SQLite file."""
     if isinstance(exc, ConnectionError | TimeoutError | OSError):
         return True
-    return type(exc).__module__.startswith("redis") and type(exc).__name__ in (
-        "ConnectionError",
-        "TimeoutError",
-        "BusyLoadingError",
-        "ReadOnlyError",
-    )
+    for cls in type(exc).__mro__:
+        if (cls.__module__.split(".")[0], cls.__name__) in _TRANSIENT:
+            return True
+    if type(exc).__module__ == "sqlite3" and type(exc).__name__ == "OperationalError":
+        # Also the class of "no such table" and SQL syntax errors, which are bugs.
+        return any(word in str(exc).lower() for word in _SQLITE_TRANSIENT)
+    return False
+
+
+# By (top-level module, class name), so that the kit imports none of these libraries.
+_TRANSIENT = frozenset(
+    {
+        ("redis", "ConnectionError"),
+        ("redis", "TimeoutError"),
+        ("redis", "BusyLoadingError"),
+        ("redis", "ReadOnlyError"),
+        ("psycopg", "OperationalError"),  # lost connection, AdminShutdown, PoolTimeout
+        ("psycopg", "InterfaceError"),  # "the connection is closed"
+    }
+)
+_SQLITE_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open")

@@ -38,7 +38,7 @@ from opentelemetry import trace
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import span_context_of
-from detektor.kit.workers import is_connection_error, pause
+from detektor.kit.workers import is_connection_error
 from detektor.pipeline.decoding import Frame, decode, raw_frame_id
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
@@ -95,37 +95,29 @@ class ProcessorRunner:
         self.stopping.set()
 
     async def run(self) -> None:
-        """Process until stopped; bus outages are retried with backoff, never fatal."""
-        delay = 0.5
+        """Process until stopped. Errors reach the kit's supervisor, which retries a bus
+        outage with backoff and restarts from this consumer's pending entries."""
         next_claim = 0.0
         cfg = self.settings
         pending_first = True
         while not self.stopping.is_set():
             self.liveness.beat(self.worker, max_silence_s=120)
-            try:
-                if pending_first:
-                    batch = await self.bus.pending(cfg.consumer, cfg.batch_size)
-                    pending_first = bool(batch)
-                elif time.monotonic() >= next_claim:
-                    next_claim = time.monotonic() + cfg.claim_idle_ms / 2000
-                    batch = await self.bus.claim(cfg.consumer, cfg.claim_idle_ms, cfg.batch_size)
-                    await self._report_backlog()
-                else:
-                    batch = []
-                if not batch:
-                    batch = await self._gather()
-                for delivery, reason in self.bus.drain_poisoned():
-                    self.metrics.dead_letters.labels(self.processor.name).inc()
-                    await self._fail(delivery, reason, dead_letter=False)
-                if batch:
-                    await self.handle(batch)
-                delay = 0.5
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
-                log.warning("frame bus unavailable (%s); retrying in %.1fs", exc, delay)
-                await pause(self.stopping, delay)
-                delay = min(delay * 2, 10.0)
+            if pending_first:
+                batch = await self.bus.pending(cfg.consumer, cfg.batch_size)
+                pending_first = bool(batch)
+            elif time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + cfg.claim_idle_ms / 2000
+                batch = await self.bus.claim(cfg.consumer, cfg.claim_idle_ms, cfg.batch_size)
+                await self._report_backlog()
+            else:
+                batch = []
+            if not batch:
+                batch = await self._gather()
+            for delivery, reason in self.bus.drain_poisoned():
+                self.metrics.dead_letters.labels(self.processor.name).inc()
+                await self._fail(delivery, reason, dead_letter=False)
+            if batch:
+                await self.handle(batch)
         if self.drop_on_shutdown:
             await self._drop_unstarted()
 

@@ -93,6 +93,9 @@ class PostgresEventStore:
             max_size=max_size,
             kwargs={"autocommit": True},
             configure=self._configure,
+            # A connection the server dropped (restart, pg_terminate_backend) is found and
+            # replaced when it is taken from the pool, not on the query that needs it.
+            check=ConnectionPool.check_connection,
             name=f"detektor-events-{schema}",
             open=False,
         )

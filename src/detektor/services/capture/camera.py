@@ -27,6 +27,7 @@ from opentelemetry import trace
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
+from detektor.kit.backoff import Backoff
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import inject_fields
 from detektor.kit.workers import is_connection_error, pause
@@ -36,7 +37,6 @@ from detektor.ports import EventSink, FrameBus, Published
 from detektor.services.capture.frames import Sampled, describe_source, dropped_event
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
-from detektor.services.capture.reconnect import Backoff
 from detektor.services.capture.sampler import Sampler
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.sources import DecodedFrame, Source, SourceError, open_source
@@ -90,9 +90,7 @@ class CameraWorker:
         backoff = Backoff(self.camera.reconnect_initial_s, self.camera.reconnect_max_s)
         uri = self.camera.source.get_secret_value()
         while not self.stopping.is_set():
-            self.liveness.beat(
-                f"camera:{self.name}", max_silence_s=self.camera.reconnect_max_s + 60
-            )
+            self._beat()
             try:
                 source = await to_thread.run_sync(self._open, uri)
             except SourceError as exc:
@@ -132,6 +130,16 @@ class CameraWorker:
                     extra={"camera": self.name},
                 )
                 await pause(self.stopping, delay)
+
+    def _beat(self) -> None:
+        """Progress: a connection attempt, or a decoded frame (called from the reader thread
+        too; it only stores a timestamp). Silence past a stall, the longest backoff and a
+        margin means the camera's loop is stuck."""
+        cam = self.camera
+        self.liveness.beat(
+            f"camera:{self.name}",
+            max_silence_s=2 * cam.stall_timeout_s + cam.reconnect_max_s + 60,
+        )
 
     def _open(self, uri: str) -> Source:
         cam = self.camera
@@ -181,6 +189,7 @@ class CameraWorker:
                 self.metrics.up.labels(self.name).set(1)
                 backoff.reset()
             self.decoded += 1
+            self._beat()
             self.metrics.decoded.labels(self.name).inc()
             if not sampler.sample(frame.time_s):
                 continue

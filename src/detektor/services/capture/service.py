@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_url
-from detektor.kit.workers import join, pause, supervise
+from detektor.kit.workers import join, pause
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.wiring import redis_adapters
 from detektor.services.capture.camera import CameraWorker
@@ -63,7 +63,7 @@ def build(settings: Settings) -> FastAPI:
             for cam in settings.cameras
         ]
         app.state.cameras = workers
-        tasks = [supervise(kit.liveness, f"camera:{w.name}", w.run) for w in workers]
+        tasks = [kit.supervisor.start(f"camera:{w.name}", w.run) for w in workers]
         stop = asyncio.Event()
         rates = asyncio.create_task(_rates(workers, stop))
         try:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from detektor.adapters.detections import RedisDetectionStream
 from detektor.detection.device import GpuGauges
 from detektor.kit.app import ServiceKit, create_app
-from detektor.kit.workers import join, pause, supervise
+from detektor.kit.workers import join, pause
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processor import ProcessorRunner
 from detektor.pipeline.wiring import redis_adapters
@@ -43,7 +43,7 @@ def build(settings: Settings) -> FastAPI:
             kit.liveness,
             publish=results.publish,
         )
-        task = supervise(kit.liveness, "processor", runner.run)
+        task = kit.supervisor.start(runner.worker, runner.run)
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_gpu(gpu, stop))
         try:

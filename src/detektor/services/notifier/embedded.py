@@ -28,7 +28,7 @@ from contextlib import suppress
 
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.app import ServiceKit
-from detektor.kit.workers import is_connection_error, join, supervise
+from detektor.kit.workers import is_connection_error, join
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
@@ -95,10 +95,11 @@ class EmbeddedNotifier:
         )
         self.kit.readiness.add("mqtt", link.check)
         await link.start()
-        live = self.kit.liveness
         self._tasks = [
-            supervise(live, "notifier", self._work),
-            supervise(live, "notifier-ticker", lambda: run_ticks(notifier, self._stop_ticks)),
+            self.kit.supervisor.start("notifier", self._work),
+            self.kit.supervisor.start(
+                "notifier-ticker", lambda: run_ticks(notifier, self._stop_ticks)
+            ),
         ]
 
     async def publish(self, frames: Sequence[Frame], results: Sequence[Result]) -> None:

@@ -21,8 +21,9 @@ from redis.asyncio import Redis
 
 from detektor.adapters.event_sinks import RedisEventSink
 from detektor.kit.app import ServiceKit, create_app
-from detektor.kit.workers import join, supervise
+from detektor.kit.workers import join
 from detektor.pipeline.metrics import PipelineMetrics
+from detektor.services.notifier.consumer import WORKER as CONSUMER
 from detektor.services.notifier.consumer import CaptureWatcher, DetectionsConsumer
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import Broker, MqttLink, broker_from
@@ -62,9 +63,9 @@ def build(settings: Settings) -> FastAPI:
         watcher = CaptureWatcher(redis, settings.tracking.stream, notifier)
         ticks = asyncio.Event()
         workers: list[tuple[Callable[[], None], asyncio.Task[None]]] = [
-            (consumer.stop, supervise(kit.liveness, "consumer", consumer.run)),
-            (watcher.stop, supervise(kit.liveness, "capture-watcher", watcher.run)),
-            (ticks.set, supervise(kit.liveness, "ticker", lambda: run_ticks(notifier, ticks))),
+            (consumer.stop, kit.supervisor.start(CONSUMER, consumer.run)),
+            (watcher.stop, kit.supervisor.start("capture-watcher", watcher.run)),
+            (ticks.set, kit.supervisor.start("ticker", lambda: run_ticks(notifier, ticks))),
         ]
         try:
             yield

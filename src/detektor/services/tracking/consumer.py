@@ -24,7 +24,6 @@ from redis.asyncio import Redis
 
 from detektor.adapters.redis_streams import ensure_group
 from detektor.kit.health import Liveness
-from detektor.kit.workers import is_connection_error, pause
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, Outcome
 from detektor.services.tracking.metrics import TrackingMetrics
@@ -53,24 +52,15 @@ class EventsConsumer:
         self._last_claim = 0.0
 
     async def run(self) -> None:
-        """Consume until ``stop()``; connection loss is retried with backoff, not fatal."""
-        delay = 0.5
+        """Consume until ``stop()``. Errors reach the kit's supervisor, which retries a lost
+        Redis or database with backoff; a restart begins with this consumer's pending
+        entries, so what was in hand is not skipped."""
+        await self._ensure_group()
+        await self._drain_own_pending()
         while not self.stopping.is_set():
-            try:
-                await self._ensure_group()
-                await self._drain_own_pending()
-                while not self.stopping.is_set():
-                    self.liveness.beat(WORKER, max_silence_s=60 + self.settings.block_ms / 1000)
-                    await self._claim_stale()
-                    await self._read_new()
-                    delay = 0.5
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
-                self.liveness.beat(WORKER, max_silence_s=120)
-                log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
-                await pause(self.stopping, delay)
-                delay = min(delay * 2, 10.0)
+            self.liveness.beat(WORKER, max_silence_s=60 + self.settings.block_ms / 1000)
+            await self._claim_stale()
+            await self._read_new()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -118,7 +108,7 @@ class EventsConsumer:
         if claimed:
             log.info("claimed %d entries left pending by another consumer", len(claimed))
             await self.process(claimed)
-        await self._refresh_lag()
+        await self.refresh_lag()
 
     async def process(self, entries: list[Entry]) -> None:
         """Append a batch, dead-letter the unparsable, then acknowledge all of it."""
@@ -154,7 +144,9 @@ class EventsConsumer:
         self.metrics.dead_letters.inc()
         log.warning("dead-lettered stream entry %s: %s", eid.decode(), reason)
 
-    async def _refresh_lag(self) -> None:
+    async def refresh_lag(self) -> None:
+        """Set the lag and pending gauges from the consumer group (also run by the jobs loop,
+        so that the lag alert can fire while this consumer is failing)."""
         for group in await self.redis.xinfo_groups(self.settings.stream):
             if group["name"] in (self.settings.group, self.settings.group.encode()):
                 self.metrics.consumer_lag.set(group.get("lag") or 0)

@@ -16,19 +16,25 @@ from datetime import UTC, datetime, timedelta
 
 from anyio import to_thread
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from detektor.adapters.stores import open_event_store
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
-from detektor.kit.workers import join, pause, supervise
+from detektor.kit.workers import join, pause
 from detektor.ports import EventStore
 from detektor.services.tracking.api import router
+from detektor.services.tracking.consumer import EventsConsumer
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
+CONSUMER = "events-consumer"  # the consumer's heartbeat name too
+JOBS = "jobs"
+LAG = "lag-gauge"
 
 
 def build(settings: Settings) -> FastAPI:
@@ -55,20 +61,20 @@ def build(settings: Settings) -> FastAPI:
         workers: list[tuple[str, Callable[[], None], asyncio.Task[None]]] = []
         redis = None
         if cfg.consume:
-            from redis.asyncio import Redis
-
-            from detektor.services.tracking.consumer import EventsConsumer
-
             redis = Redis.from_url(settings.redis_url.get_secret_value())
             consumer = EventsConsumer(redis, state.ingestor, cfg, metrics, kit.liveness)
             kit.readiness.add("redis", redis.ping)
             workers.append(
-                ("consumer", consumer.stop, supervise(kit.liveness, "consumer", consumer.run))
+                ("consumer", consumer.stop, kit.supervisor.start(CONSUMER, consumer.run))
             )
         stop = asyncio.Event()
         workers.append(
-            ("jobs", stop.set, supervise(kit.liveness, "jobs", lambda: _jobs(state, stop)))
+            ("jobs", stop.set, kit.supervisor.start(JOBS, lambda: _jobs(state, stop, kit)))
         )
+        if cfg.consume:
+            workers.append(
+                ("lag", stop.set, kit.supervisor.start(LAG, lambda: _lag(consumer, stop, cfg)))
+            )
         try:
             yield
         finally:
@@ -93,13 +99,14 @@ def build(settings: Settings) -> FastAPI:
     )
 
 
-async def _jobs(state: TrackingState, stop: asyncio.Event) -> None:
+async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> None:
     """Refresh the accounting gauges, and purge events past retention, until stopped."""
     cfg = state.settings
     store: EventStore = state.store
     last_purge = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
+        kit.liveness.beat(JOBS, max_silence_s=cfg.metrics_interval_s + 120)
         now = datetime.now(UTC)
         stale_after = timedelta(seconds=cfg.stale_after_s)
         for camera in await to_thread.run_sync(store.cameras):
@@ -111,4 +118,11 @@ async def _jobs(state: TrackingState, stop: asyncio.Event) -> None:
             purged = await to_thread.run_sync(store.purge, cutoff)
             if purged:
                 log.info("retention: purged %d events older than %s", purged, cutoff.isoformat())
+        await pause(stop, cfg.metrics_interval_s)
+
+
+async def _lag(consumer: EventsConsumer, stop: asyncio.Event, cfg: TrackingSettings) -> None:
+    """Refresh the consumer-lag gauges apart from the consumer, which may be failing."""
+    while not stop.is_set():
+        await consumer.refresh_lag()
         await pause(stop, cfg.metrics_interval_s)
