@@ -6,73 +6,14 @@ import json
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
-import pytest
 import redis
 
-from support.postgres import temporary_database
 from support.process import ServiceProcess
-from support.redis import redis_namespace
+from support.tracking import envelopes, stored_events
 from support.waiting import wait_for
-
-LIFE = ["captured", "queued", "processing", "processed", "published", "completed"]
-
-
-@pytest.fixture
-def backends() -> Iterator[dict[str, str]]:
-    with temporary_database("detektor_tracking") as db_url, redis_namespace() as (r_url, ns):
-        yield {
-            "DETEKTOR_DATABASE_URL": db_url,
-            "DETEKTOR_REDIS_URL": r_url,
-            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
-            "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
-            "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
-            "DETEKTOR_TRACKING__METRICS_INTERVAL_S": "1",
-        }
-
-
-def envelopes(frames: int, camera: str = "cam") -> list[dict[str, object]]:
-    base = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
-    data = {
-        "captured": {"width": 640, "height": 480, "pts": 0, "source": "synthetic://"},
-        "queued": {"stream": "frames"},
-        "processing": {"processor": "detector", "batch_id": "b"},
-        "processed": {"processor": "detector", "duration_ms": 3.0, "detections": []},
-        "published": {"target": "mqtt"},
-        "completed": {},
-    }
-    out = []
-    for n in range(frames):
-        at = base + timedelta(milliseconds=100 * n)
-        fid = f"{camera}:{int(at.timestamp() * 1000)}:{n % 1_000_000:06d}"
-        for i, kind in enumerate(LIFE):
-            out.append(
-                {
-                    "event_id": str(uuid.uuid4()),
-                    "type": f"frame.{kind}",
-                    "frame_id": fid,
-                    "camera": camera,
-                    "occurred_at": (at + timedelta(milliseconds=i)).isoformat(),
-                    "schema_version": 1,
-                    "data": data[kind],
-                }
-            )
-    return out
-
-
-def stored_events(db_url: str) -> tuple[int, int]:
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT count(*), count(DISTINCT event_id) FROM detektor.events"
-        ).fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1])
 
 
 def test_sigkill_mid_stream_then_restart_stores_each_event_once(

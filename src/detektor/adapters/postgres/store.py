@@ -97,6 +97,7 @@ class PostgresEventStore:
             # replaced when it is taken from the pool, not on the query that needs it.
             check=ConnectionPool.check_connection,
             name=f"detektor-events-{schema}",
+            timeout=connect_timeout_s,  # to lend a connection: an outage shows in seconds
             open=False,
         )
         try:
