@@ -44,7 +44,14 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from detektor.adapters.postgres import codec
-from detektor.adapters.storekit import Bucket, VersionGate, bucket, project, require_envelope
+from detektor.adapters.storekit import (
+    Bucket,
+    VersionGate,
+    bucket,
+    checkpoint_advances,
+    project,
+    require_envelope,
+)
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow, advance, sorts_after
@@ -70,6 +77,7 @@ _COPY_EVENTS = f"COPY events ({', '.join(codec.EVENT_INSERT_COLUMNS)}) FROM STDI
 
 def append(
     conn: Connection[Any],
+    service_lock: int,
     lock: int,
     events: Sequence[Envelope],
     expected_versions: Mapping[FrameId, int] | None,
@@ -85,6 +93,8 @@ def append(
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
+            # Shared: appends run side by side here; only a replay takes it exclusively.
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (service_lock,))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             found = conn.execute(
                 "SELECT event_id, position FROM events WHERE event_id = ANY(%b)",
@@ -95,6 +105,13 @@ def append(
                 (sorted(set(frames)),),
             )
             first = conn.execute("SELECT nextval('events_position_seq')")
+            stored_checkpoint = (
+                None
+                if checkpoint is None
+                else conn.execute(
+                    "SELECT position FROM checkpoints WHERE consumer = %s", (checkpoint.consumer,)
+                )
+            )
             data = [codec.dumps(e.data) for e in envelopes]
         batch = _Batch(
             conn,
@@ -102,13 +119,28 @@ def append(
             rows={record[0]: codec.frame_from(record) for record in rows},
             first_position=_scalar(first.fetchone()),
             gate=VersionGate(expected_versions),
+            checkpoint=_checkpoint_write(checkpoint, stored_checkpoint),
         )
         for admitted in zip(envelopes, frames, data, strict=True):
             batch.admit(*admitted)
-        return batch.write(checkpoint)
+        return batch.write()
     except BaseException:
         _rollback(conn)
         raise
+
+
+def _checkpoint_write(
+    checkpoint: Checkpoint | None, stored: psycopg.Cursor[Any] | None
+) -> Checkpoint | None:
+    """The checkpoint to write, or None when it would move the stored one backwards."""
+    if checkpoint is None or stored is None:
+        return None
+    row = stored.fetchone()
+    return (
+        checkpoint
+        if checkpoint_advances(None if row is None else row[0], checkpoint.position)
+        else None
+    )
 
 
 def _rollback(conn: Connection[Any]) -> None:
@@ -135,8 +167,10 @@ class _Batch:
         rows: dict[str, FrameRow],
         first_position: int,
         gate: VersionGate,
+        checkpoint: Checkpoint | None,
     ) -> None:
         self._conn = conn
+        self._checkpoint = checkpoint
         self._stored = stored  # event id -> position, of this batch's ids already in the log
         self._before = rows  # the batch's frames' rows as they were
         self._rows = dict(rows)  # ... and as the batch moves them
@@ -164,7 +198,7 @@ class _Batch:
         self._positions[event_id.int] = position
         self._results.append(position)
 
-    def write(self, checkpoint: Checkpoint | None) -> list[AppendResult]:
+    def write(self) -> list[AppendResult]:
         """Project and write the admitted events, the rows they moved, the count deltas and
         the checkpoint, then commit; returns one result per event, in input order."""
         conn, count = self._conn, len(self._admitted)
@@ -194,8 +228,10 @@ class _Batch:
                 conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(changed))
             if deltas:
                 conn.execute(_UPSERT_COUNTS, _count_columns(deltas))
-            if checkpoint is not None:
-                conn.execute(_UPSERT_CHECKPOINT, (checkpoint.consumer, checkpoint.position))
+            if self._checkpoint is not None:
+                conn.execute(
+                    _UPSERT_CHECKPOINT, (self._checkpoint.consumer, self._checkpoint.position)
+                )
             conn.execute("COMMIT")
             return [self._result(r, anomalies) for r in self._results]
 
