@@ -71,6 +71,7 @@ _UPSERT_CHECKPOINT = (
     "INSERT INTO checkpoints (consumer, position) VALUES (%s, %s) ON CONFLICT (consumer) "
     "DO UPDATE SET position = EXCLUDED.position, updated_at = now()"
 )
+_CHECKPOINT = "SELECT position FROM checkpoints WHERE consumer = %s"
 _STREAMS = f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE frame_id = ANY(%b) ORDER BY position"
 _COPY_EVENTS = f"COPY events ({', '.join(codec.EVENT_INSERT_COLUMNS)}) FROM STDIN"
 
@@ -105,13 +106,7 @@ def append(
                 (sorted(set(frames)),),
             )
             first = conn.execute("SELECT nextval('events_position_seq')")
-            stored_checkpoint = (
-                None
-                if checkpoint is None
-                else conn.execute(
-                    "SELECT position FROM checkpoints WHERE consumer = %s", (checkpoint.consumer,)
-                )
-            )
+            previous = conn.execute(_CHECKPOINT, (checkpoint.consumer,)) if checkpoint else None
             data = [codec.dumps(e.data) for e in envelopes]
         batch = _Batch(
             conn,
@@ -119,28 +114,17 @@ def append(
             rows={record[0]: codec.frame_from(record) for record in rows},
             first_position=_scalar(first.fetchone()),
             gate=VersionGate(expected_versions),
-            checkpoint=_checkpoint_write(checkpoint, stored_checkpoint),
         )
         for admitted in zip(envelopes, frames, data, strict=True):
             batch.admit(*admitted)
-        return batch.write()
+        if checkpoint is not None and previous is not None:
+            last = previous.fetchone()
+            if not checkpoint_advances(last[0] if last else None, checkpoint.position):
+                checkpoint = None  # never move a consumer back (a reclaimed older entry)
+        return batch.write(checkpoint)
     except BaseException:
         _rollback(conn)
         raise
-
-
-def _checkpoint_write(
-    checkpoint: Checkpoint | None, stored: psycopg.Cursor[Any] | None
-) -> Checkpoint | None:
-    """The checkpoint to write, or None when it would move the stored one backwards."""
-    if checkpoint is None or stored is None:
-        return None
-    row = stored.fetchone()
-    return (
-        checkpoint
-        if checkpoint_advances(None if row is None else row[0], checkpoint.position)
-        else None
-    )
 
 
 def _rollback(conn: Connection[Any]) -> None:
@@ -167,10 +151,8 @@ class _Batch:
         rows: dict[str, FrameRow],
         first_position: int,
         gate: VersionGate,
-        checkpoint: Checkpoint | None,
     ) -> None:
         self._conn = conn
-        self._checkpoint = checkpoint
         self._stored = stored  # event id -> position, of this batch's ids already in the log
         self._before = rows  # the batch's frames' rows as they were
         self._rows = dict(rows)  # ... and as the batch moves them
@@ -198,7 +180,7 @@ class _Batch:
         self._positions[event_id.int] = position
         self._results.append(position)
 
-    def write(self) -> list[AppendResult]:
+    def write(self, checkpoint: Checkpoint | None) -> list[AppendResult]:
         """Project and write the admitted events, the rows they moved, the count deltas and
         the checkpoint, then commit; returns one result per event, in input order."""
         conn, count = self._conn, len(self._admitted)
@@ -228,10 +210,8 @@ class _Batch:
                 conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(changed))
             if deltas:
                 conn.execute(_UPSERT_COUNTS, _count_columns(deltas))
-            if self._checkpoint is not None:
-                conn.execute(
-                    _UPSERT_CHECKPOINT, (self._checkpoint.consumer, self._checkpoint.position)
-                )
+            if checkpoint is not None:
+                conn.execute(_UPSERT_CHECKPOINT, (checkpoint.consumer, checkpoint.position))
             conn.execute("COMMIT")
             return [self._result(r, anomalies) for r in self._results]
 
