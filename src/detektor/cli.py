@@ -20,6 +20,7 @@ from detektor.services import SERVICES
 from detektor.settings import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
+EXIT_LOCKED = 3  # the event store is held by a live service (or a replay)
 
 DESCRIPTION = """\
 Detektor: self-hosted video monitoring that is observable and verifiable by design.
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild frame projections from the event log and report differences",
         description="Fold every frame's stored events again and compare the result with its "
         "stored projection row (state, timestamps, counts). Differing rows are printed and "
-        "replaced. Uses DETEKTOR_DATABASE_URL; safe to run while tracking is serving.",
+        "replaced. Uses DETEKTOR_DATABASE_URL. Refused (exit 3) while a tracking service "
+        "runs against the store: stop it first; --dry-run only reads and may run beside it.",
     )
     replay.add_argument(
         "--dry-run", action="store_true", help="only report differences; change nothing"
@@ -139,12 +141,16 @@ def _config_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def _tracking_replay(args: argparse.Namespace, settings: Settings) -> int:
     from detektor.adapters.stores import open_event_store
+    from detektor.ports import StoreLocked
     from detektor.services.tracking.replay import print_report, replay
 
     store = open_event_store(settings.database_url.get_secret_value())
     try:
         store.migrate()
         report = replay(store, dry_run=args.dry_run, progress=sys.stderr)
+    except StoreLocked as exc:
+        print(f"detektor tracking replay: refused: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     finally:
         store.close()
     print_report(report, args.dry_run)

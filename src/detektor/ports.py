@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -63,6 +64,11 @@ class FramePage:
 
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+class StoreLocked(RuntimeError):
+    """A live service and a maintenance run (replay) met on one store: the one that came
+    second is refused, with a message saying who holds the store and what to do."""
 
 
 class EventStore(Protocol):
@@ -121,7 +127,22 @@ class EventStore(Protocol):
         ...
 
     def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
-        """Delete events (and finished frames) older than the cutoff, in batches."""
+        """Delete whole frames whose last event is older than the cutoff: their events, their
+        row and their share of the per-camera counts go together, finished or not (ADR 13).
+        Returns the number of events deleted."""
+        ...
+
+    def hold_service_lock(self) -> None:
+        """Mark this process as a live service writing to the store, until close(), so that
+        `maintenance` refuses to start. Idempotent; re-takes a lock lost with its connection,
+        so call it at start and then now and then. Raises StoreLocked while a maintenance run
+        holds the store."""
+        ...
+
+    def maintenance(self) -> AbstractContextManager[None]:
+        """Hold the store exclusively for a rewrite of projection rows (replay). Raises
+        StoreLocked, saying a service is running, while any process holds the service lock;
+        while held, appends and purges of other processes wait for it."""
         ...
 
     def close(self) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,26 +21,44 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=ADAPTERS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    """A migrated, empty store of each kind."""
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], EventStore]]:
+    """Opens migrated handles on one empty store of each kind; each call another handle (as
+    another process would), except for memory, which nothing outside its process reaches."""
     kind: str = request.param
-    opened: EventStore
-    if kind == "memory":
-        from detektor.adapters.memory import MemoryEventStore
+    opened: list[EventStore] = []
 
-        opened = MemoryEventStore()
-    elif kind == "sqlite":
-        from detektor.adapters.sqlite import SqliteEventStore
+    def open_one() -> EventStore:
+        handle: EventStore
+        if kind == "memory":
+            from detektor.adapters.memory import MemoryEventStore
 
-        opened = SqliteEventStore(str(tmp_path / "events.db"))
-    else:
-        from detektor.adapters.postgres import PostgresEventStore
+            if opened:
+                return opened[0]
+            handle = MemoryEventStore()
+        elif kind == "sqlite":
+            from detektor.adapters.sqlite import SqliteEventStore
 
+            handle = SqliteEventStore(str(tmp_path / "events.db"))
+        else:
+            from detektor.adapters.postgres import PostgresEventStore
+
+            handle = PostgresEventStore(url, schema=schema)
+        handle.migrate()
+        opened.append(handle)
+        return handle
+
+    if kind == "postgres":
         # One database per run, one schema per test: isolated and cheap to create.
         url = request.getfixturevalue("postgres_url")
-        opened = PostgresEventStore(url, schema=f"t_{uuid.uuid4().hex[:12]}")
-    opened.migrate()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
-        yield opened
+        yield open_one
     finally:
-        opened.close()
+        for handle in opened:
+            handle.close()
+
+
+@pytest.fixture
+def store(opener: Callable[[], EventStore]) -> EventStore:
+    """A migrated, empty store of each kind."""
+    return opener()

@@ -200,6 +200,29 @@ def test_a_checkpoint_is_stored_with_the_batch(store: EventStore) -> None:
     assert store.checkpoint("bus") == "3-0"
 
 
+def test_a_stream_id_checkpoint_compares_as_numbers_and_never_moves_back(
+    store: EventStore,
+) -> None:
+    f = frame()
+    store.append([event(E.CAPTURED, f)], checkpoint=Checkpoint("bus", "1-9"))
+    store.append([event(E.QUEUED, f, 1)], checkpoint=Checkpoint("bus", "1-10"))
+    assert store.checkpoint("bus") == "1-10"  # as text, "1-9" > "1-10"
+    store.append([event(E.PROCESSING, f, 2)], checkpoint=Checkpoint("bus", "9-0"))
+    store.append([event(E.PROCESSED, f, 3)], checkpoint=Checkpoint("bus", "10-0"))
+    assert store.checkpoint("bus") == "10-0"
+    # An older entry reclaimed from a dead consumer commits after newer ones: its events are
+    # stored, but the checkpoint keeps the furthest position.
+    results = store.append([event(E.PUBLISHED, f, 4)], checkpoint=Checkpoint("bus", "9-5"))
+    assert results[0].status is APPENDED
+    assert store.checkpoint("bus") == "10-0"
+    store.append([], checkpoint=Checkpoint("bus", "10-1"))
+    assert store.checkpoint("bus") == "10-1"
+    # Positions that are not stream ids are the caller's business: the last one wins.
+    store.append([], checkpoint=Checkpoint("file", "b"))
+    store.append([], checkpoint=Checkpoint("file", "a"))
+    assert store.checkpoint("file") == "a"
+
+
 def test_a_failed_batch_stores_nothing_and_keeps_the_checkpoint(store: EventStore) -> None:
     f = frame()
     store.append([event(E.CAPTURED, f)], checkpoint=Checkpoint("bus", "1-0"))

@@ -8,15 +8,15 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from detektor.domain.accounting import Accounting, FrameSummary, account
+from detektor.domain.accounting import Accounting
 from detektor.domain.errors import ValidationError
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
-from detektor.ports import EventStore
+from detektor.ports import EventStore, FrameQuery
 
 from .builders import (
     COMPLETE,
@@ -72,8 +72,23 @@ def test_accounting_balances_every_outcome(store: EventStore) -> None:
         stale=1,
         orphans=0,
     )
-    assert acc.balanced
+    assert acc.imbalance == 0
+    assert not acc.balanced  # the stale frame: balanced only once nothing is stuck
     assert acc == reference_accounting(store, "acct", now, MINUTE)
+    # Ten minutes earlier nothing is stale yet, and the same frames balance.
+    early = store.accounting("acct", T0 + ms(10_000), timedelta(hours=1))
+    assert (early.stale, early.balanced) == (0, True)
+
+
+def test_every_frame_stuck_in_flight_is_not_balanced(store: EventStore) -> None:
+    for seq in range(5):
+        store.append(lifecycle(frame(seq, camera="stuck"), [E.CAPTURED, E.QUEUED]))
+    fresh = store.accounting("stuck", T0 + ms(2), MINUTE)
+    assert (fresh.in_flight, fresh.stale, fresh.imbalance, fresh.balanced) == (5, 0, 0, True)
+    later = store.accounting("stuck", T0 + 2 * MINUTE, MINUTE)
+    assert (later.in_flight, later.stale, later.imbalance) == (5, 5, 0)
+    assert not later.balanced
+    assert later.to_dict()["balanced"] is False
 
 
 def test_stale_means_more_than_the_timeout_since_the_last_event(store: EventStore) -> None:
@@ -229,47 +244,60 @@ def test_replacing_a_corrupted_row_restores_accounting(store: EventStore) -> Non
 # --- retention ----------------------------------------------------------------------------
 
 
-def test_purge_deletes_old_events_and_finished_frames(store: EventStore) -> None:
+def test_purge_removes_whole_frames_whose_last_event_is_old(store: EventStore) -> None:
     day = timedelta(days=1)
     old_done = frame(1, camera="purge")
-    old_in_flight = frame(2, camera="purge")
+    old_in_flight = frame(2, camera="purge")  # stuck in flight since T0
     new_done = frame(3, camera="purge", at_ms=2 * 86_400_000)
     late_old = frame(4, camera="purge")  # old, but appended last: the highest positions
+    straddling = frame(5, camera="purge")  # captured before the cutoff, finished after it
     store.append(lifecycle(old_done))
     store.append(lifecycle(old_in_flight, [E.CAPTURED, E.QUEUED]))
     new_events = lifecycle(new_done)
     store.append(new_events)
+    straddling_events = [
+        event(E.CAPTURED, straddling),
+        event(E.SKIPPED, straddling, at_ms=86_400_000 + 5, reason="no_motion"),
+    ]
+    store.append(straddling_events)
     last = store.append(lifecycle(late_old, [E.CAPTURED, E.SKIPPED]))
     highest = positions(last)[-1]
 
-    assert store.purge(T0 + day, batch_size=3) == 6 + 2 + 2
-    assert [e for _, e in whole_log(store)] == new_events
-    assert store.frame(old_done) is None
-    assert store.frame(late_old) is None
-    view = store.frame(new_done)
-    assert view is not None
-    assert view.envelopes == new_events
-    # An in-flight frame keeps its row (it still counts as in flight), not its old events.
-    assert [r.frame_id for r in all_rows(store)] == sorted([old_in_flight, new_done], key=str)
-    assert store.version(old_in_flight) == 2
+    assert store.purge(T0 + day, batch_size=2) == 6 + 2 + 2
+    # A frame goes with all its events or keeps them all: no row without its timeline.
+    assert [e for _, e in whole_log(store)] == [*new_events, *straddling_events]
+    for gone in (old_done, old_in_flight, late_old):
+        assert store.frame(gone) is None
+        assert store.version(gone) == 0
+    kept = all_rows(store)
+    assert [r.frame_id for r in kept] == sorted([new_done, straddling], key=str)
+    listed = store.frames(FrameQuery(camera="purge")).frames
+    assert {r.frame_id for r in listed} == {new_done, straddling}
+    for row in kept:
+        assert row == folded_row(store, row.frame_id)
+    # Counts follow the rows: the purged frames leave captured and their outcomes together,
+    # so the camera stays balanced, and the stuck frame no longer counts as stale.
     acc = store.accounting("purge", T0 + 3 * day, MINUTE)
-    assert (acc.captured, acc.completed, acc.skipped, acc.in_flight, acc.stale) == (2, 1, {}, 1, 1)
-    assert acc == reference_accounting_rows(store, "purge", T0 + 3 * day)
+    assert acc == Accounting(
+        camera="purge", captured=2, completed=1, skipped={"no_motion": 1}, in_flight=0, stale=0
+    )
+    assert acc.balanced
+    assert acc == reference_accounting(store, "purge", T0 + 3 * day, MINUTE)
     assert store.cameras() == ["purge"]
     assert store.purge(T0 + day) == 0
     # Positions are never reused, even those of purged events.
-    again = store.append([event(E.CAPTURED, frame(5, camera="purge"))])
+    again = store.append([event(E.CAPTURED, frame(6, camera="purge"))])
     assert positions(again)[0] > highest
 
 
-def reference_accounting_rows(store: EventStore, camera: str, now: datetime) -> Accounting:
-    """`account` over the stored rows (the frames' events may be gone after a purge)."""
-    summaries = [
-        FrameSummary(r.state, r.reason, r.has_captured, r.last_event_at)
-        for r in all_rows(store)
-        if r.camera == camera
-    ]
-    return account(camera, summaries, now, MINUTE)
+def test_purging_every_frame_of_a_camera_removes_the_camera(store: EventStore) -> None:
+    store.append(lifecycle(frame(1, camera="gone"), [E.CAPTURED, E.QUEUED, E.PROCESSING]))
+    store.append(lifecycle(frame(2, camera="gone")))
+    store.append(lifecycle(frame(1, camera="kept", at_ms=86_400_000)))
+    assert store.purge(T0 + timedelta(hours=1)) == 3 + 6
+    assert store.cameras() == ["kept"]
+    assert store.accounting("gone", T0 + timedelta(days=2), MINUTE) == Accounting(camera="gone")
+    assert [r.camera for r in all_rows(store)] == ["kept"]
 
 
 def test_purge_refuses_bad_arguments(store: EventStore) -> None:

@@ -29,7 +29,7 @@ from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import row_from_view
 from detektor.domain.timeline import fold
-from detektor.ports import AppendResult, AppendStatus, Checkpoint
+from detektor.ports import AppendResult, AppendStatus, Checkpoint, StoreLocked
 from support.postgres import temporary_database
 
 APPENDED, DUPLICATE, CONFLICT = AppendStatus.APPENDED, AppendStatus.DUPLICATE, AppendStatus.CONFLICT
@@ -418,7 +418,7 @@ def test_data_postgresql_cannot_store_is_refused_as_invalid(store: PostgresEvent
 # --- retention ----------------------------------------------------------------------------
 
 
-def test_purge_deletes_in_batches_of_the_given_size(
+def test_purge_deletes_whole_frames_in_batches_of_the_given_size(
     store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = [frame(seq, camera="old") for seq in range(5)]
@@ -434,14 +434,41 @@ def test_purge_deletes_in_batches_of_the_given_size(
         return execute(self, sql, *args, **kw)
 
     monkeypatch.setattr(psycopg.Connection, "execute", counting)
-    assert store.purge(T0 + timedelta(days=1), batch_size=7) == 30
-    assert statements["events"] == 5  # 7+7+7+7+2
-    assert statements["frames"] == 1  # 5 frames fit one batch
+    assert store.purge(T0 + timedelta(days=1), batch_size=2) == 30
+    # One transaction per batch of 2, 2 and 1 frames, each with the frames' events.
+    assert statements["frames"] == 3
+    assert statements["events"] == 3
     assert [e.frame_id for _, e in whole_log(store)] == [
         frame(9, camera="new", at_ms=3 * 86_400_000)
     ]
     assert store.cameras() == ["new"]
     assert store.accounting("old", T0 + timedelta(days=4), timedelta(minutes=1)).captured == 0
+
+
+def test_a_service_lock_lost_with_its_connection_is_taken_again(
+    database: str, open_store: Callable[..., PostgresEventStore]
+) -> None:
+    service, replay_side = open_store(), open_store()
+    service.migrate()
+    service.hold_service_lock()
+    # A bigint advisory key shows in pg_locks as its high and low 32 bits, unsigned.
+    key = service._service_lock.key & 0xFFFF_FFFF_FFFF_FFFF
+    holders = (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+        "AND classid::bigint = %s AND objid::bigint = %s"
+    )
+    parts = (key >> 32, key & 0xFFFF_FFFF)
+    [(pid,)] = query(database, holders, parts)
+    query(database, "SELECT pg_terminate_backend(%s)", (pid,))  # as an admin or a failover would
+    for _ in range(50):
+        if not query(database, holders, parts):
+            break
+        time.sleep(0.1)
+    with replay_side.maintenance():
+        pass  # the lock went with the connection...
+    service.hold_service_lock()  # ...and the service's next call takes it again
+    with pytest.raises(StoreLocked, match="tracking service is running"), replay_side.maintenance():
+        pytest.fail("maintenance got the store while a service held it")
 
 
 # --- the pool -----------------------------------------------------------------------------

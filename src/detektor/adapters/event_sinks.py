@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from anyio import to_thread
 from redis.asyncio import Redis
 
+from detektor.adapters.redis_streams import EVENTS_STREAM_MAXLEN
 from detektor.domain.events import Envelope
 from detektor.kit.workers import is_connection_error, pause
 from detektor.ports import EventStore
@@ -129,7 +130,7 @@ class RedisEventSink(BufferedSink):
     """XADDs one entry per event (``envelope`` = JSON) to the events stream, pipelined."""
 
     def __init__(
-        self, redis: Redis, stream: str, *, maxlen: int = 1_000_000, **kwargs: int
+        self, redis: Redis, stream: str, *, maxlen: int = EVENTS_STREAM_MAXLEN, **kwargs: int
     ) -> None:
         super().__init__(**kwargs)
         self.redis, self.stream, self.maxlen = redis, stream, maxlen

@@ -11,13 +11,17 @@ from __future__ import annotations
 import bisect
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from detektor.adapters.storekit import (
+    MAINTENANCE_RUNNING,
     MAX_PAGE,
+    SERVICE_RUNNING,
     VersionGate,
+    checkpoint_advances,
     decode_cursor,
     encode_cursor,
     project,
@@ -29,10 +33,16 @@ from detektor.domain.accounting import Accounting, FrameSummary, account
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
-from detektor.domain.lifecycle import TERMINAL
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, fold
-from detektor.ports import AppendResult, AppendStatus, Checkpoint, FramePage, FrameQuery
+from detektor.ports import (
+    AppendResult,
+    AppendStatus,
+    Checkpoint,
+    FramePage,
+    FrameQuery,
+    StoreLocked,
+)
 
 Stream = list[tuple[int, Envelope]]
 
@@ -59,6 +69,9 @@ class MemoryEventStore:
         self._checkpoints: dict[str, str] = {}
         # Positions are never reused, even after purge, so a reader's `after` stays valid.
         self._last_position = 0
+        # Nothing outside this process reaches this store, so the locks are two flags.
+        self._service = False
+        self._maintenance = False
 
     def migrate(self) -> list[str]:
         return []  # nothing persistent, so no schema to migrate
@@ -109,7 +122,9 @@ class MemoryEventStore:
             self._streams.setdefault(frame_id, []).extend(added)
         self._rows.update(staged.rows)
         self._last_position += len(staged.log)
-        if checkpoint is not None:
+        if checkpoint is not None and checkpoint_advances(
+            self._checkpoints.get(checkpoint.consumer), checkpoint.position
+        ):
             self._checkpoints[checkpoint.consumer] = checkpoint.position
 
     def checkpoint(self, consumer: str) -> str | None:
@@ -188,19 +203,35 @@ class MemoryEventStore:
         require_aware(older_than, "older_than")
         require_limit(batch_size, "batch_size")
         with self._lock:
-            kept = [(p, e) for p, e in self._log if e.occurred_at >= older_than]
+            doomed = {
+                frame_id for frame_id, row in self._rows.items() if row.last_event_at < older_than
+            }
+            kept = [(p, e) for p, e in self._log if e.frame_id not in doomed]
             deleted = len(self._log) - len(kept)
             self._log = kept
             self._positions = {e.event_id: p for p, e in kept}
-            self._streams = {}
-            for position, envelope in kept:
-                self._streams.setdefault(envelope.frame_id, []).append((position, envelope))
-            self._rows = {
-                frame_id: row
-                for frame_id, row in self._rows.items()
-                if not (row.state in TERMINAL and row.last_event_at < older_than)
-            }
+            for frame_id in doomed:
+                self._streams.pop(frame_id, None)
+                del self._rows[frame_id]
         return deleted
+
+    def hold_service_lock(self) -> None:
+        with self._lock:
+            if self._maintenance:
+                raise StoreLocked(MAINTENANCE_RUNNING)
+            self._service = True
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        with self._lock:
+            if self._service:
+                raise StoreLocked(SERVICE_RUNNING)
+            self._maintenance = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._maintenance = False
 
     def close(self) -> None:
         pass  # nothing to release

@@ -1,9 +1,14 @@
-"""Small Redis Streams helpers shared by every consumer-group reader (bus, tracking, notifier)."""
+"""Small Redis Streams helpers shared by every consumer-group reader (bus, tracking, notifier):
+creating a group, ordering entry ids, and the lifecycle-events stream's length cap."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
+# The MAXLEN (approximate) producers give the lifecycle-events stream; tracking's trim job
+# reports how full the stream is against it, before the cap drops entries nobody has read.
+EVENTS_STREAM_MAXLEN = 1_000_000
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
@@ -13,3 +18,26 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):  # an existing group is what we want
             raise
+
+
+def stream_id_key(entry_id: str | bytes) -> tuple[int, int]:
+    """A stream entry id (``<ms>-<seq>``) as numbers, so ids compare as Redis orders them.
+
+    As text, ``"1-9" > "1-10"`` and ``"9-0" > "10-0"``; as keys they do not. A bare ``<ms>``
+    means ``<ms>-0``. Raises ValueError for anything that is not an entry id.
+    """
+    text = entry_id.decode("ascii", "replace") if isinstance(entry_id, bytes) else entry_id
+    ms, dash, seq = text.partition("-")
+    if not (_digits(ms) and (_digits(seq) or not dash)):
+        raise ValueError(f"{text!r} is not a Redis stream entry id (<milliseconds>-<sequence>)")
+    return int(ms), int(seq or 0)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def next_stream_id(entry_id: str | bytes) -> str:
+    """The smallest id after ``entry_id``: everything from it on comes later in the stream."""
+    ms, seq = stream_id_key(entry_id)
+    return f"{ms}-{seq + 1}"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
+from detektor.adapters.redis_streams import stream_id_key
 from detektor.domain.accounting import UNKNOWN_REASON, Accounting
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
@@ -25,6 +26,16 @@ from detektor.domain.timeline import fold
 from detektor.ports import FrameQuery
 
 MAX_PAGE = 1000
+
+# StoreLocked's messages, the same for every adapter.
+SERVICE_RUNNING = (
+    "a tracking service is running against this event store (it holds the service lock); "
+    "stop it before rebuilding projections, or use --dry-run, which only reads"
+)
+MAINTENANCE_RUNNING = (
+    "a maintenance run (detektor tracking replay) holds this event store; "
+    "wait until it finishes, then start the service again"
+)
 
 # (state, reason or "", has_captured): what accounting needs to know about a frame. The reason
 # is "" rather than None so that the bucket can be part of a SQL primary key.
@@ -88,6 +99,18 @@ def stale_cutoff(camera: str, now: datetime, stale_after: timedelta) -> datetime
         return now - stale_after
     except OverflowError:
         return None  # a timeout reaching before year 1: no frame is that old
+
+
+def checkpoint_advances(stored: str | None, new: str) -> bool:
+    """Whether a checkpoint write may replace the stored position. Stream entry ids compare
+    as numbers and never move back (a reclaimed older entry committed after newer ones must
+    not rewind the consumer); positions of any other form always replace the stored one."""
+    if stored is None:
+        return True
+    try:
+        return stream_id_key(new) >= stream_id_key(stored)
+    except ValueError:
+        return True
 
 
 class VersionGate:

@@ -39,6 +39,9 @@ class Accounting:
     `orphans` are frames seen without their frame.captured event; they are still counted in
     their outcome (a dropped frame is a dropped frame), which is exactly what unbalances the
     equation, and `balanced` is then False.
+
+    `balanced` is also False while any frame is stale: the equation holds trivially when every
+    frame is stuck in flight, and a camera whose frames never finish is not accounted for.
     """
 
     camera: str
@@ -73,7 +76,7 @@ class Accounting:
 
     @property
     def balanced(self) -> bool:
-        return self.imbalance == 0 and self.orphans == 0
+        return self.imbalance == 0 and self.orphans == 0 and self.stale == 0
 
     def to_dict(self) -> dict[str, object]:
         """The accounting API's shape: totals under the contract names, reasons beside them."""

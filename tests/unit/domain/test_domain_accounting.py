@@ -63,7 +63,7 @@ def scenario() -> list[FrameSummary]:
     )
 
 
-def test_a_mixed_camera_balances() -> None:
+def test_a_mixed_camera_adds_up_but_its_stale_frames_unbalance_it() -> None:
     now = T0 + timedelta(seconds=60)
     result = account("porch", scenario(), now, STALE_AFTER)
     assert result == Accounting(
@@ -80,7 +80,7 @@ def test_a_mixed_camera_balances() -> None:
     assert (result.skipped_total, result.dropped_total) == (3, 2)
     assert result.accounted == 11
     assert result.imbalance == 0
-    assert result.balanced
+    assert not result.balanced  # frames 3 and 10 are stuck
 
 
 def test_to_dict_has_the_api_fields_and_reason_breakdowns() -> None:
@@ -94,7 +94,7 @@ def test_to_dict_has_the_api_fields_and_reason_breakdowns() -> None:
         "failed": 1,
         "in_flight": 3,
         "stale": 2,
-        "balanced": True,
+        "balanced": False,
         "imbalance": 0,
         "orphans": 0,
         "skipped_by_reason": {"masked": 1, "no_motion": 2},
@@ -116,7 +116,8 @@ def test_stale_starts_strictly_after_the_timeout() -> None:
     )
     assert (at_limit.stale, past_limit.stale) == (0, 1)
     assert past_limit.in_flight == 1
-    assert past_limit.balanced
+    assert at_limit.balanced
+    assert not past_limit.balanced  # a stale frame means the camera is not accounted for
 
 
 def test_terminal_frames_are_never_stale() -> None:

@@ -44,7 +44,14 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from detektor.adapters.postgres import codec
-from detektor.adapters.storekit import Bucket, VersionGate, bucket, project, require_envelope
+from detektor.adapters.storekit import (
+    Bucket,
+    VersionGate,
+    bucket,
+    checkpoint_advances,
+    project,
+    require_envelope,
+)
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow, advance, sorts_after
@@ -64,12 +71,14 @@ _UPSERT_CHECKPOINT = (
     "INSERT INTO checkpoints (consumer, position) VALUES (%s, %s) ON CONFLICT (consumer) "
     "DO UPDATE SET position = EXCLUDED.position, updated_at = now()"
 )
+_CHECKPOINT = "SELECT position FROM checkpoints WHERE consumer = %s"
 _STREAMS = f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE frame_id = ANY(%b) ORDER BY position"
 _COPY_EVENTS = f"COPY events ({', '.join(codec.EVENT_INSERT_COLUMNS)}) FROM STDIN"
 
 
 def append(
     conn: Connection[Any],
+    service_lock: int,
     lock: int,
     events: Sequence[Envelope],
     expected_versions: Mapping[FrameId, int] | None,
@@ -85,6 +94,8 @@ def append(
     try:
         with conn.pipeline():
             conn.execute("BEGIN")
+            # Shared: appends run side by side here; only a replay takes it exclusively.
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (service_lock,))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             found = conn.execute(
                 "SELECT event_id, position FROM events WHERE event_id = ANY(%b)",
@@ -95,6 +106,7 @@ def append(
                 (sorted(set(frames)),),
             )
             first = conn.execute("SELECT nextval('events_position_seq')")
+            previous = conn.execute(_CHECKPOINT, (checkpoint.consumer,)) if checkpoint else None
             data = [codec.dumps(e.data) for e in envelopes]
         batch = _Batch(
             conn,
@@ -105,6 +117,10 @@ def append(
         )
         for admitted in zip(envelopes, frames, data, strict=True):
             batch.admit(*admitted)
+        if checkpoint is not None and previous is not None:
+            last = previous.fetchone()
+            if not checkpoint_advances(last[0] if last else None, checkpoint.position):
+                checkpoint = None  # never move a consumer back (a reclaimed older entry)
         return batch.write(checkpoint)
     except BaseException:
         _rollback(conn)

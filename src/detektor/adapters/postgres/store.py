@@ -9,16 +9,18 @@ open explicit transactions. Every pooled connection is configured once, when the
 it: search_path to the store's schema and the session time zone to UTC. The sync API is
 meant to be called from a thread pool; the pool lends each thread its own connection.
 
-Writes that move projection rows (append, replace_rows, purging finished frames) all take the
-schema's append lock, so per-camera counts never drift from the rows they summarise. Purging
-events does not: deleting old events cannot reorder the log.
+Writes that move projection rows (append, replace_rows, purge) all take the schema's append
+lock, so per-camera counts never drift from the rows they summarise. Purge removes whole
+frames, row, events and counts in one transaction (ADR 13). Appends and purges also take the
+service lock's key in shared mode, so they wait while a replay holds it (`service_lock`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,7 @@ from detektor.adapters.postgres.schema import (
     append_lock,
     migrate,
 )
+from detektor.adapters.postgres.service_lock import ServiceLock
 from detektor.adapters.storekit import (
     MAX_PAGE,
     Bucket,
@@ -56,6 +59,13 @@ _RECOUNT = (
     "INSERT INTO camera_counts (camera, state, reason, has_captured, n) "
     "SELECT camera, state, coalesce(reason, ''), has_captured, count(*) FROM frames "
     "WHERE camera = ANY(%b) GROUP BY 1, 2, 3, 4"
+)
+# Finished and in-flight frames each through their partial index on last_event_at.
+_DELETE_OLD_FRAMES = (
+    "DELETE FROM frames WHERE frame_id = ANY(ARRAY("
+    f"(SELECT frame_id FROM frames WHERE {IS_FINISHED} AND last_event_at < %s) UNION ALL "
+    f"(SELECT frame_id FROM frames WHERE {IS_IN_FLIGHT} AND last_event_at < %s) LIMIT %s)) "
+    "RETURNING frame_id, camera, state, coalesce(reason, ''), has_captured"
 )
 _SUBTRACT_COUNTS = (
     "UPDATE camera_counts c SET n = c.n - d.n FROM unnest("
@@ -86,6 +96,7 @@ class PostgresEventStore:
         self._schema = schema
         self._retention_days = retention_days
         self._lock = append_lock(schema)
+        self._service_lock = ServiceLock(url, schema, connect_timeout_s)
         self._timescale: str | None = None  # the extension's schema once events is a hypertable
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             url,
@@ -122,6 +133,7 @@ class PostgresEventStore:
         self.close()
 
     def close(self) -> None:
+        self._service_lock.close()
         self._pool.close()
 
     def migrate(self) -> list[str]:
@@ -139,7 +151,9 @@ class PostgresEventStore:
         checkpoint: Checkpoint | None = None,
     ) -> list[AppendResult]:
         with self._pool.connection() as conn:
-            return batch.append(conn, self._lock, events, expected_versions, checkpoint)
+            return batch.append(
+                conn, self._service_lock.key, self._lock, events, expected_versions, checkpoint
+            )
 
     def checkpoint(self, consumer: str) -> str | None:
         row = self._one("SELECT position FROM checkpoints WHERE consumer = %s", (consumer,))
@@ -235,41 +249,49 @@ class PostgresEventStore:
         require_limit(batch_size, "batch_size")
         deleted = 0
         with self._pool.connection() as conn:
+            # Whole frames (ADR 13); each batch commits on its own, so a large purge never
+            # holds the append lock for long.
+            while True:
+                frames, events = self._purge_frames(conn, older_than, batch_size)
+                deleted += events
+                if frames < batch_size:
+                    break
             if self._timescale is not None:
-                deleted = timescale.drop_chunks(conn, self._timescale, older_than)
-            # Each batch commits on its own, so a large purge never holds locks for long.
-            removed = batch_size
-            while removed == batch_size:
-                removed = conn.execute(
-                    "DELETE FROM events WHERE position = ANY(ARRAY("
-                    "SELECT position FROM events WHERE occurred_at < %s LIMIT %s))",
-                    (older_than, batch_size),
-                ).rowcount
-                if self._timescale is None:
-                    deleted += removed
-            removed = batch_size
-            while removed == batch_size:
-                removed = self._purge_frames(conn, older_than, batch_size)
+                # Only chunks before the oldest event still kept: those are empty by now.
+                row = conn.execute("SELECT min(occurred_at) FROM events").fetchone()
+                oldest = row[0] if row and row[0] is not None else older_than
+                timescale.drop_chunks(conn, self._timescale, min(oldest, older_than))
         return deleted
 
-    def _purge_frames(self, conn: Connection[Any], older_than: datetime, limit: int) -> int:
-        """Delete up to `limit` finished frames last touched before the cutoff."""
+    def _purge_frames(
+        self, conn: Connection[Any], older_than: datetime, limit: int
+    ) -> tuple[int, int]:
+        """Delete up to `limit` frames last touched before the cutoff, with their events and
+        counts; returns (frames, events) deleted."""
         with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self._service_lock.key,))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
-            gone = conn.execute(
-                "DELETE FROM frames WHERE frame_id = ANY(ARRAY(SELECT frame_id FROM frames "
-                f"WHERE {IS_FINISHED} AND last_event_at < %s LIMIT %s)) "
-                "RETURNING camera, state, coalesce(reason, ''), has_captured",
-                (older_than, limit),
-            ).fetchall()
-            if gone:
-                counts = Counter(tuple(record) for record in gone)
-                keys = sorted(counts)
-                conn.execute(
-                    _SUBTRACT_COUNTS,
-                    [[key[i] for key in keys] for i in range(4)] + [[counts[k] for k in keys]],
-                )
-        return len(gone)
+            gone = conn.execute(_DELETE_OLD_FRAMES, (older_than, older_than, limit)).fetchall()
+            if not gone:
+                return 0, 0
+            events = conn.execute(
+                "DELETE FROM events WHERE frame_id = ANY(%b)", ([g[0] for g in gone],)
+            ).rowcount
+            counts = Counter(tuple(record[1:]) for record in gone)
+            keys = sorted(counts)
+            conn.execute(
+                _SUBTRACT_COUNTS,
+                [[key[i] for key in keys] for i in range(4)] + [[counts[k] for k in keys]],
+            )
+        return len(gone), events
+
+    def hold_service_lock(self) -> None:
+        self._service_lock.hold_shared()
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        with self._service_lock.exclusive():
+            yield
 
     def _one(self, query: Any, params: Any = None) -> tuple[Any, ...] | None:
         with self._pool.connection() as conn:

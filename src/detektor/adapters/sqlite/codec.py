@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from detektor.adapters.storekit import FINISHED, FRAME_FIELDS, IN_FLIGHT
+from detektor.adapters.storekit import FRAME_FIELDS, IN_FLIGHT
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp, parse_timestamp, thaw_json
 from detektor.domain.frames import FrameId
@@ -47,14 +47,12 @@ SELECT_FRAME_ROWS = (
 )
 
 _IN_FLIGHT = ", ".join(f"'{state}'" for state in IN_FLIGHT)
-_FINISHED = ", ".join(f"'{state}'" for state in FINISHED)
 COUNT_STALE = (
     "SELECT COUNT(*) FROM frames WHERE camera = ? "
     f"AND state IN ({_IN_FLIGHT}) AND last_event_at < ?"
 )
-SELECT_PURGEABLE_FRAMES = (
-    f"SELECT {FRAME_COLUMNS} FROM frames WHERE last_event_at < ? AND state IN ({_FINISHED}) LIMIT ?"
-)
+# Whole frames, finished or not, whose last event is before the retention cutoff (ADR 13).
+SELECT_PURGEABLE_FRAMES = f"SELECT {FRAME_COLUMNS} FROM frames WHERE last_event_at < ? LIMIT ?"
 
 
 def select_frames(conditions: Sequence[str]) -> str:

@@ -21,12 +21,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from detektor.adapters.sqlite import codec, schema
+from detektor.adapters.sqlite.lockfile import LockFile
 from detektor.adapters.storekit import (
     MAX_PAGE,
     Bucket,
     VersionGate,
     accounting_from_buckets,
     bucket,
+    checkpoint_advances,
     decode_cursor,
     encode_cursor,
     frame_filters,
@@ -48,6 +50,7 @@ from detektor.ports import AppendResult, AppendStatus, Checkpoint, FramePage, Fr
 class SqliteEventStore:
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self._lock = threading.Lock()
+        self._files = LockFile(path)
         # isolation_level=None: the module opens no transactions of its own; ours are explicit.
         self._db = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -88,9 +91,11 @@ class SqliteEventStore:
         checkpoint: Checkpoint | None = None,
     ) -> list[AppendResult]:
         gate = VersionGate(expected_versions)
-        with self._transaction() as db:
+        with self._files.writing(), self._transaction() as db:
             results = [self._append_one(db, gate, item) for item in events]
-            if checkpoint is not None:
+            if checkpoint is not None and checkpoint_advances(
+                _checkpoint(db, checkpoint.consumer), checkpoint.position
+            ):
                 db.execute(
                     "INSERT INTO checkpoints (consumer, position) VALUES (?, ?) "
                     "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
@@ -122,10 +127,7 @@ class SqliteEventStore:
 
     def checkpoint(self, consumer: str) -> str | None:
         with self._lock:
-            found = self._db.execute(
-                "SELECT position FROM checkpoints WHERE consumer = ?", (consumer,)
-            ).fetchone()
-        return None if found is None else str(found[0])
+            return _checkpoint(self._db, consumer)
 
     def version(self, frame_id: FrameId) -> int:
         with self._lock:
@@ -196,32 +198,43 @@ class SqliteEventStore:
         cutoff = require_aware(older_than, "older_than")
         require_limit(batch_size, "batch_size")
         deleted = 0
-        # One transaction per batch, so appends are not held up behind a long purge.
+        # Whole frames (ADR 13), one transaction per batch of frames, so appends are not held
+        # up behind a long purge and a frame never loses its events without its row.
         while True:
-            with self._transaction() as db:
-                n = db.execute(
-                    "DELETE FROM events WHERE position IN "
-                    "(SELECT position FROM events WHERE occurred_at < ? LIMIT ?)",
-                    (cutoff, batch_size),
-                ).rowcount
-            deleted += n
-            if n < batch_size:
-                break
-        while True:
-            with self._transaction() as db:
+            with self._files.writing(), self._transaction() as db:
                 gone = db.execute(codec.SELECT_PURGEABLE_FRAMES, (cutoff, batch_size)).fetchall()
                 rows = [codec.frame_from(record) for record in gone]
-                db.executemany(
-                    "DELETE FROM frames WHERE frame_id = ?", [(str(r.frame_id),) for r in rows]
-                )
+                ids = [(str(r.frame_id),) for r in rows]
+                for frame_id in ids:
+                    deleted += db.execute(
+                        "DELETE FROM events WHERE frame_id = ?", frame_id
+                    ).rowcount
+                db.executemany("DELETE FROM frames WHERE frame_id = ?", ids)
                 for (camera, key), n in Counter((r.camera, bucket(r)) for r in rows).items():
                     _count(db, camera, key, -n)
             if len(rows) < batch_size:
                 return deleted
 
+    def hold_service_lock(self) -> None:
+        with self._lock:
+            self._files.hold_shared()
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        with self._files.exclusive():
+            yield
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._files.close()
+
+
+def _checkpoint(db: sqlite3.Connection, consumer: str) -> str | None:
+    found = db.execute(
+        "SELECT position FROM checkpoints WHERE consumer = ?", (consumer,)
+    ).fetchone()
+    return None if found is None else str(found[0])
 
 
 def _row(db: sqlite3.Connection, frame_id: FrameId) -> FrameRow | None:

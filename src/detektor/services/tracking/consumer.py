@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from detektor.adapters.redis_streams import ensure_group
+from detektor.adapters.redis_streams import ensure_group, stream_id_key
 from detektor.kit.health import Liveness
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, Outcome
@@ -124,7 +124,7 @@ class EventsConsumer:
                 ids.append(eid)
         checkpoint = Checkpoint(
             consumer=f"{self.settings.group}:{self.settings.consumer}",
-            position=max(e[0] for e in entries).decode(),
+            position=max((e[0] for e in entries), key=stream_id_key).decode(),
         )
         outcomes = await self.ingestor.ingest(raw, source="stream", checkpoint=checkpoint)
         for eid, outcome in zip(ids, outcomes, strict=True):

@@ -3,12 +3,18 @@
 Every stored projection row is compared with a fresh fold of its frame's events; rows that
 differ are reported and (unless ``--dry-run``) replaced, together with the per-camera counts.
 Progress goes to stderr, the report to stdout.
+
+A rewrite holds the store's maintenance lock (``EventStore.maintenance``): with a service
+appending meanwhile, a row folded here could overwrite a newer one written there, so replay
+is refused (StoreLocked) while a service holds its service lock. A dry run only reads and
+runs beside a live service.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -28,6 +34,14 @@ class ReplayReport:
 
 
 def replay(store: EventStore, *, dry_run: bool, progress: TextIO | None = None) -> ReplayReport:
+    """Check (and unless ``dry_run`` repair) every row; raises StoreLocked before reading
+    anything when a rewrite would race a live service."""
+    held: AbstractContextManager[None] = nullcontext() if dry_run else store.maintenance()
+    with held:
+        return _replay(store, dry_run, progress)
+
+
+def _replay(store: EventStore, dry_run: bool, progress: TextIO | None) -> ReplayReport:
     now = datetime.now(UTC)
     total = sum(
         acc.captured + acc.orphans
@@ -69,7 +83,8 @@ def _draw(out: TextIO, report: ReplayReport, total: int, elapsed: float) -> None
     out.flush()
 
 
-def print_report(report: ReplayReport, dry_run: bool, out: TextIO = sys.stdout) -> None:
+def print_report(report: ReplayReport, dry_run: bool, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up now, not at import: stdout may have been replaced
     print(
         f"checked {report.checked:,} frames in {report.seconds:.1f}s: "
         f"{len(report.differences)} differ from a replay of their events",
