@@ -92,6 +92,10 @@ def test_readiness_names_redis_when_it_is_unreachable(
     with ServiceProcess("tracking", tmp_path, env) as svc:
         reply = httpx.get(f"{svc.url}/readyz", timeout=10)
         assert reply.status_code == 503
-        assert reply.json()["failing"] == ["redis"]
+        body = reply.json()
+        assert sorted(body["failing"]) == ["redis", "workers"]
+        # The consumer waits for Redis with backoff: degraded, named, and still live.
+        assert "events-consumer retrying after" in body["checks"]["workers"]["detail"]
+        assert httpx.get(f"{svc.url}/healthz", timeout=5).status_code == 200
         # The HTTP API keeps serving from the store while Redis is away.
         assert httpx.get(f"{svc.url}/v1/events", timeout=5).status_code == 200

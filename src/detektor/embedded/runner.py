@@ -65,6 +65,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await to_thread.run_sync(open_event_store, url)
         await to_thread.run_sync(store.migrate)
+        await to_thread.run_sync(store.hold_service_lock)  # replay refuses while we run
         app.state.tracking = TrackingState(
             settings.tracking,
             store,

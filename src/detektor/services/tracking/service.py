@@ -22,19 +22,20 @@ from detektor.adapters.stores import open_event_store
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
 from detektor.kit.workers import join, pause
-from detektor.ports import EventStore
+from detektor.ports import EventStore, StoreLocked
 from detektor.services.tracking.api import router
 from detektor.services.tracking.consumer import EventsConsumer
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
+from detektor.services.tracking.trim import trim_stream
 from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
 CONSUMER = "events-consumer"  # the consumer's heartbeat name too
 JOBS = "jobs"
-LAG = "lag-gauge"
+UPKEEP = "stream-upkeep"
 
 
 def build(settings: Settings) -> FastAPI:
@@ -47,6 +48,7 @@ def build(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await to_thread.run_sync(open_event_store, database_url)
         applied = await to_thread.run_sync(store.migrate)
+        await to_thread.run_sync(store.hold_service_lock)  # replay refuses while we run (ADR 13)
         log.info(
             "event store ready",
             extra={"database": mask_secret(database_url), "migrations_applied": applied},
@@ -59,22 +61,22 @@ def build(settings: Settings) -> FastAPI:
 
         kit.readiness.add("event_store", store_answers)
         workers: list[tuple[str, Callable[[], None], asyncio.Task[None]]] = []
-        redis = None
+        stop = asyncio.Event()
+        redis: Redis | None = None
         if cfg.consume:
-            redis = Redis.from_url(settings.redis_url.get_secret_value())
-            consumer = EventsConsumer(redis, state.ingestor, cfg, metrics, kit.liveness)
-            kit.readiness.add("redis", redis.ping)
+            client = redis = Redis.from_url(settings.redis_url.get_secret_value())
+            consumer = EventsConsumer(client, state.ingestor, cfg, metrics, kit.liveness)
+            kit.readiness.add("redis", client.ping)
+            upkeep = kit.supervisor.start(
+                UPKEEP, lambda: _stream_upkeep(consumer, client, stop, cfg)
+            )
             workers.append(
                 ("consumer", consumer.stop, kit.supervisor.start(CONSUMER, consumer.run))
             )
-        stop = asyncio.Event()
+            workers.append(("upkeep", stop.set, upkeep))
         workers.append(
             ("jobs", stop.set, kit.supervisor.start(JOBS, lambda: _jobs(state, stop, kit)))
         )
-        if cfg.consume:
-            workers.append(
-                ("lag", stop.set, kit.supervisor.start(LAG, lambda: _lag(consumer, stop, cfg)))
-            )
         try:
             yield
         finally:
@@ -107,6 +109,10 @@ async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> N
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         kit.liveness.beat(JOBS, max_silence_s=cfg.metrics_interval_s + 120)
+        try:
+            await to_thread.run_sync(store.hold_service_lock)  # re-taken if its connection died
+        except StoreLocked as exc:
+            log.warning("%s", exc)
         now = datetime.now(UTC)
         stale_after = timedelta(seconds=cfg.stale_after_s)
         for camera in await to_thread.run_sync(store.cameras):
@@ -121,8 +127,12 @@ async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> N
         await pause(stop, cfg.metrics_interval_s)
 
 
-async def _lag(consumer: EventsConsumer, stop: asyncio.Event, cfg: TrackingSettings) -> None:
-    """Refresh the consumer-lag gauges apart from the consumer, which may be failing."""
+async def _stream_upkeep(
+    consumer: EventsConsumer, redis: Redis, stop: asyncio.Event, cfg: TrackingSettings
+) -> None:
+    """Refresh the consumer-lag gauges, apart from the consumer, which may be failing; trim
+    the entries every group has acknowledged, so the stream never reaches its cap unread."""
     while not stop.is_set():
         await consumer.refresh_lag()
+        await trim_stream(redis, cfg.stream, consumer.metrics)
         await pause(stop, cfg.metrics_interval_s)
