@@ -86,12 +86,15 @@ def open_session(
     # warnings (2) when a GPU is wanted: a CUDA fallback is logged there; CPU: errors only
     options.log_severity_level = 3 if device == "cpu" else 2
     messages: list[str] = []
-    with warnings.catch_warnings(record=True) as caught, captured_stderr(messages):
-        warnings.simplefilter("always")
-        session: Any = ort.InferenceSession(str(path), options, providers=providers)
-    messages = [str(w.message) for w in caught] + messages
-    for message in messages:
-        log.warning("onnxruntime: %s", message)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught, captured_stderr(messages):
+            warnings.simplefilter("always")
+            session: Any = ort.InferenceSession(str(path), options, providers=providers)
+    finally:  # relayed even when creation fails: they may say why
+        messages[:0] = [str(w.message) for w in caught]
+        for message in messages:
+            log.warning("onnxruntime: %s", message)
     taken = list(session.get_providers())
     if CUDA in providers and CUDA not in taken:
         reason = "; ".join(messages)[-600:] or "it gave no reason"
