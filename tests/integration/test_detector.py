@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from detektor.adapters.event_sinks import MemoryEventSink
 from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.detection import onnx_backend
+from detektor.detection.config import ModelConfig
 from detektor.detection.onnx_backend import ModelError, OnnxDetector
 from detektor.domain.events import EventType
 from detektor.domain.frames import FrameId
@@ -116,11 +117,11 @@ def test_per_camera_filters_drop_other_labels_and_low_scores() -> None:
 
 def test_missing_or_corrupt_model_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not found"):
-        OnnxDetector(DetectorSettings(model=tmp_path / "nope.onnx"))
+        OnnxDetector(ModelConfig(model=tmp_path / "nope.onnx"))
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"this is not a model")
     with pytest.raises(ModelError, match="cannot load model"):
-        OnnxDetector(DetectorSettings(model=garbage))
+        OnnxDetector(ModelConfig(model=garbage))
 
 
 def test_a_bundled_model_that_fails_its_checksum_is_refused(
@@ -134,23 +135,23 @@ def test_a_bundled_model_that_fails_its_checksum_is_refused(
     shutil.copy(bundled.with_name(bundled.name + ".sha256"), tmp_path)
     monkeypatch.setattr(onnx_backend, "bundled_model", lambda: copy)
     with pytest.raises(ModelError, match="sha256"):
-        OnnxDetector(DetectorSettings())
+        OnnxDetector(ModelConfig())
     (tmp_path / (bundled.name + ".sha256")).unlink()
     with pytest.raises(ModelError, match="checksum"):
-        OnnxDetector(DetectorSettings())
+        OnnxDetector(ModelConfig())
 
 
 def test_outputs_that_do_not_fit_the_format_are_refused() -> None:
     bundled = onnx_backend.bundled_model()
     with pytest.raises(ModelError, match="does not fit format 'yolo'"):
-        OnnxDetector(DetectorSettings(model=bundled, format="yolo", labels=["a", "b"]))
+        OnnxDetector(ModelConfig(model=bundled, format="yolo", labels=("a", "b")))
     with pytest.raises(ModelError, match="does not fit format 'nanodet'"):
-        OnnxDetector(DetectorSettings(model=bundled, labels=["only", "three", "labels"]))
+        OnnxDetector(ModelConfig(model=bundled, labels=("only", "three", "labels")))
 
 
 def test_cuda_required_without_cuda_is_refused() -> None:
     with pytest.raises(ModelError, match="no CUDA provider"):
-        OnnxDetector(DetectorSettings(device="cuda"))
+        OnnxDetector(ModelConfig(device="cuda"))
 
 
 def test_serve_detector_with_a_bad_model_exits_2(tmp_path: Path) -> None:
@@ -164,3 +165,16 @@ def test_serve_detector_with_a_bad_model_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "model file not found" in done.stderr
+
+
+def test_serve_detector_with_cuda_required_and_no_cuda_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "detektor.cli", "serve", "detector"],
+        env={"PATH": "/usr/bin:/bin", "DETEKTOR_DETECTOR__DEVICE": "cuda"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "detector.device is cuda but ONNX Runtime" in done.stderr

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from detektor.detection.config import DEFAULT_IOU
 from detektor.detection.labels import COCO_LABELS
 from detektor.detection.letterbox import Letterboxed, Size, canvas_size, letterbox_batch
 from detektor.detection.nms import Candidates, RawDetection, detections
@@ -187,7 +188,7 @@ def decode(
     letterboxed: Letterboxed,
     labels: Sequence[str] = COCO_LABELS,
     score_threshold: float = 0.3,
-    iou_threshold: float = 0.6,
+    iou_threshold: float = DEFAULT_IOU,
     top_k: int = 100,
 ) -> list[list[RawDetection]]:
     """Raw NanoDet outputs of a batch to detections in source pixels, one list per frame."""

@@ -3,21 +3,24 @@
 This module owns the part of decoding that every model format shares. A format's decoder
 (``nanodet``, ``yolo``) turns raw outputs into ``Candidates`` (boxes in model-input pixels,
 already above the score threshold, for a whole batch); ``detections`` then keeps, per frame and
-per class, the boxes that greedy NMS leaves, the ``top_k`` best of them, maps them back to
-source pixels and returns plain dicts ``{"label", "score", "box"}``.
+per class, the boxes that greedy NMS (OpenCV's, class-aware) leaves, the ``top_k`` best of
+them, maps them back to source pixels and returns plain dicts ``{"label", "score", "box"}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from detektor.detection.letterbox import Letterboxed
 
+# OpenCV's stubs ask for sequences; numpy arrays convert directly, without Python lists
+_nms_batched: Callable[..., Any] = cv2.dnn.NMSBoxesBatched
 Boxes = npt.NDArray[np.float32]
 Indices = npt.NDArray[np.intp]
 
@@ -75,19 +78,23 @@ def nms(
     """Greedy NMS within each group (e.g. frame x class): kept indices, best score first.
 
     A box is dropped when its IoU with a better-scored kept box of the same group exceeds
-    ``iou_threshold``. One vectorised IoU row per kept box.
+    ``iou_threshold``; equal scores keep the lower index first. OpenCV's ``NMSBoxesBatched``
+    does the work in C++ (a Python loop took 31-38 ms at 1,000 boxes). Scores must be above
+    0, as every candidate's is (they passed the score threshold).
     """
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    keep: list[int] = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(int(best))
-        same = groups[rest] == groups[best]
-        overlap = np.zeros(rest.size, dtype=bool)
-        if same.any():
-            overlap[same] = iou(boxes[best], boxes[rest[same]]) > iou_threshold
-        order = rest[~overlap]
-    return np.asarray(keep, dtype=np.intp)
+    if not len(scores):
+        return np.zeros(0, dtype=np.intp)
+    # float64 boxes select OpenCV's Rect2d overload: sub-pixel coordinates, no truncation
+    xyxy = np.asarray(boxes, dtype=np.float64)
+    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+    kept = _nms_batched(
+        xywh,
+        np.asarray(scores, dtype=np.float32),
+        np.asarray(groups, dtype=np.int32),
+        0.0,
+        float(iou_threshold),
+    )
+    return np.asarray(kept, dtype=np.intp).reshape(-1)
 
 
 def cap_per_image(candidates: Candidates, limit: int) -> Candidates:

@@ -1,9 +1,10 @@
 """The ``onnx`` detector backend: ONNX Runtime on CUDA when it can, on the CPU when it cannot.
 
-At start it checks the model (the bundled one against its sha256), picks the execution
-provider (``device: auto`` prefers CUDA and warns when it falls back to the CPU; ``cuda``
-refuses to start without it), and checks that the model's outputs fit the configured format,
-so a wrong file fails at start with a message instead of on the first frame.
+At start it checks the model (the bundled one against its sha256), opens the session on the
+requested device (``ort_session``: ``auto`` prefers CUDA and warns when it falls back to the
+CPU; ``cuda`` refuses to start unless the session took CUDA), reads the input's type and
+fixed shape from the model (``model_input``) and checks that the model's outputs fit the
+configured format, so a wrong file fails at start with a message instead of on every frame.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from detektor.detection import nanodet, yolo
+from detektor.detection.config import ModelConfig
 from detektor.detection.device import DeviceInfo, describe_device
 from detektor.detection.labels import COCO_LABELS
+from detektor.detection.model_input import InputSpec, read_input
 from detektor.detection.nms import RawDetection
-from detektor.services.detector.settings import DetectorSettings
+from detektor.detection.ort_session import DeviceError, open_session
 
 log = logging.getLogger(__name__)
 BUNDLED = "nanodet-g-416.onnx"
@@ -48,7 +50,7 @@ def verify_sha256(path: Path, expected: str) -> None:
 
 
 class OnnxDetector:
-    def __init__(self, settings: DetectorSettings) -> None:
+    def __init__(self, settings: ModelConfig) -> None:
         self.settings = settings
         self.format = settings.format
         path = settings.model or bundled_model()
@@ -61,23 +63,17 @@ class OnnxDetector:
             verify_sha256(path, sha_file.read_text().split()[0])
         self.path = path
         self.name = path.stem
-        providers = choose_providers(settings.device)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = settings.threads
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            self.session, _ = open_session(path, settings.device, settings.threads)
+        except DeviceError as exc:
+            raise ModelError(str(exc)) from None
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(f"cannot load model {path}: {exc}") from None
         self.provider = self.session.get_providers()[0]
         self.device: DeviceInfo = describe_device(self.provider)
-        self.input = self.session.get_inputs()[0]
+        self.input: InputSpec = self._input()
+        self.size = self.input.size
         self.labels = self._labels()
-        self.size = settings.input_size or (
-            nanodet.INPUT_SIZE if self.format == "nanodet" else yolo.DEFAULT_SIZE
-        )
-        # A model exported with a fixed batch of 1 is fed one frame at a time.
-        self.fixed_batch = isinstance(self.input.shape[0], int)
         self._check_outputs()
         log.info(
             "detector model %s (%s) on %s: %s",
@@ -85,8 +81,27 @@ class OnnxDetector:
             self.format,
             self.provider,
             self.device.name,
-            extra={"labels": len(self.labels), "input_size": self.size},
+            extra={
+                "labels": len(self.labels),
+                "input_size": self.size,
+                "input_type": np.dtype(self.input.dtype).name,
+            },
         )
+
+    def _input(self) -> InputSpec:
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelError(
+                f"model {self.path} has {len(inputs)} inputs ({[i.name for i in inputs]}); "
+                "the detector feeds exactly one image input"
+            )
+        default = nanodet.INPUT_SIZE if self.format == "nanodet" else yolo.DEFAULT_SIZE
+        try:
+            return read_input(
+                inputs[0].name, inputs[0].type, inputs[0].shape, self.settings.input_size, default
+            )
+        except ValueError as exc:
+            raise ModelError(f"model {self.path} cannot be fed: {exc}") from None
 
     def _labels(self) -> list[str]:
         if self.format == "nanodet":
@@ -121,31 +136,18 @@ class OnnxDetector:
 
     def detect(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[list[RawDetection]]:
         """Detections per image (source pixels), one inference call per batch."""
-        if self.fixed_batch and len(images) > 1:
+        if self.input.fixed_batch and len(images) > 1:
             return [found for image in images for found in self.detect([image])]
         cfg = self.settings
         if self.format == "nanodet":
             tensor, placed = nanodet.prepare(images, self.size)
-            outputs: list[Any] = self.session.run(None, {self.input.name: tensor})
+            outputs: list[Any] = self.session.run(None, {self.input.name: self._cast(tensor)})
             return nanodet.decode(
                 outputs, placed, self.labels, cfg.score_threshold, cfg.iou_threshold
             )
         tensor, placed = yolo.prepare(images, self.size)
-        output = self.session.run(None, {self.input.name: tensor})[0]
+        output = self.session.run(None, {self.input.name: self._cast(tensor)})[0]
         return yolo.decode(output, placed, self.labels, cfg.score_threshold, cfg.iou_threshold)
 
-
-def choose_providers(device: str) -> list[str]:
-    available = ort.get_available_providers()
-    has_cuda = "CUDAExecutionProvider" in available
-    if device == "cuda" and not has_cuda:
-        raise ModelError(
-            "detector.device is cuda but ONNX Runtime has no CUDA provider (available: "
-            f"{', '.join(available)}); install detektor[gpu] on a machine with an NVIDIA GPU, "
-            "or set detector.device to auto or cpu"
-        )
-    if device == "auto" and not has_cuda:
-        log.warning("no CUDA provider in ONNX Runtime: the detector runs on the CPU")
-    if device in ("auto", "cuda") and has_cuda:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+    def _cast(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
+        return tensor if self.input.dtype is np.float32 else tensor.astype(self.input.dtype)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from detektor.detection.config import DEFAULT_IOU
 from detektor.detection.letterbox import Letterboxed, Size, canvas_size, letterbox_batch
 from detektor.detection.nms import Candidates, RawDetection, detections
 
@@ -122,7 +123,7 @@ def decode(
     letterboxed: Letterboxed,
     labels: Sequence[str],
     score_threshold: float = 0.25,
-    iou_threshold: float = 0.45,
+    iou_threshold: float = DEFAULT_IOU,
     top_k: int = 100,
     layout: Layout | None = None,
 ) -> list[list[RawDetection]]:

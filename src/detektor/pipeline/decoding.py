@@ -1,4 +1,9 @@
-"""Turning a frame-bus delivery into a decoded frame, or the reason it cannot be used."""
+"""Turning a frame-bus delivery into a decoded frame, or the reason it cannot be used.
+
+A JPEG's size is read from its frame header (SOF marker) before it is decoded, so that a few
+bytes claiming 60000 x 60000 pixels are refused without allocating gigabytes: over
+``max_pixels``, or not the size the entry states, the entry is dead-lettered with the reason.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,12 @@ from detektor.kit.tracecontext import span_context_of
 from detektor.ports import Delivery
 
 Image = NDArray[np.uint8]
+MAX_PIXELS = 7680 * 4320
+"""Largest frame decoded (8K UHD, about 100 MB as BGR); cameras send 4K at most."""
+# SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but not
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# markers that stand alone, without a length: TEM, RST0..7, SOI
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +35,56 @@ class Frame:
     image: Image  # BGR, decoded from the message's JPEG
 
 
-def decode(delivery: Delivery) -> tuple[Frame | None, str | None]:
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a JPEG's frame header, or None where there is none before the
+    scan (not a JPEG, truncated, or a height deferred to a DNL marker)."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker in _STANDALONE:
+            at += 2
+            continue
+        if marker == 0xDA:  # start of scan: no frame header came first
+            return None
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in _SOF:
+            header = data[at + 5 : at + 9]
+            if length < 8 or len(header) < 4:
+                return None
+            height, width = int.from_bytes(header[:2], "big"), int.from_bytes(header[2:], "big")
+            return (width, height) if width and height else None
+        at += 2 + length
+    return None
+
+
+def decode(delivery: Delivery, max_pixels: int = MAX_PIXELS) -> tuple[Frame | None, str | None]:
     """The frame, or None and why it must be dead-lettered."""
     msg = delivery.message
     if msg is None:
         return None, f"malformed entry: {delivery.error}"
     if msg.traceparent is not None and span_context_of({"traceparent": msg.traceparent}) is None:
         return None, f"malformed traceparent {msg.traceparent[:80]!r}"
-    decoded = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    size = jpeg_size(msg.jpeg)
+    if size is None:
+        return None, f"undecodable JPEG ({len(msg.jpeg)} bytes): no frame header"
+    if size[0] * size[1] > max_pixels:
+        return None, (
+            f"JPEG header says {size[0]}x{size[1]} = {size[0] * size[1]} pixels, over the "
+            f"limit of {max_pixels}; not decoded"
+        )
+    if size != (msg.width, msg.height):
+        return None, f"JPEG is {size[0]}x{size[1]} but the entry says {msg.width}x{msg.height}"
+    try:
+        decoded = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV raises, rather than returns None, past its own limits
+        return None, f"undecodable JPEG ({len(msg.jpeg)} bytes): {str(exc).strip()[-200:]}"
     if decoded is None:
         return None, f"undecodable JPEG ({len(msg.jpeg)} bytes)"
     image = cast(Image, decoded)

@@ -37,7 +37,7 @@ class Backend(Protocol):
 def _onnx(settings: DetectorSettings) -> Backend:
     from detektor.detection.onnx_backend import OnnxDetector
 
-    return OnnxDetector(settings)
+    return OnnxDetector(settings.detection_config())
 
 
 BACKENDS: dict[str, Callable[[DetectorSettings], Backend]] = {"onnx": _onnx}

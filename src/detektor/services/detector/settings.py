@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from detektor.detection.config import DEFAULT_IOU, DEFAULT_SCORE, Device, Format, ModelConfig
+
 
 class DetectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -17,7 +19,7 @@ class DetectorSettings(BaseModel):
     model: Path | None = Field(
         default=None, description="an ONNX file; unset: the bundled NanoDet-g-416 (COCO)"
     )
-    format: Literal["nanodet", "yolo"] = Field(
+    format: Format = Field(
         default="nanodet", description="output format of the model: nanodet, or yolo (v5/v8/v9/v11)"
     )
     labels: list[str] | None = Field(
@@ -26,14 +28,14 @@ class DetectorSettings(BaseModel):
     input_size: int | None = Field(
         default=None, ge=32, le=2048, description="square input size (nanodet 416, yolo 640)"
     )
-    device: Literal["auto", "cuda", "cpu"] = Field(
+    device: Device = Field(
         default="auto", description="auto: CUDA when present, else the CPU with a warning"
     )
     threads: int = Field(default=2, ge=1, le=64, description="CPU inference threads")
     score_threshold: float = Field(
-        default=0.3, gt=0, lt=1, description="lowest score kept before per-camera filters"
+        default=DEFAULT_SCORE, gt=0, lt=1, description="lowest score kept before per-camera filters"
     )
-    iou_threshold: float = Field(default=0.6, gt=0, le=1, description="NMS overlap limit")
+    iou_threshold: float = Field(default=DEFAULT_IOU, gt=0, le=1, description="NMS overlap limit")
     detections_stream: str = Field(
         default="detektor:detections", description="Redis stream the results are published on"
     )
@@ -43,3 +45,16 @@ class DetectorSettings(BaseModel):
         if self.format == "yolo" and self.model is None:
             raise ValueError("format yolo needs detector.model: the path of your YOLO ONNX file")
         return self
+
+    def detection_config(self) -> ModelConfig:
+        """The plain values the ``detection`` package runs the model with."""
+        return ModelConfig(
+            model=self.model,
+            format=self.format,
+            labels=tuple(self.labels) if self.labels is not None else None,
+            input_size=self.input_size,
+            device=self.device,
+            threads=self.threads,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+        )
