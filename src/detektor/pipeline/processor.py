@@ -139,7 +139,8 @@ class ProcessorRunner:
 
     async def handle(self, deliveries: list[Delivery]) -> None:
         # JPEG decoding is CPU work: off the event loop, like process() itself.
-        decoded = await to_thread.run_sync(lambda: [decode(d) for d in deliveries])
+        limit = self.settings.max_frame_pixels
+        decoded = await to_thread.run_sync(lambda: [decode(d, limit) for d in deliveries])
         frames: list[Frame] = []
         usable: list[Delivery] = []
         for delivery, (frame, problem) in zip(deliveries, decoded, strict=True):

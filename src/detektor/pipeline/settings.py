@@ -27,6 +27,12 @@ class ProcessorSettings(BaseModel):
         default=True,
         description="complete frames after processing (off when the notifier completes them)",
     )
+    max_frame_pixels: int = Field(
+        default=7680 * 4320,
+        ge=1,
+        description="frames whose JPEG header claims more pixels (8K by default) are "
+        "dead-lettered before decoding",
+    )
 
 
 class BusSettings(BaseModel):

@@ -75,23 +75,23 @@ def test_a_real_frame_over_a_low_limit_is_refused_before_decoding() -> None:
     assert frame.image.shape == (48, 64, 3)
 
 
-def test_a_tiny_jpeg_claiming_60000_squared_pixels_is_dead_lettered() -> None:
-    bomb = message(seq=1, width=60000, height=60000, jpeg=claiming(jpeg(16, 16), 60000, 60000))
-    assert len(bomb.jpeg) < 2000
-    good = message(seq=2)
+def _run(
+    settings: ProcessorSettings, *messages: FrameMessage
+) -> tuple[MemoryFrameBus, MemoryEventSink]:
+    """Publish ``messages``, run a runner until a frame completes, stop it."""
     bus, sink = MemoryFrameBus(), MemoryEventSink()
     runner = ProcessorRunner(
         MotionRegionsProcessor(),
         bus,
         sink,
         PipelineMetrics(Metrics("unit", "0")),
-        ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1"),
+        settings,
         Liveness(),
     )
 
     async def scenario() -> None:
-        await bus.publish(bomb)
-        await bus.publish(good)
+        for msg in messages:
+            await bus.publish(msg)
         task = asyncio.create_task(runner.run())
         for _ in range(400):
             if any(e.type is EventType.COMPLETED for e in sink.events):
@@ -101,6 +101,27 @@ def test_a_tiny_jpeg_claiming_60000_squared_pixels_is_dead_lettered() -> None:
         await asyncio.wait_for(task, 5)
 
     asyncio.run(scenario())
+    return bus, sink
+
+
+def test_the_runner_takes_its_pixel_limit_from_the_settings() -> None:
+    big = message(seq=1, width=64, height=48, jpeg=jpeg(64, 48))
+    small = message(seq=2, width=16, height=8, jpeg=jpeg(16, 8))
+    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1", max_frame_pixels=200)
+    bus, sink = _run(settings, big, small)
+    assert [reason for _, reason in bus.dead] == [
+        "JPEG header says 64x48 = 3072 pixels, over the limit of 200; not decoded"
+    ]
+    completed = [e.frame_id for e in sink.events if e.type is EventType.COMPLETED]
+    assert completed == [small.frame_id]
+
+
+def test_a_tiny_jpeg_claiming_60000_squared_pixels_is_dead_lettered() -> None:
+    bomb = message(seq=1, width=60000, height=60000, jpeg=claiming(jpeg(16, 16), 60000, 60000))
+    assert len(bomb.jpeg) < 2000
+    good = message(seq=2)
+    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1")
+    bus, sink = _run(settings, bomb, good)
     assert len(bus.dead) == 1
     assert "60000x60000 = 3600000000 pixels, over the limit" in bus.dead[0][1]
     failed = [e for e in sink.events if e.type is EventType.FAILED]
