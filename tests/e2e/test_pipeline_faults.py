@@ -1,10 +1,12 @@
-"""Faults in the distributed pipeline: a detector killed mid-batch, Redis restarted mid-stream."""
+"""Faults in the distributed pipeline: a detector killed mid-batch, Redis restarted mid-stream
+under every consumer (detector, tracking, notifier) and the capture producer."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from support.postgres import temporary_database
 from support.private_redis import PrivateRedis
 from support.process import ServiceProcess
 from support.redis import redis_namespace
-from support.services import require_binary
+from support.services import require_binary, require_port
 from support.waiting import wait_for
 
 
@@ -102,15 +104,26 @@ def test_redis_restart_mid_stream_loses_no_acknowledged_frame(
             {"cameras": [{"name": "porch", "source": "synthetic://?fps=10&size=640x480"}]}
         )
     )
+    require_port("127.0.0.1", 1883, "Mosquitto")
+    root = f"restart-{uuid.uuid4().hex[:8]}"
     with temporary_database("detektor_restart") as db_url:
         env = {
             "DETEKTOR_REDIS_URL": f"redis://127.0.0.1:{private_redis.port}/0",
             "DETEKTOR_DATABASE_URL": db_url,
             "DETEKTOR_PROCESSOR__CLAIM_IDLE_MS": "2000",
             "DETEKTOR_TRACKING__CLAIM_IDLE_MS": "2000",
+            # As in compose: the notifier, a consumer of the detections stream, completes
+            # the frames, so every completed frame went through all three consumers.
+            "DETEKTOR_PROCESSOR__LAST_STAGE": "false",
+            "DETEKTOR_MQTT_URL": "mqtt://127.0.0.1:1883",
+            "DETEKTOR_NOTIFIER__DISCOVERY_PREFIX": f"{root}/homeassistant",
+            "DETEKTOR_NOTIFIER__STATE_PREFIX": f"{root}/detektor",
+            "DETEKTOR_NOTIFIER__CLIENT_ID": f"notifier-{root}",
+            "DETEKTOR_NOTIFIER__CLAIM_IDLE_MS": "2000",
         }
         with (
             ServiceProcess("tracking", tmp_path, env) as tracking,
+            ServiceProcess("notifier", tmp_path, env) as notifier,
             ServiceProcess("detector", tmp_path, env) as detector,
         ):
             capture = ServiceProcess("capture", tmp_path, {**env, "DETEKTOR_CONFIG": str(config)})
@@ -125,7 +138,7 @@ def test_redis_restart_mid_stream_loses_no_acknowledged_frame(
             private_redis.restart(down_s=1.0)
             before = accounting()["completed"]
             wait_for(lambda: accounting()["completed"] >= before + 10, 90, "processing to resume")
-            for svc in (capture, detector, tracking):
+            for svc in (capture, detector, notifier, tracking):
                 assert svc.proc is not None
                 assert svc.proc.poll() is None, f"{svc.name} died:\n{svc.output()}"
                 assert httpx.get(f"{svc.url}/healthz", timeout=5).status_code == 200
