@@ -102,9 +102,9 @@ def test_every_service_stays_healthy_for_150_seconds(tmp_path: Path) -> None:
                             at = time.monotonic() - started
                             failures.append(f"{name} at {at:.0f}s: {status} {body[:300]}")
                     samples += 1
-                    time.sleep(EVERY_S)
+                    time.sleep(max(0.0, started + samples * EVERY_S - time.monotonic()))
                 assert failures == [], "\n".join(failures)
-                assert samples >= SOAK_S / EVERY_S - 1
+                assert samples >= SOAK_S / EVERY_S * 0.9
                 # Health meant progress: frames went all the way through both deployments.
                 assert _completed(urls["tracking"], "yard") > 0
                 assert _completed(urls["run"], "synthetic") > 0
