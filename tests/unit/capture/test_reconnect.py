@@ -1,4 +1,4 @@
-"""Reconnect backoff with jitter, and stall detection, with an injected rng and clock."""
+"""Reconnect backoff with jitter, with an injected rng."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from detektor.services.capture.reconnect import Backoff, StallWatch
+from detektor.services.capture.reconnect import Backoff
 
 
 class FixedRandom(random.Random):
@@ -16,14 +16,6 @@ class FixedRandom(random.Random):
 
     def random(self) -> float:
         return self.value
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_doubles_up_to_the_cap_without_jitter() -> None:
@@ -77,27 +69,3 @@ def test_many_failures_do_not_overflow() -> None:
 def test_invalid_backoff(initial: float, maximum: float, jitter: float) -> None:
     with pytest.raises(ValueError, match=r"initial_s|jitter"):
         Backoff(initial, maximum, jitter=jitter)
-
-
-def test_stall_watch() -> None:
-    clock = FakeClock()
-    watch = StallWatch(5.0, clock=clock)
-    assert not watch.stalled()
-    assert watch.remaining_s() == 5.0
-    clock.now += 4.9
-    assert not watch.stalled()
-    watch.beat()
-    clock.now += 4.9
-    assert not watch.stalled()
-    assert watch.remaining_s() == pytest.approx(0.1)
-    clock.now += 0.2
-    assert watch.stalled()
-    assert watch.silent_s() == pytest.approx(5.1)
-    assert watch.remaining_s() == 0.0
-    watch.beat()
-    assert not watch.stalled()
-
-
-def test_invalid_stall_timeout() -> None:
-    with pytest.raises(ValueError, match="timeout_s"):
-        StallWatch(0)

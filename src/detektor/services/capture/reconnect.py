@@ -1,21 +1,17 @@
-"""Reconnect policy for cameras: exponential backoff with jitter, and stall detection.
+"""Reconnect policy for cameras: exponential backoff with jitter.
 
-Both are pure: the random source and the clock are injected, so tests need no sleeping.
+It is pure: the random source is injected, so tests need no sleeping. A stalled connection
+is detected by the source itself (``open_source``'s ``read_timeout_s``), not here.
 
-- ``Backoff``: the n-th consecutive failure waits ``initial_s * 2**n``, capped at ``max_s``,
-  of which a random share up to ``jitter`` is taken off (``jitter=1`` is "full jitter"), so
-  cameras behind one failed switch do not all come back at the same instant. A delay never
-  exceeds ``max_s``. ``reset()`` after the first good frame of a connection.
-- ``StallWatch``: a connection is stalled when no frame came for ``timeout_s``; the capture
-  loop ``beat()``s per frame, and a supervisor asks ``stalled()`` to force a reconnect.
+``Backoff``: the n-th consecutive failure waits ``initial_s * 2**n``, capped at ``max_s``,
+of which a random share up to ``jitter`` is taken off (``jitter=1`` is "full jitter"), so
+cameras behind one failed switch do not all come back at the same instant. A delay never
+exceeds ``max_s``. ``reset()`` after the first good frame of a connection.
 """
 
 from __future__ import annotations
 
 import random
-import threading
-import time
-from collections.abc import Callable
 
 
 class Backoff:
@@ -46,34 +42,3 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
-
-
-class StallWatch:
-    """Whether frames stopped coming: no ``beat()`` for ``timeout_s``. Thread-safe."""
-
-    def __init__(self, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        self.timeout_s = timeout_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._last = clock()
-
-    def beat(self) -> None:
-        """A frame arrived (or a connection was just opened)."""
-        now = self._clock()
-        with self._lock:
-            self._last = now
-
-    def silent_s(self) -> float:
-        """Seconds since the last beat."""
-        with self._lock:
-            last = self._last
-        return max(0.0, self._clock() - last)
-
-    def remaining_s(self) -> float:
-        """Seconds until the connection counts as stalled (0 once it is)."""
-        return max(0.0, self.timeout_s - self.silent_s())
-
-    def stalled(self) -> bool:
-        return self.silent_s() >= self.timeout_s
