@@ -49,6 +49,7 @@ from detektor.ports import EventSink, FrameBus
 from detektor.services.capture.camera import CameraWorker
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings, MotionSettings
+from support.redis import REDIS_URL  # TEST_REDIS_URL, as the tests use
 
 
 class NoInference(Processor):
@@ -134,7 +135,7 @@ def latency(seconds: float) -> None:
     from detektor.adapters.redis_bus import RedisFrameBus
 
     async def distributed() -> tuple[list[float], int]:
-        redis = Redis.from_url("redis://127.0.0.1:6379/0")
+        redis = Redis.from_url(REDIS_URL)
         prefix = f"bench-{os.getpid()}"
         try:
             bus = RedisFrameBus(redis, f"{prefix}:frames", "processors", cap=200)
