@@ -118,6 +118,7 @@ class Window:
     latencies: list[float]  # capture -> processed, seconds, of the frames done in the window
     cpu_s: float  # this process's CPU over the window, all threads
     seconds: float
+    started: float  # time.monotonic() at its start
 
 
 async def run_pipeline(
@@ -128,6 +129,7 @@ async def run_pipeline(
     processor: Processor | None = None,
     cams: list[CameraSettings] | None = None,
     settings: ProcessorSettings | None = None,
+    warmup_s: float = WARMUP_S,
 ) -> Window:
     metrics = Metrics("bench", "0") if metrics is None else metrics
     pipeline = PipelineMetrics(metrics)  # type: ignore[arg-type]
@@ -146,12 +148,12 @@ async def run_pipeline(
     )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     proc = asyncio.create_task(runner.run())
-    await asyncio.sleep(WARMUP_S)
+    await asyncio.sleep(warmup_s)
     # Only the window counts, CPU included: start-up and shutdown would dilute the ratio.
     runner.latencies.clear()
     cpu, started = cpu_now(), time.monotonic()
     await asyncio.sleep(seconds)
-    window = Window(list(runner.latencies), cpu_now() - cpu, time.monotonic() - started)
+    window = Window(list(runner.latencies), cpu_now() - cpu, time.monotonic() - started, started)
     for w in workers:
         w.stop()
     await asyncio.gather(*tasks)
