@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/notifier.py [--count 1200] [--rate 40] [--port 1883] [--no-stream]
 
-Needs a Mosquitto on 127.0.0.1 (and Redis for the stream part). Topics go under a root of
-their own, cleared afterwards.
+Needs a Mosquitto on 127.0.0.1 (and Redis for the stream part, at ``$TEST_REDIS_URL``, default
+redis://127.0.0.1:6379/0, as for the tests). Topics go under a root of their own, cleared
+afterwards.
 
 1. **Our path**: ``Notifier.handle`` (rules, zones, state, JSON, span, lifecycle events) on
    the real ``MqttLink`` (paho-mqtt in its network thread, acks bridged to asyncio), from the
@@ -27,9 +28,11 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,6 +40,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from detektor import package_version
 from detektor.adapters.event_sinks import MemoryEventSink
@@ -51,6 +56,7 @@ from detektor.services.notifier.mqtt import MqttLink, broker_from
 from detektor.services.notifier.publisher import Notifier
 from detektor.services.notifier.rules import Detection
 from detektor.settings import Settings
+from support.redis import REDIS_URL  # TEST_REDIS_URL, as the tests use
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -179,7 +185,7 @@ async def interleaved(
 async def through_redis(settings: Settings, count: int, rate: float, port: int) -> list[float]:
     stream = f"bench-{uuid.uuid4().hex[:8]}:detections"
     metrics = NotifierMetrics(Metrics("bench", "0"))
-    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    redis = Redis.from_url(REDIS_URL)
     notifier = Notifier(settings, metrics, MemoryEventSink())
     broker = broker_from(f"mqtt://127.0.0.1:{port}", settings.notifier)
     link = notifier.link = MqttLink(
@@ -201,7 +207,7 @@ async def through_redis(settings: Settings, count: int, rate: float, port: int) 
     task = asyncio.create_task(consumer.run())
     sent: dict[str, float] = {}
     loop = asyncio.get_running_loop()
-    writer = Redis.from_url("redis://127.0.0.1:6379/0")
+    writer = Redis.from_url(REDIS_URL)
     try:
         await asyncio.sleep(0.3)
         start = loop.time()

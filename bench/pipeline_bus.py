@@ -1,7 +1,7 @@
 """Frame-bus throughput: RedisFrameBus against raw redis-py on the same payloads and Redis.
 
     .venv/bin/python bench/pipeline_bus.py [--frames 5000] [--batch 50] [--repeat 5]
-        [--redis-url redis://127.0.0.1:6379/0]
+        [--redis-url URL]   # default: $TEST_REDIS_URL, else redis://127.0.0.1:6379/0
     .venv/bin/python bench/pipeline_bus.py --payload   # the numbers behind ADR 8
 
 One real 640x480 JPEG (scikit-image's astronaut, resized, quality 85) is encoded once and its
@@ -31,14 +31,18 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 import cv2
 from redis.asyncio import Redis
 from skimage import data
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 from detektor.adapters.redis_bus import RedisFrameBus
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
+from support.redis import REDIS_URL  # TEST_REDIS_URL, as the tests use
 
 TARGET = 0.7
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -241,6 +245,6 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--payload", action="store_true", help="ADR 8: inline vs by reference")
     asyncio.run(main(parser.parse_args()))

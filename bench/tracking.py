@@ -1,13 +1,21 @@
 """Event-store benchmarks: batched append throughput, single-append latency, timeline queries.
 
     .venv/bin/python bench/tracking.py postgres [--events 200000] [--load 5000000]
-    .venv/bin/python bench/tracking.py sqlite   [--events 200000] [--load 5000000]
+        [--interleaved 200000] [--interleaved-batch 500] [--wave 100]
+    .venv/bin/python bench/tracking.py sqlite   [--events 200000] [--load 5000000] [...]
 
-1. Batched appends (1000 events a batch, projections included) against a raw baseline of
-   the same rows in the same run: COPY into a bare table on PostgreSQL, executemany of a
-   bare INSERT in one transaction on SQLite. Prints events/s and the ratio.
-2. Single-event appends: p50/p99 latency.
-3. Frame-timeline reads (``frame(id)``) of random frames once ``--load`` events are stored:
+1. Batched appends, best case (1000 events a batch, whole lifecycles, every frame new;
+   projections included) against a raw baseline of the same rows in the same run: COPY
+   into a bare table on PostgreSQL, executemany of a bare INSERT in one transaction on
+   SQLite. Prints events/s and the ratio.
+2. Batched appends, pipeline-like (``store_workloads.Interleaved``): stage by stage, many
+   frames in flight, most events updating a frame stored by an earlier batch, some arriving
+   late (re-folds), in batches of ``--interleaved-batch`` (the tracking consumer's
+   ``read_count``). Ours and the raw baseline (the same rows, the same batches; psycopg's
+   COPY or sqlite3's executemany, no code of ours) alternate batch by batch, so load drifting
+   on a shared machine weighs on both alike. Prints both rates and the ratio.
+3. Single-event appends: p50/p99 latency.
+4. Frame-timeline reads (``frame(id)``) of random frames once ``--load`` events are stored:
    p50/p99 latency, and how long loading took.
 
 PostgreSQL runs in a database created for the run on 127.0.0.1 and dropped at the end.
@@ -16,77 +24,30 @@ PostgreSQL runs in a database created for the run on 127.0.0.1 and dropped at th
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from detektor.domain.events import Envelope, EventType
+from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.ports import EventStore
-
-LIFE = [
-    (EventType.CAPTURED, {"width": 640, "height": 480, "pts": 0, "source": "synthetic://"}),
-    (EventType.QUEUED, {"stream": "frames"}),
-    (EventType.PROCESSING, {"processor": "detector", "batch_id": "b"}),
-    (
-        EventType.PROCESSED,
-        {
-            "processor": "detector",
-            "duration_ms": 4.2,
-            "detections": [{"label": "person", "score": 0.9, "box": [1, 2, 30, 40]}],
-        },
-    ),
-    (EventType.PUBLISHED, {"target": "mqtt"}),
-    (EventType.COMPLETED, {}),
-]
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-class Frames:
-    """Generates complete frame lifecycles, six events a frame, camera by camera."""
-
-    def __init__(self, start: datetime, cameras: int = 4) -> None:
-        self.clock = start
-        self.cameras = [f"cam-{i}" for i in range(cameras)]
-        self.seq = 0
-        self.ids: list[FrameId] = []
-
-    def events(self, count: int) -> Iterator[Envelope]:
-        made = 0
-        while made < count:
-            self.seq += 1
-            self.clock += timedelta(milliseconds=50)
-            camera = self.cameras[self.seq % len(self.cameras)]
-            fid = FrameId.make(camera, int(self.clock.timestamp() * 1000), self.seq)
-            self.ids.append(fid)
-            for i, (kind, data) in enumerate(LIFE):
-                yield Envelope.new(
-                    kind,
-                    fid,
-                    data,
-                    occurred_at=self.clock + timedelta(milliseconds=i),
-                    trace_id=TRACE,
-                )
-                made += 1
-
-
-def batches(gen: Iterator[Envelope], size: int) -> Iterator[list[Envelope]]:
-    batch: list[Envelope] = []
-    for env in gen:
-        batch.append(env)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+from store_workloads import (  # this script's neighbour
+    LIFE,
+    Frames,
+    Interleaved,
+    Raw,
+    RawPostgres,
+    RawSqlite,
+    batches,
+    raw_rows,
+)
 
 
 def pct(samples: list[float], q: int) -> float:
@@ -112,67 +73,48 @@ def throughput(store: EventStore, frames: Frames, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-def rows_of(envs: list[Envelope]) -> list[tuple[object, ...]]:
-    return [
-        (
-            e.event_id,
-            e.type.value,
-            str(e.frame_id),
-            e.camera,
-            e.occurred_at,
-            e.trace_id,
-            e.span_id,
-            e.schema_version,
-            json.dumps(e.to_dict()["data"]),
-        )
-        for e in envs
-    ]
+def raw_rate(raw: Raw, envs: list[Envelope]) -> float:
+    """Rows/s of the raw baseline, 1000 rows a batch (the best case's baseline)."""
+    prepared = [raw_rows(raw, envs[i : i + 1000]) for i in range(0, len(envs), 1000)]
+    started = time.perf_counter()
+    for rows in prepared:
+        raw.write(rows)
+    return len(envs) / (time.perf_counter() - started)
 
 
-def raw_postgres(url: str, envs: list[Envelope]) -> float:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "CREATE TABLE bare (event_id uuid, type text, frame_id text, camera text, "
-            "occurred_at timestamptz, trace_id text, span_id text, schema_version smallint, "
-            "data jsonb)"
-        )
-        conn.commit()
-        rows = rows_of(envs)
-        started = time.perf_counter()
-        for i in range(0, len(rows), 1000):
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    "COPY bare (event_id, type, frame_id, camera, occurred_at, trace_id, span_id, "
-                    "schema_version, data) FROM STDIN"
-                ) as copy,
-            ):
-                for row in rows[i : i + 1000]:
-                    copy.write_row(row)
-            conn.commit()
-        return len(rows) / (time.perf_counter() - started)
-
-
-def raw_sqlite(path: str, envs: list[Envelope]) -> float:
-    import sqlite3
-
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE bare (event_id text, type text, frame_id text, camera text, "
-            "occurred_at text, trace_id text, span_id text, schema_version int, data text)"
-        )
-        rows = [(str(r[0]), *r[1:4], str(r[4]), *r[5:]) for r in rows_of(envs)]
-        started = time.perf_counter()
-        for i in range(0, len(rows), 1000):
-            with conn:
-                conn.executemany("INSERT INTO bare VALUES (?,?,?,?,?,?,?,?,?)", rows[i : i + 1000])
-        return len(rows) / (time.perf_counter() - started)
-    finally:
-        conn.close()
+def interleaved(store: EventStore, raw: Raw, workload: Interleaved, total: int, size: int) -> None:
+    """Ours and the raw baseline on the pipeline-like stream, alternating batch by batch."""
+    prepared = list(batches(workload.events(total), size))
+    rows = [raw_rows(raw, batch) for batch in prepared]
+    seen: set[FrameId] = set()
+    updates = 0
+    for batch in prepared:
+        updates += sum(e.frame_id in seen for e in batch)
+        seen.update(e.frame_id for e in batch)
+    ours = base = 0.0
+    begun = time.perf_counter()
+    for i, batch in enumerate(prepared):
+        for side in ("ours", "raw") if i % 2 == 0 else ("raw", "ours"):
+            started = time.perf_counter()
+            if side == "ours":
+                store.append(batch)
+                ours += time.perf_counter() - started
+            else:
+                raw.write(rows[i])
+                base += time.perf_counter() - started
+        if (i + 1) % 40 == 0:
+            progress("interleaved, both sides", (i + 1) * size, total, begun)
+    print(file=sys.stderr)
+    print(
+        f"  interleaved: {total:,} events, batches of {size}, waves of {workload.wave} frames; "
+        f"{updates:,} events ({updates / total:.0%}) for a frame stored by an earlier batch; "
+        f"{workload.late} frames with late capture events (re-folds)"
+    )
+    print(f"  interleaved append, ours: {total / ours:,.0f} events/s")
+    print(
+        f"  interleaved raw baseline, same rows and batches: {total / base:,.0f} rows/s; "
+        f"ratio {base / ours:.3f}"
+    )
 
 
 def single_latency(store: EventStore, frames: Frames, count: int) -> list[float]:
@@ -199,16 +141,20 @@ def timeline_latency(store: EventStore, ids: list[FrameId], count: int) -> list[
 def run(
     backend: str,
     open_store: Callable[[], EventStore],
-    raw: Callable[[list[Envelope]], float],
-    events: int,
-    load: int,
+    open_raw: Callable[[str], Raw],
+    args: argparse.Namespace,
 ) -> None:
+    events, load = args.events, args.load
     store = open_store()
     store.migrate()
     try:
         frames = Frames(datetime.now(UTC) - timedelta(days=1))
         ours = throughput(store, frames, events)
-        baseline = raw(list(Frames(datetime.now(UTC)).events(events)))
+        raw = open_raw("bare")
+        try:
+            baseline = raw_rate(raw, list(Frames(datetime.now(UTC)).events(events)))
+        finally:
+            raw.close()
         print(
             f"[{backend}] batched append (1000/batch, projections included): {ours:,.0f} events/s"
         )
@@ -216,6 +162,15 @@ def run(
             f"[{backend}] raw baseline, same rows: {baseline:,.0f} rows/s; "
             f"ratio {ours / baseline:.3f}"
         )
+
+        if args.interleaved:
+            print(f"[{backend}] pipeline-like workload:")
+            raw = open_raw("bare_interleaved")
+            try:
+                workload = Interleaved(datetime.now(UTC) - timedelta(days=3), wave=args.wave)
+                interleaved(store, raw, workload, args.interleaved, args.interleaved_batch)
+            finally:
+                raw.close()
 
         single = single_latency(store, frames, 2000)
         print(
@@ -251,6 +206,11 @@ def main() -> None:
     parser.add_argument("backend", choices=["postgres", "sqlite"])
     parser.add_argument("--events", type=int, default=200_000, help="events in the throughput run")
     parser.add_argument("--load", type=int, default=5_000_000, help="events stored before reads")
+    parser.add_argument(
+        "--interleaved", type=int, default=200_000, help="events of the pipeline-like run (0: none)"
+    )
+    parser.add_argument("--interleaved-batch", type=int, default=500, help="events per append")
+    parser.add_argument("--wave", type=int, default=100, help="frames entering each stage at once")
     args = parser.parse_args()
     if args.backend == "postgres":
         from detektor.adapters.postgres import PostgresEventStore
@@ -260,9 +220,8 @@ def main() -> None:
             run(
                 "postgres",
                 lambda: PostgresEventStore(url),
-                lambda envs: raw_postgres(url, envs),
-                args.events,
-                args.load,
+                lambda table: RawPostgres(url, table),
+                args,
             )
     else:
         from detektor.adapters.sqlite import SqliteEventStore
@@ -272,9 +231,8 @@ def main() -> None:
             run(
                 "sqlite",
                 lambda: SqliteEventStore(path),
-                lambda envs: raw_sqlite(str(Path(tmp) / "bare.db"), envs),
-                args.events,
-                args.load,
+                lambda table: RawSqlite(str(Path(tmp) / "bare.db"), table),
+                args,
             )
 
 

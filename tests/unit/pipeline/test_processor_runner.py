@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from detektor.adapters.event_sinks import MemoryEventSink
 from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.domain.events import EventType
 from detektor.kit.health import Liveness
 from detektor.kit.metrics import Metrics
+from detektor.pipeline import processor as processor_module
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.motion_regions import MotionRegionsProcessor
@@ -20,6 +23,8 @@ from detektor.pipeline.settings import ProcessorSettings
 from support.frames import message
 
 GOOD_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+HEX32 = re.compile(r"[0-9a-f]{32}")
+HEX16 = re.compile(r"[0-9a-f]{16}")
 
 
 class Flaky(Processor):
@@ -91,8 +96,41 @@ def test_frames_are_processed_completed_and_acknowledged() -> None:
     assert any(e.data["detections"] for e in processed[1:])
     assert asyncio.run(bus.backlog()) == (0, 0)
     assert metrics.frame_latency.labels("cam")._sum.get() > 0  # type: ignore[attr-defined]
-    # Every lifecycle event of a batch carries the batch span's trace ids.
-    assert all(e.trace_id is None or len(e.trace_id) == 32 for e in sink.events)
+
+
+def test_lifecycle_events_carry_their_batch_span_trace_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real SDK tracer for the runner alone: installing a global provider would leak into
+    # every later test of the session.
+    monkeypatch.setattr(processor_module, "tracer", TracerProvider().get_tracer("test"))
+    bus, sink = MemoryFrameBus(), MemoryEventSink()
+    msgs = [message(seq=i, traceparent=GOOD_PARENT) for i in range(6)]
+
+    async def publish() -> None:
+        for m in msgs:
+            await bus.publish(m)
+
+    asyncio.run(publish())
+    completed = lambda: sum(e.type is EventType.COMPLETED for e in sink.events) == 6  # noqa: E731
+    run_until(MotionRegionsProcessor(), bus, sink, completed)
+    assert len(sink.events) == 18
+    by_batch: dict[object, set[str | None]] = {}
+    for m in msgs:
+        events = [e for e in sink.events if e.frame_id == m.frame_id]
+        ids = {e.trace_id for e in events}
+        assert len(ids) == 1, f"{m.frame_id}: one frame's events carry trace ids {ids}"
+        trace_id = ids.pop()
+        assert trace_id is not None
+        assert HEX32.fullmatch(trace_id)
+        assert trace_id != "0" * 32
+        # The batch span is a new trace, linked to (not a child of) the frame's create span.
+        assert trace_id != GOOD_PARENT.split("-")[1]
+        assert all(e.span_id and HEX16.fullmatch(e.span_id) for e in events)
+        batch = next(e.data["batch_id"] for e in events if e.type is EventType.PROCESSING)
+        by_batch.setdefault(batch, set()).add(trace_id)
+    # Six frames in batches of at most four: each batch one trace, no two batches alike.
+    assert len(by_batch) >= 2
+    assert all(len(ids) == 1 for ids in by_batch.values())
+    assert len(set().union(*by_batch.values())) == len(by_batch)
 
 
 @pytest.mark.parametrize(

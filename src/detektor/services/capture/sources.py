@@ -14,7 +14,6 @@ from another thread and takes effect when the current read returns.
 
 from __future__ import annotations
 
-import abc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,81 +24,19 @@ from urllib.parse import unquote, urlsplit
 import av
 import av.error
 import cv2
-import numpy as np
-from numpy.typing import NDArray
 
 from detektor.kit.redact import mask_url
+from detektor.services.capture.source_base import (
+    CATCH_UP_S,
+    DecodedFrame,
+    Image,
+    Source,
+    SourceError,
+)
+from detektor.services.capture.synthetic import SceneSpec, SyntheticSource
 
-Image = NDArray[np.uint8]
-CATCH_UP_S = 1.0  # a paced source further behind than this skips ahead, as a camera would
-
-
-class SourceError(OSError):
-    """A valid source failed to open or to deliver frames; worth a reconnect."""
-
-
-class DecodedFrame:
-    """One decoded frame. ``image`` (BGR, uint8, HxWx3) is converted on first access."""
-
-    __slots__ = ("_convert", "_image", "height", "pts", "time_s", "wall_ms", "width")
-
-    def __init__(
-        self,
-        convert: Callable[[], Image],
-        *,
-        width: int,
-        height: int,
-        pts: int | None,
-        time_s: float,
-        wall_ms: int,
-    ) -> None:
-        self._convert: Callable[[], Image] | None = convert
-        self._image: Image | None = None
-        self.width, self.height = width, height
-        self.pts = pts
-        self.time_s = time_s  # stream time, from 0 at connect, monotonic within a connection
-        self.wall_ms = wall_ms  # epoch milliseconds when it was decoded
-
-    @property
-    def image(self) -> Image:
-        image, convert = self._image, self._convert
-        if image is None and convert is not None:
-            image = self._image = convert()  # set before _convert is dropped: thread-safe
-            self._convert = None
-        return image if image is not None else cast(Image, self._image)
-
-
-class Source(abc.ABC):
-    """A stream of decoded frames; iterate ``frames()`` once, then ``close()``."""
-
-    description: str  # the URI with credentials masked
-    nominal_fps: float | None
-
-    def __init__(self, description: str, nominal_fps: float | None) -> None:
-        self.description, self.nominal_fps = description, nominal_fps
-        self._closed = threading.Event()
-
-    @abc.abstractmethod
-    def frames(self) -> Iterator[DecodedFrame]: ...
-
-    def close(self) -> None:
-        self._closed.set()
-
-    def _pace(self, start: float, time_s: float) -> float:
-        """Sleep until ``time_s`` after ``start`` (or until closed); how late we are."""
-        late = time.monotonic() - (start + time_s)
-        if late < 0:
-            self._closed.wait(-late)
-        return late
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.description}>"  # the masked URI only
+# The interface is defined in source_base; importers of this module keep these names.
+__all__ = ["DecodedFrame", "Image", "Source", "SourceError", "open_source", "rtsp_options"]
 
 
 def open_source(
@@ -125,8 +62,6 @@ def open_source(
     wait_s = (open_timeout_s if read_timeout_s is None else read_timeout_s) / 2
     scheme = uri.partition("://")[0].lower() if "://" in uri else ""
     if scheme == "synthetic":
-        from detektor.services.capture.synthetic import SceneSpec, SyntheticSource  # a cycle
-
         spec = SceneSpec.parse(uri)
         return SyntheticSource(spec, realtime=True if realtime is None else realtime)
     if scheme in ("rtsp", "rtsps"):
@@ -166,7 +101,7 @@ class AvSource(Source):
 
     A file decodes on every core; a live stream on two threads, as frame threading delays
     each frame by one per extra thread. A packet the decoder rejects (a loss over UDP) is
-    skipped and counted in ``corrupt_packets``; it does not end the stream.
+    skipped; it does not end the stream.
     """
 
     def __init__(
@@ -198,7 +133,6 @@ class AvSource(Source):
         self._lock = threading.Lock()  # guards _reading: close() must not free under a read
         self._reading = False
         self._started = False
-        self.corrupt_packets = 0
 
     def frames(self) -> Iterator[DecodedFrame]:
         if self._started:
@@ -241,7 +175,6 @@ class AvSource(Source):
             try:
                 frames = packet.decode()
             except av.error.InvalidDataError:
-                self.corrupt_packets += 1
                 continue
             yield from frames
 

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from detektor.services.capture.sources import CATCH_UP_S, DecodedFrame, Image, Source
+from detektor.services.capture.source_base import CATCH_UP_S, DecodedFrame, Image, Source
 
 Scene = Literal["person", "empty", "static"]
 SCENES: tuple[Scene, ...] = ("person", "empty", "static")
