@@ -528,3 +528,22 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
     assert ("frame.completed", "000001") in by_type
     assert ("frame.failed", "000002") in by_type  # a score of 2 is not a detection
     sub.close()
+
+
+def test_the_notifier_trims_the_detections_it_has_acknowledged(
+    tmp_path: Path, mqtt_root: str
+) -> None:
+    with redis_namespace() as (redis_url, ns):
+        r = redis.Redis.from_url(redis_url)
+        stream = f"{ns}:detections"
+        env = notifier_env(redis_url, ns, mqtt_root)
+        with ServiceProcess("notifier", tmp_path, env) as svc:
+            wait_ready(svc)
+            for seq in range(1, 21):
+                detection(r, stream, frame_id("front-door", seq), [person()])
+            wait_for(lambda: r.xpending(stream, "notifier")["pending"] == 0, 20, "all acked")
+            wait_for(lambda: r.xlen(stream) == 0, 30, "the acknowledged entries trimmed", every=0.5)
+            metrics = httpx.get(f"{svc.url}/metrics", timeout=5).text
+            assert f'detektor_stream_trimmed_entries_total{{stream="{stream}"}} 20.0' in metrics
+            assert f'detektor_stream_cap_entries{{stream="{stream}"}} 100000.0' in metrics
+        r.close()

@@ -13,12 +13,15 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from detektor.adapters.redis_streams import DETECTIONS_STREAM_MAXLEN
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.processor import Result
 
 
 class RedisDetectionStream:
-    def __init__(self, redis: Redis, stream: str, *, maxlen: int = 100_000) -> None:
+    def __init__(
+        self, redis: Redis, stream: str, *, maxlen: int = DETECTIONS_STREAM_MAXLEN
+    ) -> None:
         self.redis, self.stream, self.maxlen = redis, stream, maxlen
 
     async def publish(self, frames: Sequence[Frame], results: Sequence[Result]) -> None:

@@ -1,14 +1,16 @@
 """Small Redis Streams helpers shared by every consumer-group reader (bus, tracking, notifier):
-creating a group, ordering entry ids, and the lifecycle-events stream's length cap."""
+creating a group, ordering entry ids, and the length caps of the streams producers write."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-# The MAXLEN (approximate) producers give the lifecycle-events stream; tracking's trim job
-# reports how full the stream is against it, before the cap drops entries nobody has read.
+# The MAXLEN (approximate) producers give the lifecycle-events and the detections streams; the
+# trim jobs of tracking and the notifier report how full each is against it, before the cap
+# drops entries nobody has read.
 EVENTS_STREAM_MAXLEN = 1_000_000
+DETECTIONS_STREAM_MAXLEN = 100_000
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:

@@ -20,6 +20,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from detektor.adapters.event_sinks import RedisEventSink
+from detektor.adapters.redis_streams import DETECTIONS_STREAM_MAXLEN
+from detektor.adapters.stream_trim import StreamMetrics, keep_trimmed
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.workers import join
 from detektor.pipeline.metrics import PipelineMetrics
@@ -47,6 +49,7 @@ def build(settings: Settings) -> FastAPI:
     metrics = NotifierMetrics(kit.metrics)
     pipeline = PipelineMetrics(kit.metrics)
     stream = cfg.detections_stream or settings.detector.detections_stream
+    streams = StreamMetrics(kit.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,10 +65,19 @@ def build(settings: Settings) -> FastAPI:
         consumer = DetectionsConsumer(redis, notifier, link, stream, metrics, kit.liveness)
         watcher = CaptureWatcher(redis, settings.tracking.stream, notifier)
         ticks = asyncio.Event()
+
+        # The notifier owns the detections stream's consumer group: it trims what every group
+        # has acknowledged, and reports the backlog against the detector's cap.
+        cap = DETECTIONS_STREAM_MAXLEN
+
+        async def trim() -> None:
+            await keep_trimmed(redis, stream, streams, cap=cap, stop=ticks)
+
         workers: list[tuple[Callable[[], None], asyncio.Task[None]]] = [
             (consumer.stop, kit.supervisor.start(CONSUMER, consumer.run)),
             (watcher.stop, kit.supervisor.start("capture-watcher", watcher.run)),
             (ticks.set, kit.supervisor.start("ticker", lambda: run_ticks(notifier, ticks))),
+            (ticks.set, kit.supervisor.start("stream-upkeep", trim)),
         ]
         try:
             yield

@@ -43,23 +43,6 @@ class TrackingMetrics:
             "detektor_tracking_consumer_pending_entries",
             "Entries delivered to the tracking group but not yet acknowledged",
         )
-        self.stream_entries = metrics.gauge(
-            "detektor_stream_entries",
-            "Entries in a Redis stream after trimming: those some consumer group has not yet "
-            "acknowledged",
-            ["stream"],
-        )
-        self.stream_cap = metrics.gauge(
-            "detektor_stream_cap_entries",
-            "The MAXLEN producers give a Redis stream: past it the oldest entries are dropped, "
-            "read or not",
-            ["stream"],
-        )
-        self.stream_trimmed = metrics.counter(
-            "detektor_stream_trimmed_entries_total",
-            "Entries every consumer group had acknowledged, trimmed from a Redis stream",
-            ["stream"],
-        )
         self.frames = metrics.gauge(
             "detektor_accounting_frames",
             "Frames per camera by outcome (captured, completed, skipped, dropped, failed, "

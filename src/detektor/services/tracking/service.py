@@ -18,7 +18,9 @@ from anyio import to_thread
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from detektor.adapters.redis_streams import EVENTS_STREAM_MAXLEN
 from detektor.adapters.stores import open_event_store
+from detektor.adapters.stream_trim import StreamMetrics, trim_stream
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
 from detektor.kit.workers import join, pause
@@ -29,7 +31,6 @@ from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
-from detektor.services.tracking.trim import trim_stream
 from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ UPKEEP = "stream-upkeep"
 def build(settings: Settings) -> FastAPI:
     kit = ServiceKit("tracking", settings)
     metrics = TrackingMetrics(kit.metrics)
+    streams = StreamMetrics(kit.metrics)
     cfg = settings.tracking
     database_url = settings.database_url.get_secret_value()
 
@@ -68,7 +70,7 @@ def build(settings: Settings) -> FastAPI:
             consumer = EventsConsumer(client, state.ingestor, cfg, metrics, kit.liveness)
             kit.readiness.add("redis", client.ping)
             upkeep = kit.supervisor.start(
-                UPKEEP, lambda: _stream_upkeep(consumer, client, stop, cfg)
+                UPKEEP, lambda: _stream_upkeep(consumer, client, streams, stop, cfg)
             )
             workers.append(
                 ("consumer", consumer.stop, kit.supervisor.start(CONSUMER, consumer.run))
@@ -128,11 +130,15 @@ async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> N
 
 
 async def _stream_upkeep(
-    consumer: EventsConsumer, redis: Redis, stop: asyncio.Event, cfg: TrackingSettings
+    consumer: EventsConsumer,
+    redis: Redis,
+    streams: StreamMetrics,
+    stop: asyncio.Event,
+    cfg: TrackingSettings,
 ) -> None:
     """Refresh the consumer-lag gauges, apart from the consumer, which may be failing; trim
     the entries every group has acknowledged, so the stream never reaches its cap unread."""
     while not stop.is_set():
         await consumer.refresh_lag()
-        await trim_stream(redis, cfg.stream, consumer.metrics)
+        await trim_stream(redis, cfg.stream, streams, cap=EVENTS_STREAM_MAXLEN)
         await pause(stop, cfg.metrics_interval_s)

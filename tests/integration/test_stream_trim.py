@@ -8,18 +8,17 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from detektor.adapters.stream_trim import StreamMetrics, trim_stream
 from detektor.kit.metrics import Metrics
-from detektor.services.tracking.metrics import TrackingMetrics
-from detektor.services.tracking.trim import trim_stream
 from support.redis import redis_namespace
 
 IDS = [f"1-{n}" for n in range(1, 13)]  # 1-9 before 1-10: text order would get it wrong
 
 
-def run(scenario: Callable[[Redis, str, TrackingMetrics], Awaitable[None]]) -> None:
+def run(scenario: Callable[[Redis, str, StreamMetrics], Awaitable[None]]) -> None:
     async def main(url: str, prefix: str) -> None:
         async with Redis.from_url(url) as redis:
-            await scenario(redis, f"{prefix}:events", TrackingMetrics(Metrics("unit", "0")))
+            await scenario(redis, f"{prefix}:events", StreamMetrics(Metrics("unit", "0")))
 
     with redis_namespace() as (url, prefix):
         asyncio.run(main(url, prefix))
@@ -41,7 +40,7 @@ async def left(redis: Redis, stream: str) -> list[str]:
     return [eid.decode() for eid, _ in await redis.xrange(stream)]
 
 
-def gauge(metrics: TrackingMetrics, name: str, stream: str) -> float:
+def gauge(metrics: StreamMetrics, name: str, stream: str) -> float:
     for family in (metrics.stream_entries, metrics.stream_cap, metrics.stream_trimmed):
         for sample in (s for m in family.collect() for s in m.samples):
             if sample.name == name and sample.labels == {"stream": stream}:
@@ -50,7 +49,7 @@ def gauge(metrics: TrackingMetrics, name: str, stream: str) -> float:
 
 
 def test_entries_every_group_acknowledged_are_trimmed_and_no_other() -> None:
-    async def scenario(redis: Redis, stream: str, metrics: TrackingMetrics) -> None:
+    async def scenario(redis: Redis, stream: str, metrics: StreamMetrics) -> None:
         await fill(redis, stream, ["tracking", "audit"])
         got = await read(redis, stream, "tracking", 10)  # 1-11 and 1-12 not yet delivered
         await redis.xack(stream, "tracking", *[e for e in got if e != "1-5"])  # 1-5 pending
@@ -64,21 +63,21 @@ def test_entries_every_group_acknowledged_are_trimmed_and_no_other() -> None:
         assert gauge(metrics, "detektor_stream_trimmed_entries_total", stream) == 4
 
         await redis.xack(stream, "tracking", "1-5")
-        assert (await trim_stream(redis, stream, metrics)).oldest_needed == "1-11"
+        assert (await trim_stream(redis, stream, metrics, cap=1000)).oldest_needed == "1-11"
         assert await left(redis, stream) == ["1-11", "1-12"]  # undelivered to tracking
         await redis.xack(stream, "tracking", *await read(redis, stream, "tracking", 10))
-        assert (await trim_stream(redis, stream, metrics)).entries == 0
+        assert (await trim_stream(redis, stream, metrics, cap=1000)).entries == 0
         assert gauge(metrics, "detektor_stream_trimmed_entries_total", stream) == 12
 
     run(scenario)
 
 
 def test_the_slowest_group_is_found_by_number_not_by_text() -> None:
-    async def scenario(redis: Redis, stream: str, metrics: TrackingMetrics) -> None:
+    async def scenario(redis: Redis, stream: str, metrics: StreamMetrics) -> None:
         await fill(redis, stream, ["fast", "slow"])
         await redis.xack(stream, "fast", *await read(redis, stream, "fast", 12))  # next: 1-13
         await redis.xack(stream, "slow", *await read(redis, stream, "slow", 8))  # next: 1-9
-        done = await trim_stream(redis, stream, metrics)
+        done = await trim_stream(redis, stream, metrics, cap=1000)
         assert done.oldest_needed == "1-9"  # as text "1-13" < "1-9", which would lose 1-9..1-12
         assert await left(redis, stream) == IDS[8:]
 
@@ -86,15 +85,15 @@ def test_the_slowest_group_is_found_by_number_not_by_text() -> None:
 
 
 def test_nothing_is_trimmed_before_any_group_reads() -> None:
-    async def scenario(redis: Redis, stream: str, metrics: TrackingMetrics) -> None:
-        done = await trim_stream(redis, stream, metrics)  # no stream yet
+    async def scenario(redis: Redis, stream: str, metrics: StreamMetrics) -> None:
+        done = await trim_stream(redis, stream, metrics, cap=1000)  # no stream yet
         assert (done.oldest_needed, done.trimmed, done.entries) == (None, 0, 0)
         for entry_id in IDS:
             await redis.xadd(stream, {"envelope": "{}"}, id=entry_id)
         done = await trim_stream(redis, stream, metrics, cap=10)  # no group yet
         assert (done.oldest_needed, done.trimmed, done.entries) == (None, 0, 12)
         await redis.xgroup_create(stream, "tracking", id="0")
-        assert (await trim_stream(redis, stream, metrics)).trimmed == 0
+        assert (await trim_stream(redis, stream, metrics, cap=1000)).trimmed == 0
         assert await left(redis, stream) == IDS
         # 12 unread entries against a cap of 10: the gauges show the overflow coming.
         await trim_stream(redis, stream, metrics, cap=10)
