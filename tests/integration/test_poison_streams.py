@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -21,6 +22,7 @@ import pytest
 import redis
 
 from detektor.adapters.stores import open_event_store
+from support.frames import message
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
@@ -125,3 +127,84 @@ def test_tracking_dead_letters_what_the_store_refuses_and_stores_the_rest_of_the
         assert nothing_pending(r, stream, "tracking")
         assert healthy(svc)
     r.close()
+
+
+# --- the frames stream, read by the detector ------------------------------------------------
+
+
+def lifecycle(r: redis.Redis, stream: str) -> list[dict[str, Any]]:
+    return [json.loads(f[b"envelope"]) for _, f in r.xrange(stream)]
+
+
+def types_of(events: list[dict[str, Any]], frame_id: str) -> list[str]:
+    return [e["type"] for e in events if e["frame_id"] == frame_id]
+
+
+def test_detector_dead_letters_poison_frames_and_processes_the_rest(tmp_path: Path) -> None:
+    with redis_namespace() as (r_url, ns):
+        env = {
+            "DETEKTOR_REDIS_URL": r_url,
+            "DETEKTOR_BUS__STREAM": f"{ns}:frames",
+            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
+            "DETEKTOR_DETECTOR__DETECTIONS_STREAM": f"{ns}:detections",
+            "DETEKTOR_PROCESSOR__CONSUMER": "detector-1",
+            "DETEKTOR_PROCESSOR__MAX_WAIT_MS": "200",
+        }
+        r = redis.Redis.from_url(r_url)
+        frames, dead = f"{ns}:frames", f"{ns}:frames:dead"
+        good = [message(seq=n) for n in (1, 3, 5)]
+        far_future = {**message(seq=2).to_fields(), b"captured_ms": b"10000000000000000"}
+        garbage_jpeg = message(seq=4, jpeg=b"\xff\xd8 this is no JPEG \xff\xd9").to_fields()
+        batch = [good[0].to_fields(), far_future, good[1].to_fields(), garbage_jpeg]
+        batch.append(good[2].to_fields())
+        ids = [r.xadd(frames, fields) for fields in batch]  # type: ignore[arg-type]
+        poison = {ids[1]: far_future, ids[3]: garbage_jpeg}
+
+        with ServiceProcess(
+            "detector",
+            tmp_path,
+            env,
+        ) as svc:
+            wait_for(lambda: r.xlen(dead) >= 2, 60, "two dead letters")
+            for m in good:
+                fid = str(m.frame_id)
+                wait_for(
+                    lambda f=fid: "frame.processed" in types_of(lifecycle(r, f"{ns}:events"), f),
+                    60,
+                    f"{fid} processed",
+                )
+            reasons = {f[b"dead_source_id"]: f[b"dead_reason"].decode() for _, f in r.xrange(dead)}
+            assert reasons.keys() == poison.keys(), reasons
+            assert "captured_ms" in reasons[ids[1]]
+            assert "undecodable JPEG" in reasons[ids[3]]
+            events = lifecycle(r, f"{ns}:events")
+            for fields in poison.values():
+                assert types_of(events, fields[b"frame_id"].decode()) == ["frame.failed"]
+            detected = {f[b"frame_id"].decode() for _, f in r.xrange(f"{ns}:detections")}
+            assert detected == {str(m.frame_id) for m in good}
+            assert r.xlen(frames) == 0  # everything acknowledged (and deleted)
+            # Still consuming.
+            later = message(seq=6)
+            r.xadd(frames, later.to_fields())  # type: ignore[arg-type]
+            wait_for(
+                lambda: (
+                    "frame.processed" in types_of(lifecycle(r, f"{ns}:events"), str(later.frame_id))
+                ),
+                60,
+                "a later frame",
+            )
+            assert healthy(svc)
+
+        with ServiceProcess("detector", tmp_path, env) as svc:
+            after = message(seq=7)
+            r.xadd(frames, after.to_fields())  # type: ignore[arg-type]
+            wait_for(
+                lambda: (
+                    "frame.processed" in types_of(lifecycle(r, f"{ns}:events"), str(after.frame_id))
+                ),
+                60,
+                "after restart",
+            )
+            assert r.xlen(dead) == 2  # the poison was not read again
+            assert healthy(svc)
+        r.close()

@@ -38,6 +38,9 @@ def to_delivery(entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -
         message = FrameMessage.from_fields(fields)
     except ValidationError as exc:
         return Delivery(entry_id, None, fields, deliveries, error=str(exc), frame_id=frame_id)
+    except Exception as exc:  # parsing must never crash a consumer: anything else is a reason
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return Delivery(entry_id, None, fields, deliveries, error=error, frame_id=frame_id)
     return Delivery(entry_id, message, fields, deliveries, frame_id=frame_id)
 
 
