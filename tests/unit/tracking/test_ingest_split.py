@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from detektor.adapters.sqlite import SqliteEventStore
@@ -70,8 +71,15 @@ def test_a_refused_last_event_still_commits_the_checkpoint(store: SqliteEventSto
     assert store.checkpoint("tracking:c1") == "5-0"
 
 
-def test_connection_errors_are_not_rejections() -> None:
+def test_connection_errors_are_not_rejections_and_data_errors_are() -> None:
     assert not is_rejection(ConnectionRefusedError("down"))
     assert not is_rejection(sqlite3.OperationalError("database is locked"))
+    assert not is_rejection(psycopg.errors.AdminShutdown("terminating connection"))
+    assert not is_rejection(psycopg.errors.SerializationFailure("could not serialize"))
+    assert not is_rejection(psycopg.OperationalError("the connection is lost"))
     assert is_rejection(sqlite3.IntegrityError("CHECK constraint failed"))
     assert is_rejection(OverflowError("Python int too large to convert to SQLite INTEGER"))
+    assert is_rejection(psycopg.errors.UntranslatableCharacter("unsupported escape"))
+    assert is_rejection(psycopg.DataError("PostgreSQL text fields cannot contain NUL"))
+    # An OperationalError by class, yet about the data: a value too big for an index.
+    assert is_rejection(psycopg.errors.ProgramLimitExceeded("index row size exceeds"))

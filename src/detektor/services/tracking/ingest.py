@@ -55,13 +55,15 @@ _DATA_ERROR_NAMES = frozenset({"DataError", "IntegrityError"})  # DB-API, psycop
 
 def is_rejection(exc: BaseException) -> bool:
     """Whether the store refused the data itself, so retrying the same events cannot help."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        # Before the transient test: psycopg files "program limit exceeded" (a value too
+        # big for an index, JSON too deep) under OperationalError, like a lost connection.
+        return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
     if is_connection_error(exc):
         return False
     if isinstance(exc, ValueError | OverflowError | RecursionError):
         return True  # encoding the value failed: a lone surrogate, an int beyond 64 bits
-    sqlstate = getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate:
-        return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
     return any(cls.__name__ in _DATA_ERROR_NAMES for cls in type(exc).__mro__)
 
 
