@@ -26,6 +26,7 @@ from support.frames import message
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
+from support.services import require_port
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -208,3 +209,120 @@ def test_detector_dead_letters_poison_frames_and_processes_the_rest(tmp_path: Pa
             assert r.xlen(dead) == 2  # the poison was not read again
             assert healthy(svc)
         r.close()
+
+
+# --- the detections stream, read by the notifier --------------------------------------------
+
+
+def detection_entry(fid: str, detections: str, camera: str | None = None) -> dict[str, str]:
+    return {
+        "frame_id": fid,
+        "camera": camera or fid.split(":")[0],
+        "captured_ms": fid.split(":")[1],
+        "detections": detections,
+        "traceparent": TRACEPARENT,
+    }
+
+
+def recent_frame(camera: str, seq: int) -> str:
+    ms = int((datetime.now(UTC) - timedelta(milliseconds=500)).timestamp() * 1000)
+    return f"{camera}:{ms}:{seq:06d}"
+
+
+class Subscriber:
+    """Records what is published under one topic root, and clears what it left retained."""
+
+    def __init__(self, root: str) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.root = root
+        self.seen: list[tuple[str, bytes, bool]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda _c, _u, m: self.seen.append((m.topic, m.payload, m.retain))
+        self.client.connect("127.0.0.1", 1883)
+        self.client.loop_start()
+        self.client.subscribe(f"{root}/#", qos=1)
+
+    def frames(self) -> list[str]:
+        """Frame ids of the detection events published for the front door."""
+        topic = f"{self.root}/detektor/front-door/events"
+        return [json.loads(p)["frame_id"] for t, p, _ in list(self.seen) if t == topic and p]
+
+    def close(self) -> None:
+        # Live deliveries do not carry the retain flag: clear every topic seen.
+        for topic in {t for t, _, _ in list(self.seen)}:
+            self.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def notifier_batch() -> tuple[list[str], list[tuple[dict[str, Any], str]]]:
+    """Valid front-door detections, and poison between them with the reason expected."""
+    person = '[{"label": "person", "score": 0.9, "box": [10, 10, 50, 200]}]'
+    good = [recent_frame("front-door", n) for n in (1, 5, 9)]
+    door = [recent_frame("front-door", n) for n in range(10)]
+    return good, [
+        (detection_entry(good[0], person), ""),
+        (detection_entry(door[2], "{not json"), "not valid JSON"),
+        (detection_entry(door[3], person.replace("0.9", "9" * 400)), "score"),
+        (detection_entry(door[4], person.replace("0.9", HUGE_INT)), "not valid JSON"),
+        (detection_entry(good[1], person), ""),
+        (detection_entry(door[6], "[" * 50_000), "not valid JSON"),
+        (detection_entry(door[7], person.replace("person", "\\ud800")), "label"),
+        (detection_entry(recent_frame("garage", 8), person), "unknown camera 'garage'"),
+        ({"frame_id": recent_frame("front-door", 10)}, "missing field"),
+        ({"frame_id": b"\xff\xfe", "detections": b"\xed\xa0\x80"}, "not UTF-8"),
+        (detection_entry(good[2], person), ""),
+    ]
+
+
+def test_notifier_dead_letters_unusable_detections_and_publishes_the_rest(
+    tmp_path: Path,
+) -> None:
+    require_port("127.0.0.1", 1883, "Mosquitto")
+    root = f"test-{uuid.uuid4().hex[:10]}"
+    person = '[{"label": "person", "score": 0.9, "box": [10, 10, 50, 200]}]'
+    with redis_namespace() as (r_url, ns):
+        env = {
+            "DETEKTOR_MQTT_URL": "mqtt://127.0.0.1:1883",
+            "DETEKTOR_REDIS_URL": r_url,
+            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
+            "DETEKTOR_NOTIFIER__DETECTIONS_STREAM": f"{ns}:detections",
+            "DETEKTOR_NOTIFIER__DISCOVERY_PREFIX": f"{root}/homeassistant",
+            "DETEKTOR_NOTIFIER__STATE_PREFIX": f"{root}/detektor",
+            "DETEKTOR_NOTIFIER__CLIENT_ID": f"notifier-{root}",
+            "DETEKTOR_NOTIFIER__CONSUMER": "notifier-1",
+            "DETEKTOR_NOTIFIER__CAMERAS": json.dumps({"front-door": {"labels": ["person"]}}),
+        }
+        r = redis.Redis.from_url(r_url)
+        stream, dead = f"{ns}:detections", f"{ns}:detections:dead"
+        good, batch = notifier_batch()
+        ids = [r.xadd(stream, fields) for fields, _ in batch]
+        expected = {eid: reason for eid, (_, reason) in zip(ids, batch, strict=True) if reason}
+        sub = Subscriber(root)
+        try:
+            with ServiceProcess("notifier", tmp_path, env) as svc:
+                wait_for(lambda: r.xlen(dead) >= len(expected), 30, "the dead letters")
+                wait_for(lambda: sorted(sub.frames()) == sorted(good), 30, "valid detections")
+                reasons = {f[b"dead_source_id"]: f[b"dead_reason"] for _, f in r.xrange(dead)}
+                assert reasons.keys() == expected.keys(), reasons
+                for eid, reason in expected.items():
+                    assert reason in reasons[eid].decode(), (reason, reasons[eid])
+                wait_for(lambda: nothing_pending(r, stream, "notifier"), 10, "all acknowledged")
+                # Still consuming.
+                later = recent_frame("front-door", 11)
+                r.xadd(stream, detection_entry(later, person))  # type: ignore[arg-type]
+                wait_for(lambda: later in sub.frames(), 30, "a later detection")
+                assert healthy(svc)
+
+            with ServiceProcess("notifier", tmp_path, env) as svc:
+                after = recent_frame("front-door", 12)
+                r.xadd(stream, detection_entry(after, person))  # type: ignore[arg-type]
+                wait_for(lambda: after in sub.frames(), 30, "after restart")
+                assert r.xlen(dead) == len(expected)  # the poison was not read again
+                assert nothing_pending(r, stream, "notifier")
+                assert healthy(svc)
+        finally:
+            sub.close()
+            r.close()

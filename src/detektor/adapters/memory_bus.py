@@ -47,7 +47,8 @@ def to_delivery(entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -
 def dead_letter_fields(delivery: Delivery, reason: str) -> dict[bytes, bytes]:
     """The original fields plus why, from where and after how many deliveries."""
     fields = dict(delivery.fields)
-    fields[b"dead_reason"] = reason.encode()
+    # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
+    fields[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
     fields[b"dead_source_id"] = delivery.entry_id.encode()
     fields[b"dead_deliveries"] = str(delivery.deliveries).encode()
     return fields

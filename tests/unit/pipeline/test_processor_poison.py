@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus, to_delivery
+from detektor.adapters.memory_bus import MemoryFrameBus, dead_letter_fields, to_delivery
 from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.messages import FrameMessage
@@ -136,3 +136,9 @@ def test_outcomes_are_not_counted_when_their_events_were_not_emitted() -> None:
     assert processed_count(r) == 0
     assert not r.latencies
     assert asyncio.run(bus.backlog()) == (0, 1)  # still pending: it will be processed again
+
+
+def test_a_reason_with_a_lone_surrogate_can_still_be_dead_lettered() -> None:
+    delivery = to_delivery("1-0", message().to_fields(), 1)
+    fields = dead_letter_fields(delivery, "decoder said \ud800")
+    assert fields[b"dead_reason"] == b"decoder said \\ud800"

@@ -137,7 +137,8 @@ class EventsConsumer:
 
     async def _dead_letter(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
         payload: dict[Any, Any] = dict(fields)
-        payload[b"dead_reason"] = reason.encode()
+        # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
+        payload[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
         payload[b"dead_source_id"] = eid
         await self.redis.xadd(
             self.settings.dead_letter_stream, payload, maxlen=100_000, approximate=True
