@@ -18,7 +18,7 @@ from detektor.domain.errors import ValidationError
 from detektor.domain.frames import MAX_CAPTURED_MS, FrameId
 
 MAX_JPEG_BYTES = 8 * 1024 * 1024  # a 4K frame at high quality stays well under this
-MAX_DIMENSION = 16_384  # pixels per side: four times 4K, beyond any camera
+MAX_DIMENSION = 65_535  # pixels per side: the most a JPEG header can state
 PTS_MIN, PTS_MAX = -(2**63), 2**63 - 1  # pts is a signed 64-bit integer in every container
 _MAX_DIGITS = 20  # enough for any int64; longer text is not parsed at all
 _REQUIRED = ("frame_id", "camera", "captured_ms", "pts", "width", "height", "jpeg")
