@@ -38,13 +38,17 @@ def to_delivery(entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -
         message = FrameMessage.from_fields(fields)
     except ValidationError as exc:
         return Delivery(entry_id, None, fields, deliveries, error=str(exc), frame_id=frame_id)
+    except Exception as exc:  # parsing must never crash a consumer: anything else is a reason
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return Delivery(entry_id, None, fields, deliveries, error=error, frame_id=frame_id)
     return Delivery(entry_id, message, fields, deliveries, frame_id=frame_id)
 
 
 def dead_letter_fields(delivery: Delivery, reason: str) -> dict[bytes, bytes]:
     """The original fields plus why, from where and after how many deliveries."""
     fields = dict(delivery.fields)
-    fields[b"dead_reason"] = reason.encode()
+    # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
+    fields[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
     fields[b"dead_source_id"] = delivery.entry_id.encode()
     fields[b"dead_deliveries"] = str(delivery.deliveries).encode()
     return fields

@@ -3,8 +3,9 @@
 A message carries one sampled frame from capture to the processors: its id, camera,
 capture time, pts, size, the W3C ``traceparent`` of its ``create`` span and the JPEG
 bytes themselves (ADR 8: inline payloads, no side store). The wire form is a flat mapping
-of bytes, as Redis stream entries are; parsing rejects anything malformed with the field
-named, so a bad entry is dead-lettered with a reason instead of crashing a consumer.
+of bytes, as Redis stream entries are; parsing rejects anything malformed or out of range
+(capture time, size, pts) with the field named, so a bad entry is dead-lettered with a reason
+instead of crashing a consumer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detektor.domain.errors import ValidationError
-from detektor.domain.frames import FrameId
+from detektor.domain.frames import MAX_CAPTURED_MS, FrameId
 
 MAX_JPEG_BYTES = 8 * 1024 * 1024  # a 4K frame at high quality stays well under this
+MAX_DIMENSION = 65_535  # pixels per side: the most a JPEG header can state
+PTS_MIN, PTS_MAX = -(2**63), 2**63 - 1  # pts is a signed 64-bit integer in every container
+_MAX_DIGITS = 20  # enough for any int64; longer text is not parsed at all
 _REQUIRED = ("frame_id", "camera", "captured_ms", "pts", "width", "height", "jpeg")
 
 
@@ -73,20 +77,24 @@ class FrameMessage:
         traceparent = text.get("traceparent")
         return cls(
             frame_id=frame_id,
-            captured_ms=_int(text["captured_ms"], "captured_ms", minimum=0),
-            pts=None if text["pts"] == b"" else _int(text["pts"], "pts"),
-            width=_int(text["width"], "width", minimum=1),
-            height=_int(text["height"], "height", minimum=1),
+            # The frame id's own bound: every such instant is a valid datetime, so the
+            # latency computed from it cannot overflow.
+            captured_ms=_int(text["captured_ms"], "captured_ms", 0, MAX_CAPTURED_MS),
+            pts=None if text["pts"] == b"" else _int(text["pts"], "pts", PTS_MIN, PTS_MAX),
+            width=_int(text["width"], "width", 1, MAX_DIMENSION),
+            height=_int(text["height"], "height", 1, MAX_DIMENSION),
             jpeg=jpeg,
             traceparent=traceparent.decode("ascii", "replace") if traceparent else None,
         )
 
 
-def _int(raw: bytes, field: str, minimum: int | None = None) -> int:
+def _int(raw: bytes, field: str, minimum: int, maximum: int) -> int:
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= _MAX_DIGITS else None
     except ValueError:
-        raise ValidationError(field, f"not an integer: {raw[:32]!r}") from None
-    if minimum is not None and value < minimum:
-        raise ValidationError(field, f"must be >= {minimum}, got {value}")
+        value = None
+    if value is None:
+        raise ValidationError(field, f"not an integer: {raw[:32]!r}")
+    if not minimum <= value <= maximum:
+        raise ValidationError(field, f"must be from {minimum} to {maximum}, got {value}")
     return value

@@ -6,11 +6,14 @@ A processor only implements ``process(frames) -> results`` (about 30 lines, see
 - it consumes batches from the frame bus (up to ``batch_size``, waiting at most
   ``max_wait_ms`` to fill one), re-reads its own pending entries after a restart and claims
   those a dead peer left pending;
-- it dead-letters entries it cannot use (missing fields, oversized or undecodable JPEG,
-  malformed ``traceparent``) with the reason, and records ``frame.failed`` for them;
+- it dead-letters entries it cannot use (missing fields, out-of-range numbers, oversized or
+  undecodable JPEG, malformed ``traceparent``, anything that raises while one entry is
+  decoded) with the reason, and records ``frame.failed`` for them; the rest of the batch goes
+  on;
 - per batch it emits ``frame.processing``, opens one ``process`` span linked to every frame's
   ``create`` span, runs ``process`` in a worker thread, retries it on error, then emits
-  ``frame.processed`` (and ``frame.completed`` when it is the last stage) and acknowledges;
+  ``frame.processed`` (and ``frame.completed`` when it is the last stage), acknowledges, and
+  only then counts the outcomes in the metrics;
 - a batch that still fails after ``attempts`` tries is dead-lettered, each frame with
   ``frame.failed`` and the error.
 
@@ -140,7 +143,7 @@ class ProcessorRunner:
     async def handle(self, deliveries: list[Delivery]) -> None:
         # JPEG decoding is CPU work: off the event loop, like process() itself.
         limit = self.settings.max_frame_pixels
-        decoded = await to_thread.run_sync(lambda: [decode(d, limit) for d in deliveries])
+        decoded = await to_thread.run_sync(lambda: [_decode_one(d, limit) for d in deliveries])
         frames: list[Frame] = []
         usable: list[Delivery] = []
         for delivery, (frame, problem) in zip(deliveries, decoded, strict=True):
@@ -190,11 +193,15 @@ class ProcessorRunner:
             self.metrics.stage_duration.labels(name).observe(elapsed)
             # Stamped before the results go onward, so a fast consumer of the detections
             # never records frame.published earlier than frame.processed.
+            finished = datetime.now(UTC)
             outcome = self._outcome_events(frames, results, elapsed)
             if self.publish is not None:
                 await self.publish(frames, results)
             await self.sink.emit(outcome)
         await self._ack([d.entry_id for d in deliveries])
+        # Counted only once the events exist and the frames are acknowledged, so the
+        # metrics never run ahead of the timelines.
+        self._count_outcomes(frames, finished)
 
     async def _ack(self, entry_ids: list[str]) -> None:
         """Acknowledge processed frames, riding out a bus outage: an ack that is lost would
@@ -230,7 +237,6 @@ class ProcessorRunner:
         self, frames: list[Frame], results: list[Result], elapsed: float
     ) -> list[Envelope]:
         events = []
-        now = datetime.now(UTC)
         per_frame_ms = round(elapsed * 1000 / len(frames), 3)
         for frame, result in zip(frames, results, strict=True):
             msg = frame.message
@@ -245,14 +251,19 @@ class ProcessorRunner:
                     },
                 )
             )
-            self.metrics.outcome(msg.camera, "processed")
             if self.settings.last_stage:
                 events.append(lifecycle_event(EventType.COMPLETED, msg.frame_id))
+        return events
+
+    def _count_outcomes(self, frames: list[Frame], finished: datetime) -> None:
+        for frame in frames:
+            msg = frame.message
+            self.metrics.outcome(msg.camera, "processed")
+            if self.settings.last_stage:
                 self.metrics.outcome(msg.camera, "completed")
-                latency = max((now - msg.captured_at).total_seconds(), 0.0)
+                latency = max((finished - msg.captured_at).total_seconds(), 0.0)
                 self.metrics.frame_latency.labels(msg.camera).observe(latency)
                 self.latencies.append(latency)
-        return events
 
     async def _reject(self, delivery: Delivery, reason: str) -> None:
         await self._fail(delivery, reason, dead_letter=True)
@@ -293,3 +304,11 @@ class ProcessorRunner:
         undelivered, pending = await self.bus.backlog()
         self.metrics.bus_backlog.labels("undelivered").set(undelivered)
         self.metrics.bus_backlog.labels("pending").set(pending)
+
+
+def _decode_one(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | None]:
+    """``decode``, where any exception is that one entry's reason to be dead-lettered."""
+    try:
+        return decode(delivery, max_pixels)
+    except Exception as exc:
+        return None, f"unusable entry: {type(exc).__name__}: {str(exc)[:200]}"

@@ -7,9 +7,10 @@ anomaly in the frame's timeline, never as a loss). While the broker is unreachab
 is read, so detections wait in Redis; when they are older than ``max_event_age_s`` by the
 time they are read, they update nothing and are completed as ``stale``.
 
-An entry that cannot be used (missing fields, bad JSON, a box that is not four numbers)
-goes to ``<stream>:dead`` with the reason, its frame (when the id parses) gets
-``frame.failed``, and it is acknowledged. Nothing in an entry can crash the consumer.
+An entry that cannot be used (missing fields, bad JSON, a box that is not four numbers, a
+number out of range, a camera the notifier is not configured for) goes to ``<stream>:dead``
+with the reason, its frame (when the id parses) gets ``frame.failed``, and it is
+acknowledged; the entries after it go on. Nothing in an entry can crash the consumer.
 
 ``CaptureWatcher`` follows the lifecycle-events stream without a group (plain XREAD from
 now on) for ``frame.captured``: that is what keeps a camera's entity ``connected`` while the
@@ -55,6 +56,9 @@ class DetectionsConsumer:
         self.cfg = notifier.cfg
         self.stream, self.dead_letter_stream = stream, f"{stream}:dead"
         self.metrics, self.liveness = metrics, liveness
+        # The configured cameras: the Notifier creates their states when it is made, before
+        # any entry is read. With none configured, every camera is welcome.
+        self.cameras = frozenset(notifier.states)
         self.stopping = asyncio.Event()
         self._last_claim = 0.0
 
@@ -143,6 +147,10 @@ class DetectionsConsumer:
         if isinstance(entry, str):
             await self._reject(eid, fields, entry)
             return
+        if self.cameras and entry.camera not in self.cameras:
+            known = ", ".join(sorted(self.cameras))
+            await self._reject(eid, fields, f"unknown camera {entry.camera!r} (known: {known})")
+            return
         try:
             await self.notifier.handle(entry, received)
         except Refused as exc:
@@ -154,6 +162,8 @@ class DetectionsConsumer:
             await self._reject(eid, fields, f"notifier error: {type(exc).__name__}: {exc}")
 
     async def _reject(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
+        # An exception's text may hold a lone surrogate, which UTF-8 cannot encode.
+        reason = reason.encode("utf-8", "backslashreplace").decode()
         payload: dict[Any, Any] = dict(fields)
         payload[b"dead_reason"] = reason.encode()
         payload[b"dead_source_id"] = eid

@@ -3,7 +3,8 @@
 A stream entry has ``frame_id``, ``camera``, ``captured_ms``, ``detections`` (a JSON list of
 ``{"label", "score", "box": [x1, y1, x2, y2]}``) and optionally ``traceparent``. Parsing
 returns either a ``DetectionEntry`` or the reason it cannot be used (for the dead-letter
-stream); it never raises.
+stream); it never raises, whatever the entry holds: bad JSON, huge integers, deep nesting,
+labels with control characters or lone surrogates, numbers out of range.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from detektor.domain.frames import FrameId
 from detektor.services.notifier.rules import Detection
 
 MAX_DETECTIONS = 1000
+MAX_DETECTIONS_BYTES = 1024 * 1024  # 1,000 detections take about 100 kB
+MAX_LABEL_CHARS = 100
+MAX_COORDINATE = 1_000_000.0  # source pixels; far beyond any frame, well inside a float
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +66,16 @@ def parse_entry(fields: Mapping[bytes, bytes]) -> DetectionEntry | str:
         return str(exc)
     if text["camera"] != frame_id.camera:
         return f"camera {text['camera']!r} does not match frame id {frame_id}"
+    if len(text["detections"]) > MAX_DETECTIONS_BYTES:
+        return (
+            f"detections is {len(text['detections'])} characters, more than {MAX_DETECTIONS_BYTES}"
+        )
     try:
         raw = json.loads(text["detections"])
-    except json.JSONDecodeError as exc:
-        return f"detections is not valid JSON: {exc}"
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, or an integer beyond Python's 4,300-digit limit;
+        # RecursionError: nesting deeper than the stack.
+        return f"detections is not valid JSON: {type(exc).__name__}: {str(exc)[:200]}"
     detections = parse_detections(raw)
     if isinstance(detections, str):
         return detections
@@ -84,12 +94,22 @@ def parse_detections(raw: object) -> list[Detection] | str:
         if not isinstance(item, Mapping):
             return f"{where} must be an object with label, score and box"
         label, score, box = item.get("label"), item.get("score"), item.get("box")
-        if not isinstance(label, str) or not label:
-            return f"{where}.label must be a non-empty string, got {label!r}"
-        if not _number(score) or not 0 <= float(score) <= 1:  # type: ignore[arg-type]
-            return f"{where}.score must be a number from 0 to 1, got {score!r}"
-        if not isinstance(box, Sequence) or len(box) != 4 or not all(_number(v) for v in box):
-            return f"{where}.box must be [x1, y1, x2, y2] numbers, got {box!r}"
+        # isprintable() is False for control characters, NUL and lone surrogates alike.
+        if not isinstance(label, str) or not label or not label.isprintable():
+            return f"{where}.label must be a non-empty printable string, got {_short(label)}"
+        if len(label) > MAX_LABEL_CHARS:
+            return f"{where}.label is longer than {MAX_LABEL_CHARS} characters"
+        if not _number(score, 1.0) or not 0 <= float(score) <= 1:  # type: ignore[arg-type]
+            return f"{where}.score must be a number from 0 to 1, got {_short(score)}"
+        if (
+            not isinstance(box, Sequence)
+            or len(box) != 4
+            or not all(_number(v, MAX_COORDINATE) for v in box)
+        ):
+            return (
+                f"{where}.box must be [x1, y1, x2, y2] numbers within ±{MAX_COORDINATE:.0f}, "
+                f"got {_short(box)}"
+            )
         x1, y1, x2, y2 = (float(v) for v in box)
         if x2 < x1 or y2 < y1:
             return f"{where}.box must have x1 <= x2 and y1 <= y2, got {box!r}"
@@ -97,9 +117,20 @@ def parse_detections(raw: object) -> list[Detection] | str:
     return out
 
 
-def _number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+def _number(value: object, limit: float) -> bool:
+    """A finite int or float within ±limit. Ints are compared before any float() of them,
+    which would overflow for a 400-digit integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return -limit <= value <= limit
+    return math.isfinite(value) and -limit <= value <= limit
+
+
+def _short(value: object) -> str:
+    """A value for a reason: repr escapes surrogates and control characters; long ones are cut."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond the 4,300-digit conversion limit
+        return "an integer too long to show"
+    return text if len(text) <= 120 else f"{text[:120]}…"

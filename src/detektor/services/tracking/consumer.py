@@ -4,8 +4,9 @@ Each entry carries one envelope as JSON in its ``envelope`` field. A batch is ap
 transaction together with the consumer's checkpoint (the last stream id it covers); only
 after that commit are the entries acknowledged. A crash between commit and ack redelivers
 them, and the store answers each again-seen event_id as a duplicate, so nothing is applied
-twice. Entries that cannot be parsed go to the dead-letter stream with the reason, and are
-acknowledged so they never block the group.
+twice. Entries that cannot be parsed, fail validation or that the store refuses (found by
+splitting the batch, see ``ingest``) go to the dead-letter stream with the reason, and are
+acknowledged so they never block the group: the rest of the batch is stored.
 
 On start the consumer first re-reads its own pending entries (a restart after SIGKILL), then
 new ones; entries left pending by a consumer that died for good are claimed with XAUTOCLAIM
@@ -136,7 +137,8 @@ class EventsConsumer:
 
     async def _dead_letter(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
         payload: dict[Any, Any] = dict(fields)
-        payload[b"dead_reason"] = reason.encode()
+        # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
+        payload[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
         payload[b"dead_source_id"] = eid
         await self.redis.xadd(
             self.settings.dead_letter_stream, payload, maxlen=100_000, approximate=True
@@ -161,10 +163,14 @@ def _decode(fields: dict[bytes, bytes]) -> object | str:
         return f"missing field 'envelope' (entry has: {names or 'nothing'})"
     try:
         data: object = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return f"envelope is not valid JSON: {exc}"
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and integers beyond Python's
+        # 4,300-digit conversion limit; RecursionError, nesting deeper than the stack.
+        return f"envelope is not valid JSON: {type(exc).__name__}: {str(exc)[:200]}"
     return data
 
 
 def _reason(outcome: Outcome) -> str:
+    if outcome.field is None:  # refused by the store, not by validation
+        return outcome.reason or "refused by the store"
     return f"invalid envelope: {outcome.reason}"
