@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
@@ -23,9 +24,31 @@ _RFC3339_RE = re.compile(
 )
 
 
+# What every store can hold, checked at the door so that memory, SQLite and PostgreSQL give
+# the same answer: PostgreSQL's jsonb refuses U+0000 and lone surrogates, its bigint and
+# SQLite's INTEGER stop at 64 bits, and a bounded depth keeps every recursive walk (ours, the
+# JSON encoders', the database's) far from Python's recursion limit.
+MAX_DEPTH = 32  # nested objects and arrays, the `data` object itself being level 1
+MAX_STRING = 65_536  # characters of one string value
+MAX_KEY = 256  # characters of one object key
+MAX_ITEMS = 10_000  # entries of one object or array
+MAX_DATA_SIZE = 1_048_576  # characters of all strings and keys, plus one per value
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+MAX_FLOAT = 2.0**53  # past it a float holds only some integers
+
+# reprlib cuts nesting and long containers short: a plain repr of a body nested 900 deep, or
+# of a million-item list, would recurse too deep or cost more than the request is worth.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = 78
+
+
 def describe(value: object) -> str:
     """A short rendering of a rejected value for an error message."""
-    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        # repr of an int past 4300 digits raises; past 64 bits the digits help nobody.
+        return f"an integer of {value.bit_length()} bits"
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -50,6 +73,8 @@ def require_int(value: object, field: str, *, minimum: int | None = None) -> int
     # bool is an int subclass, but `true` in JSON is never meant as the number 1.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, f"must be an integer, got {describe(value)}")
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValidationError(field, f"must be a 64-bit integer, got {describe(value)}")
     if minimum is not None and value < minimum:
         raise ValidationError(field, f"must be at least {minimum}, got {value}")
     return value
@@ -60,12 +85,13 @@ def require_number(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(field, f"must be a number, got {describe(value)}")
-    if not math.isfinite(value):
+    # isfinite would convert a huge int to float and overflow; ints are finite anyway.
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(field, f"must be a finite number, got {value}")
     if minimum is not None and value < minimum:
-        raise ValidationError(field, f"must be at least {minimum}, got {value}")
+        raise ValidationError(field, f"must be at least {minimum}, got {describe(value)}")
     if maximum is not None and value > maximum:
-        raise ValidationError(field, f"must be at most {maximum}, got {value}")
+        raise ValidationError(field, f"must be at most {maximum}, got {describe(value)}")
     return value
 
 
@@ -120,27 +146,93 @@ def format_timestamp(value: datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
+def require_text(value: str, field: str, what: str = "strings") -> str:
+    """`value` when every store can hold it: no NUL and no lone surrogate."""
+    if "\x00" in value:
+        raise ValidationError(field, f"{what} must not contain the NUL character (U+0000)")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                field,
+                f"{what} must be valid Unicode: lone surrogate {value[exc.start]!r} at index "
+                f"{exc.start} (a JSON \\uD800-\\uDFFF escape must be one half of a pair)",
+            ) from None
+    return value
+
+
+class _Freezer:
+    """One walk over JSON-shaped data, counting its size against MAX_DATA_SIZE."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def grow(self, amount: int, field: str) -> None:
+        self.size += amount
+        if self.size > MAX_DATA_SIZE:
+            raise ValidationError(
+                field, f"data is larger than {MAX_DATA_SIZE} characters in all; send less"
+            )
+
+    def freeze(self, value: object, field: str, depth: int) -> object:
+        self.grow(1, field)
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                raise ValidationError(
+                    field, f"strings may hold at most {MAX_STRING} characters, got {len(value)}"
+                )
+            self.grow(len(value), field)
+            return require_text(value, field)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            if not INT_MIN <= value <= INT_MAX:
+                raise ValidationError(
+                    field, f"integers must be 64-bit (-2^63 to 2^63-1), got {describe(value)}"
+                )
+            return value
+        if isinstance(value, float):
+            # json.dumps would write NaN, which PostgreSQL's jsonb and most parsers refuse; and
+            # jsonb hands 1e20 back as the integer 100000000000000000000, which is not the
+            # float's exact value (nor a 64-bit integer).
+            if abs(require_number(value, field)) > MAX_FLOAT:
+                raise ValidationError(
+                    field,
+                    f"floats must lie within ±2^53, where they are exact (I-JSON, RFC 7493); "
+                    f"send a larger number as an integer or a string, got {describe(value)}",
+                )
+            return value
+        if isinstance(value, Mapping | list | tuple):
+            if depth >= MAX_DEPTH:
+                raise ValidationError(
+                    field, f"data may nest objects and arrays at most {MAX_DEPTH} levels deep"
+                )
+            if len(value) > MAX_ITEMS:
+                raise ValidationError(
+                    field, f"objects and arrays may hold at most {MAX_ITEMS} entries"
+                )
+        if isinstance(value, Mapping):
+            mapping = require_mapping(value, field)
+            for key in mapping:  # before any path is built from them
+                if len(key) > MAX_KEY:
+                    raise ValidationError(
+                        field, f"keys may hold at most {MAX_KEY} characters, got {len(key)}"
+                    )
+                self.grow(len(key), field)
+                require_text(key, field, "keys")
+            return MappingProxyType(
+                {k: self.freeze(v, f"{field}.{k}", depth + 1) for k, v in mapping.items()}
+            )
+        if isinstance(value, list | tuple):
+            return tuple(self.freeze(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value))
+        raise ValidationError(field, f"must be JSON data, got {type(value).__name__}")
+
+
 def freeze_json(value: object, field: str) -> object:
-    """A deep, read-only copy of JSON-shaped data; anything JSON cannot carry is rejected."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            # PostgreSQL's jsonb cannot hold U+0000; refusing it everywhere keeps stores alike.
-            raise ValidationError(field, "must not contain the NUL character (U+0000)")
-        return value
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        # json.dumps would write NaN, which PostgreSQL's jsonb and most parsers refuse.
-        return require_number(value, field)
-    if isinstance(value, Mapping):
-        mapping = require_mapping(value, field)
-        for key in mapping:
-            if "\x00" in key:
-                raise ValidationError(field, "keys must not contain the NUL character (U+0000)")
-        return MappingProxyType({k: freeze_json(v, f"{field}.{k}") for k, v in mapping.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze_json(v, f"{field}[{i}]") for i, v in enumerate(value))
-    raise ValidationError(field, f"must be JSON data, got {type(value).__name__}")
+    """A deep, read-only copy of JSON-shaped data; anything JSON or a store cannot carry, and
+    anything beyond the limits above, is rejected naming the path of the value at fault."""
+    return _Freezer().freeze(value, field, 0)
 
 
 def thaw_json(value: object) -> object:
