@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
+from typing import NoReturn
 
 from detektor.domain.errors import ValidationError
 
@@ -163,76 +164,101 @@ def require_text(value: str, field: str, what: str = "strings") -> str:
 
 
 class _Freezer:
-    """One walk over JSON-shaped data, counting its size against MAX_DATA_SIZE."""
+    """One walk over JSON-shaped data, counting its size against MAX_DATA_SIZE. The path to
+    the value in hand is kept as a stack of keys and indexes, and written out only for an
+    error: building it for every value would cost more than all the checks."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str) -> None:
         self.size = 0
+        self.path: list[str | int] = [root]
 
-    def grow(self, amount: int, field: str) -> None:
-        self.size += amount
+    def fail(self, message: str) -> NoReturn:
+        root, *steps = self.path
+        field = f"{root}" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in steps)
+        raise ValidationError(field, message)
+
+    def check_size(self) -> None:
         if self.size > MAX_DATA_SIZE:
-            raise ValidationError(
-                field, f"data is larger than {MAX_DATA_SIZE} characters in all; send less"
-            )
+            self.fail(f"data is larger than {MAX_DATA_SIZE} characters in all; send less")
 
-    def freeze(self, value: object, field: str, depth: int) -> object:
-        self.grow(1, field)
+    def text(self, value: str, what: str = "strings") -> str:
+        if len(value) > (MAX_KEY if what == "keys" else MAX_STRING):
+            limit = MAX_KEY if what == "keys" else MAX_STRING
+            self.fail(f"{what} may hold at most {limit} characters, got {len(value)}")
+        self.size += len(value)
+        self.check_size()
+        try:
+            return require_text(value, "", what)
+        except ValidationError as exc:
+            self.fail(exc.message)
+
+    def freeze(self, value: object, depth: int) -> object:
+        self.size += 1
         if isinstance(value, str):
-            if len(value) > MAX_STRING:
-                raise ValidationError(
-                    field, f"strings may hold at most {MAX_STRING} characters, got {len(value)}"
-                )
-            self.grow(len(value), field)
-            return require_text(value, field)
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            if not INT_MIN <= value <= INT_MAX:
-                raise ValidationError(
-                    field, f"integers must be 64-bit (-2^63 to 2^63-1), got {describe(value)}"
-                )
-            return value
+            return self.text(value)
         if isinstance(value, float):
             # json.dumps would write NaN, which PostgreSQL's jsonb and most parsers refuse; and
             # jsonb hands 1e20 back as the integer 100000000000000000000, which is not the
             # float's exact value (nor a 64-bit integer).
-            if abs(require_number(value, field)) > MAX_FLOAT:
-                raise ValidationError(
-                    field,
-                    f"floats must lie within ±2^53, where they are exact (I-JSON, RFC 7493); "
-                    f"send a larger number as an integer or a string, got {describe(value)}",
+            if not math.isfinite(value):
+                self.fail(f"must be a finite number, got {value}")
+            if abs(value) > MAX_FLOAT:
+                self.fail(
+                    "floats must lie within ±2^53, where they are exact (I-JSON, RFC 7493); "
+                    f"send a larger number as an integer or a string, got {describe(value)}"
                 )
             return value
-        if isinstance(value, Mapping | list | tuple):
-            if depth >= MAX_DEPTH:
-                raise ValidationError(
-                    field, f"data may nest objects and arrays at most {MAX_DEPTH} levels deep"
-                )
-            if len(value) > MAX_ITEMS:
-                raise ValidationError(
-                    field, f"objects and arrays may hold at most {MAX_ITEMS} entries"
-                )
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            if not INT_MIN <= value <= INT_MAX:
+                self.fail(f"integers must be 64-bit (-2^63 to 2^63-1), got {describe(value)}")
+            return value
+        frozen: object
         if isinstance(value, Mapping):
-            mapping = require_mapping(value, field)
-            for key in mapping:  # before any path is built from them
-                if len(key) > MAX_KEY:
-                    raise ValidationError(
-                        field, f"keys may hold at most {MAX_KEY} characters, got {len(key)}"
-                    )
-                self.grow(len(key), field)
-                require_text(key, field, "keys")
-            return MappingProxyType(
-                {k: self.freeze(v, f"{field}.{k}", depth + 1) for k, v in mapping.items()}
-            )
-        if isinstance(value, list | tuple):
-            return tuple(self.freeze(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value))
-        raise ValidationError(field, f"must be JSON data, got {type(value).__name__}")
+            self.container(value, depth)
+            frozen = self.mapping(value, depth)
+        elif isinstance(value, list | tuple):
+            self.container(value, depth)
+            frozen = self.items(value, depth)
+        else:
+            self.fail(f"must be JSON data, got {type(value).__name__}")
+        self.check_size()
+        return frozen
+
+    def container(self, value: Sized, depth: int) -> None:
+        if depth >= MAX_DEPTH:
+            self.fail(f"data may nest objects and arrays at most {MAX_DEPTH} levels deep")
+        if len(value) > MAX_ITEMS:
+            self.fail(f"objects and arrays may hold at most {MAX_ITEMS} entries")
+
+    def mapping(self, value: Mapping[object, object], depth: int) -> Mapping[str, object]:
+        out: dict[str, object] = {}
+        for key in value:  # all keys first: the path of a nested error is built from them
+            if not isinstance(key, str):
+                self.fail(f"keys must be strings, got {describe(key)}")
+            out[self.text(key, "keys")] = None
+        path = self.path
+        for key in out:
+            path.append(key)
+            out[key] = self.freeze(value[key], depth + 1)
+            path.pop()
+        return MappingProxyType(out)
+
+    def items(self, value: list[object] | tuple[object, ...], depth: int) -> tuple[object, ...]:
+        out: list[object] = []
+        path = self.path
+        for i, item in enumerate(value):
+            path.append(i)
+            out.append(self.freeze(item, depth + 1))
+            path.pop()
+        return tuple(out)
 
 
 def freeze_json(value: object, field: str) -> object:
     """A deep, read-only copy of JSON-shaped data; anything JSON or a store cannot carry, and
     anything beyond the limits above, is rejected naming the path of the value at fault."""
-    return _Freezer().freeze(value, field, 0)
+    return _Freezer(field).freeze(value, 0)
 
 
 def thaw_json(value: object) -> object:
