@@ -47,7 +47,8 @@ from detektor.kit.health import Liveness
 from detektor.kit.metrics import Metrics
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.processor import Processor, ProcessorRunner, Result
+from detektor.pipeline.processing import Processor, Result
+from detektor.pipeline.processor import ProcessorRunner
 from detektor.pipeline.settings import ProcessorSettings
 from detektor.ports import EventSink, FrameBus
 from detektor.services.capture.camera import CameraWorker

@@ -470,7 +470,7 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
     from detektor.pipeline.decoding import Frame
     from detektor.pipeline.events import lifecycle_event
     from detektor.pipeline.metrics import PipelineMetrics
-    from detektor.pipeline.processor import Result
+    from detektor.pipeline.processing import Result
     from detektor.services.notifier.embedded import EmbeddedNotifier
     from detektor.settings import Settings
 

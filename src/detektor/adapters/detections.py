@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from detektor.adapters.redis_streams import DETECTIONS_STREAM_MAXLEN
 from detektor.pipeline.decoding import Frame
-from detektor.pipeline.processor import Result
+from detektor.pipeline.processing import Result
 
 
 class RedisDetectionStream:

@@ -28,6 +28,7 @@ from detektor.adapters.storekit import (
     require_aware,
     require_envelope,
     require_limit,
+    require_position,
 )
 from detektor.domain.accounting import Accounting, FrameSummary, account
 from detektor.domain.events import Envelope
@@ -179,6 +180,7 @@ class MemoryEventStore:
             return sorted({row.camera for row in self._rows.values()})
 
     def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        require_position(after)
         require_limit(limit)
         with self._lock:
             start = bisect.bisect_right(self._log, after, key=lambda pair: pair[0])

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from detektor.adapters.redis_streams import stream_id_key
 from detektor.domain.accounting import UNKNOWN_REASON, Accounting
 from detektor.domain.events import Envelope
-from detektor.domain.fields import format_timestamp
+from detektor.domain.fields import INT_MAX, format_timestamp, parse_timestamp
 from detektor.domain.frames import FrameId, validate_camera
 from detektor.domain.lifecycle import TERMINAL, FrameState
 from detektor.domain.projection import Advance, FrameRow, advance, row_from_view, sorts_after
@@ -82,9 +82,17 @@ def frame_filters(query: FrameQuery, mark: str) -> tuple[list[str], list[object]
 def require_limit(limit: int, name: str = "limit", maximum: int | None = None) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"{name} must be a positive integer, got {limit!r}")
-    if maximum is not None and limit > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {limit}")
+    top = INT_MAX if maximum is None else maximum  # SQLite refuses ints beyond 64 bits
+    if limit > top:
+        raise ValueError(f"{name} must be at most {top}, got {limit}")
     return limit
+
+
+def require_position(after: int) -> int:
+    """A log position to read after: 0 to 2^63-1, what every store's positions can be."""
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= INT_MAX:
+        raise ValueError(f"after must be a log position from 0 to {INT_MAX}, got {after!r}")
+    return after
 
 
 def stale_cutoff(camera: str, now: datetime, stale_after: timedelta) -> datetime | None:
@@ -207,15 +215,17 @@ def encode_cursor(row: FrameRow) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
-    """(captured_at text, frame_id text) of the last frame of the previous page."""
+    """(captured_at text, frame_id text) of the last frame of the previous page; the time is
+    re-checked and re-written in the fixed-width form, since SQLite compares it as text and
+    PostgreSQL would refuse a bad one with a server error."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         captured_at, frame_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(captured_at, str) or not isinstance(frame_id, str):
             raise TypeError("cursor fields must be strings")
         FrameId.parse(frame_id)
-        return captured_at, frame_id
-    except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
+        return format_timestamp(parse_timestamp(captured_at, "cursor")), frame_id
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise ValueError(
             f"cursor {cursor[:40]!r} is not valid; pass the next_cursor of the previous page "
             "unchanged, or omit it to start from the newest frame"

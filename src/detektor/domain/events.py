@@ -128,9 +128,12 @@ class Envelope:
         set_(self, "trace_id", _hex_id(self.trace_id, "trace_id", TRACE_ID_RE, 32))
         set_(self, "span_id", _hex_id(self.span_id, "span_id", SPAN_ID_RE, 16))
         set_(self, "schema_version", _schema_version(self.schema_version))
-        data = require_mapping(self.data, "data")
+        # Freezing first bounds the walk (depth, sizes) before the schema check looks inside,
+        # and the schema sees the very values that will be stored.
+        data = freeze_json(require_mapping(self.data, "data"), "data")
+        assert isinstance(data, Mapping)
         validate_data(self.type, data)
-        set_(self, "data", freeze_json(data, "data"))
+        set_(self, "data", data)
 
     def __hash__(self) -> int:
         # The generated hash would hash `data`, a mapping; the event id already identifies it.

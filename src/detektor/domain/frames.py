@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from detektor.domain.errors import ValidationError
+from detektor.domain.fields import describe
 
 CAMERA_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Use CAMERA_RE.fullmatch: with .match, `$` would let a trailing newline through.
@@ -47,7 +48,7 @@ def validate_camera(name: object, field: str = "camera") -> str:
 def _require_int(value: object, field: str, what: str) -> int:
     # bool is an int subclass; True as a sequence number is a caller bug, not the number 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, f"{what} must be an integer, got {value!r}")
+        raise ValidationError(field, f"{what} must be an integer, got {describe(value)}")
     return value
 
 
@@ -65,14 +66,14 @@ class FrameId:
         if not 0 <= ms <= MAX_CAPTURED_MS:
             raise ValidationError(
                 "frame_id",
-                f"capture epoch ms {ms} must be between 0 and {MAX_CAPTURED_MS} "
+                f"capture epoch ms {describe(ms)} must be between 0 and {MAX_CAPTURED_MS} "
                 "(milliseconds since 1970-01-01 UTC)",
             )
         seq = _require_int(self.seq, "frame_id", "seq")
         if not 0 <= seq < SEQ_MODULUS:
             raise ValidationError(
                 "frame_id",
-                f"seq {seq} must be between 0 and {SEQ_MODULUS - 1}; "
+                f"seq {describe(seq)} must be between 0 and {SEQ_MODULUS - 1}; "
                 "use FrameId.make() to wrap a running counter",
             )
 

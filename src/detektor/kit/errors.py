@@ -1,14 +1,17 @@
 """The one JSON error shape, ``{"error": {"message", "field"?}}``, for every failure.
 
-Validation problems become 422 with each bad field listed; HTTP errors keep their status;
-anything unexpected is logged with its traceback and answered as a JSON 500 that says so,
-never an HTML page or a bare string.
+Validation problems become 422 with each bad field listed; HTTP errors keep their status; a
+dependency that is down for now (PostgreSQL, SQLite, Redis) is a 503 with ``Retry-After``;
+anything else unexpected is logged with its traceback and answered as a JSON 500 that says
+so, never an HTML page or a bare string.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import Send
+
+from detektor.kit.workers import is_connection_error
 
 log = logging.getLogger("detektor.http")
 
@@ -99,6 +104,63 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+RETRY_AFTER_S = 5
+# SQLSTATE classes of a server that cannot serve now: connection exception, insufficient
+# resources, operator intervention (shutdown, cancel), system error; and lock_not_available.
+_PG_UNAVAILABLE = ("08", "53", "57", "58", "55P03")
+# sqlite3 says OperationalError for a locked file and for a syntax error alike; only the
+# former, and I/O trouble, will pass by themselves.
+_SQLITE_UNAVAILABLE = re.compile(r"locked|busy|unable to open|disk i/o|disk is full", re.I)
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """The dependency ``exc`` says is down for now (worth a retry), or None for a bug."""
+    module = type(exc).__module__.partition(".")[0]
+    if module in ("psycopg", "psycopg_pool"):
+        state: str | None = getattr(exc, "sqlstate", None)
+        operational = any(c.__name__ == "OperationalError" for c in type(exc).__mro__)
+        # No SQLSTATE: the client lost or never had its connection (or the pool timed out).
+        if operational and (state is None or state.startswith(_PG_UNAVAILABLE)):
+            return "PostgreSQL"
+        return None
+    if isinstance(exc, sqlite3.OperationalError):
+        return "SQLite" if _SQLITE_UNAVAILABLE.search(str(exc)) else None
+    if is_connection_error(exc):
+        return "Redis" if module == "redis" else "a dependency"
+    return None
+
+
+async def _on_dependency(request: Request, exc: Exception) -> JSONResponse:
+    name = unavailable(exc)
+    if name is None:
+        raise exc  # not an outage: the 500 handler logs it with its traceback
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    log.warning("%s unavailable on %s %s: %s", name, request.method, request.url.path, detail)
+    return JSONResponse(
+        error_body(f"{name} unavailable: {detail}; retry in {RETRY_AFTER_S} s"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def _dependency_errors() -> list[type[Exception]]:
+    """The exception classes that can mean an outage; `unavailable` decides for each one."""
+    found: list[type[Exception]] = [OSError, sqlite3.OperationalError]
+    try:
+        import psycopg
+
+        found.append(psycopg.OperationalError)
+    except ImportError:  # pragma: no cover - psycopg is a dependency, but only stores need it
+        pass
+    try:
+        from redis import exceptions as redis_errors
+
+        found += [redis_errors.ConnectionError, redis_errors.TimeoutError]
+    except ImportError:  # pragma: no cover
+        pass
+    return found
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -109,4 +171,6 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
+    for error in _dependency_errors():
+        app.add_exception_handler(error, _on_dependency)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -49,9 +49,9 @@ class Liveness:
         self._retrying[worker] = reason
 
     def recovered(self, worker: str) -> None:
-        """``worker`` runs again after a retry."""
-        self._retrying.pop(worker, None)
-        self._beats.pop(worker, None)  # the old beat predates the retry; the new run beats
+        """``worker`` runs again after a retry: its silence counts again, from now."""
+        if self._retrying.pop(worker, None) is not None and worker in self._beats:
+            self._beats[worker] = (time.monotonic(), self._beats[worker][1])
 
     def died(self, worker: str, reason: str) -> None:
         """Mark a worker as crash-looping: the process is no longer live."""

@@ -38,6 +38,8 @@ def is_connection_error(exc: BaseException) -> bool:
     connection, a pool with no connection to give, a locked SQLite file."""
     if isinstance(exc, ConnectionError | TimeoutError | OSError):
         return True
+    if str(getattr(exc, "sqlstate", None) or "").startswith(_SQLSTATE_NOT_TRANSIENT):
+        return False
     for cls in type(exc).__mro__:
         if (cls.__module__.split(".")[0], cls.__name__) in _TRANSIENT:
             return True
@@ -59,3 +61,6 @@ _TRANSIENT = frozenset(
     }
 )
 _SQLITE_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open")
+# psycopg files "program limit exceeded" (a row or an index entry too large) under
+# OperationalError, but the same statement fails the same way every time.
+_SQLSTATE_NOT_TRANSIENT = ("54",)

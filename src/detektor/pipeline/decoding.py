@@ -65,7 +65,15 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def decode(delivery: Delivery, max_pixels: int = MAX_PIXELS) -> tuple[Frame | None, str | None]:
-    """The frame, or None and why it must be dead-lettered."""
+    """The frame, or None and why it must be dead-lettered. Never raises: whatever one entry
+    does to a decoder is that entry's reason, not the batch's end."""
+    try:
+        return _decode(delivery, max_pixels)
+    except Exception as exc:
+        return None, f"unusable entry: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | None]:
     msg = delivery.message
     if msg is None:
         return None, f"malformed entry: {delivery.error}"

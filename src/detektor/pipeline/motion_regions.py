@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from detektor.pipeline.decoding import Frame
-from detektor.pipeline.processor import Processor, Result
+from detektor.pipeline.processing import Processor, Result
 
 Grey = Any  # cv2's stubs type its outputs loosely; these are 2-D uint8 arrays
 

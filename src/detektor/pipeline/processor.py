@@ -28,12 +28,9 @@ import asyncio
 import logging
 import time
 import uuid
-from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from anyio import to_thread
 from opentelemetry import trace
@@ -45,27 +42,12 @@ from detektor.kit.workers import is_connection_error
 from detektor.pipeline.decoding import Frame, decode, raw_frame_id
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.processing import Processor, Result
 from detektor.pipeline.settings import ProcessorSettings
 from detektor.ports import Delivery, EventSink, FrameBus
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("detektor.pipeline")
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What a processor found in one frame. ``detections`` items are
-    ``{"label": str, "score": float, "box": [x1, y1, x2, y2]}`` in source pixels."""
-
-    detections: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Processor(ABC):
-    name: str = "processor"
-
-    @abstractmethod
-    def process(self, frames: Sequence[Frame]) -> list[Result]:
-        """One result per frame, in order. Runs in a worker thread; raise to fail the batch."""
 
 
 class ProcessorRunner:
@@ -143,7 +125,7 @@ class ProcessorRunner:
     async def handle(self, deliveries: list[Delivery]) -> None:
         # JPEG decoding is CPU work: off the event loop, like process() itself.
         limit = self.settings.max_frame_pixels
-        decoded = await to_thread.run_sync(lambda: [_decode_one(d, limit) for d in deliveries])
+        decoded = await to_thread.run_sync(lambda: [decode(d, limit) for d in deliveries])
         frames: list[Frame] = []
         usable: list[Delivery] = []
         for delivery, (frame, problem) in zip(deliveries, decoded, strict=True):
@@ -304,11 +286,3 @@ class ProcessorRunner:
         undelivered, pending = await self.bus.backlog()
         self.metrics.bus_backlog.labels("undelivered").set(undelivered)
         self.metrics.bus_backlog.labels("pending").set(pending)
-
-
-def _decode_one(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | None]:
-    """``decode``, where any exception is that one entry's reason to be dead-lettered."""
-    try:
-        return decode(delivery, max_pixels)
-    except Exception as exc:
-        return None, f"unusable entry: {type(exc).__name__}: {str(exc)[:200]}"

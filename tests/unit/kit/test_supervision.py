@@ -147,9 +147,37 @@ def test_healthz_and_readyz_show_a_retrying_worker() -> None:
         (ConnectionRefusedError(111, "Connection refused"), True),
         (sqlite3.OperationalError("no such table: events"), False),
         (psycopg.errors.DataError("invalid byte sequence"), False),
+        (psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), False),
         (ValueError("bad"), False),
         (KeyError("x"), False),
     ],
 )
 def test_which_errors_are_transient(error: Exception, transient: bool) -> None:
     assert is_connection_error(error) is transient
+
+
+async def test_a_worker_that_stops_beating_after_its_start_is_found_silent() -> None:
+    kit = _kit()
+    stop = asyncio.Event()
+
+    async def beats_once() -> None:
+        kit.liveness.beat("w", max_silence_s=0.3)
+        await stop.wait()  # hangs: no more progress
+
+    task = kit.supervisor.start("w", beats_once)
+    await asyncio.sleep(FAST.settle_s + 0.2)  # the supervisor has marked the run settled
+    await _until(lambda: any(p.startswith("w silent for") for p in kit.liveness.problems()))
+    stop.set()
+    await task
+
+
+async def test_after_a_retry_the_silence_limit_counts_from_the_recovery() -> None:
+    kit = _kit()
+    kit.liveness.beat("w", max_silence_s=0.3)
+    kit.liveness.retrying("w", "retrying after ConnectionError")
+    await asyncio.sleep(0.4)
+    assert kit.liveness.problems() == []  # silence while retrying is expected
+    kit.liveness.recovered("w")
+    assert kit.liveness.problems() == []
+    await asyncio.sleep(0.4)
+    assert kit.liveness.problems() == ["w silent for 0s (limit 0s)"]

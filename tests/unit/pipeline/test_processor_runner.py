@@ -18,7 +18,8 @@ from detektor.pipeline import processor as processor_module
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.motion_regions import MotionRegionsProcessor
-from detektor.pipeline.processor import Processor, ProcessorRunner, Result
+from detektor.pipeline.processing import Processor, Result
+from detektor.pipeline.processor import ProcessorRunner
 from detektor.pipeline.settings import ProcessorSettings
 from support.frames import message
 

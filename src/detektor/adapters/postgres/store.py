@@ -45,6 +45,7 @@ from detektor.adapters.storekit import (
     frame_filters,
     require_aware,
     require_limit,
+    require_position,
     stale_cutoff,
 )
 from detektor.domain.accounting import Accounting
@@ -215,6 +216,7 @@ class PostgresEventStore:
         ]
 
     def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        require_position(after)
         require_limit(limit)
         records = self._all(
             f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE position > %s "

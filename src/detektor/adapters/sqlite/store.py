@@ -36,6 +36,7 @@ from detektor.adapters.storekit import (
     require_aware,
     require_envelope,
     require_limit,
+    require_position,
     stale_cutoff,
 )
 from detektor.domain.accounting import Accounting
@@ -176,6 +177,7 @@ class SqliteEventStore:
         return [camera for (camera,) in found]
 
     def read_log(self, after: int, limit: int) -> list[tuple[int, Envelope]]:
+        require_position(after)
         require_limit(limit)
         with self._lock:
             records = self._db.execute(codec.SELECT_LOG, (after, limit)).fetchall()

@@ -19,7 +19,7 @@ from detektor.kit.app import ServiceKit
 from detektor.kit.metrics import Metrics, exemplar
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.motion_regions import MotionRegionsProcessor
-from detektor.pipeline.processor import Processor, Result
+from detektor.pipeline.processing import Processor, Result
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.detector.settings import DetectorSettings
 from detektor.settings import ConfigError, Settings

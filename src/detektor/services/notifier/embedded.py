@@ -32,7 +32,7 @@ from detektor.kit.workers import is_connection_error, join
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.processor import Result
+from detektor.pipeline.processing import Result
 from detektor.ports import EventSink
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.notifier.entries import DetectionEntry, parse_detections

@@ -14,8 +14,9 @@ from typing import Annotated, Any, TypeVar
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
+from detektor.adapters.storekit import decode_cursor
 from detektor.domain.errors import ValidationError
-from detektor.domain.fields import parse_timestamp
+from detektor.domain.fields import INT_MAX, MAX_DEPTH, parse_timestamp
 from detektor.domain.frames import FrameId, validate_camera
 from detektor.domain.lifecycle import FrameState
 from detektor.kit.errors import ApiError
@@ -88,11 +89,7 @@ _EVENTS_BODY = {
     openapi_extra=_EVENTS_BODY,
 )
 async def post_events(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc}", "body") from None
+    body = _parse_body(await request.body())
     if not isinstance(body, dict) or "events" not in body:
         raise ApiError(422, 'the body must be an object: {"events": [envelope, ...]}', "events")
     events = body["events"]
@@ -104,13 +101,42 @@ async def post_events(request: Request) -> dict[str, Any]:
         )
     ingestor: Ingestor = _state(request).ingestor
     outcomes = await ingestor.ingest(events, source="http")
-    return {"results": [o.to_dict() for o in outcomes]}
+    return {"results": [_echoable(o.to_dict()) for o in outcomes]}
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number; send finite numbers only")
+
+
+def _parse_body(raw: bytes) -> object:
+    """The JSON body; a 400 naming `body` for anything Python's parser refuses, however it
+    refuses it (syntax, encoding, a number past 4300 digits, nesting past the stack)."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(
+            400,
+            "the body is not valid JSON: it nests arrays or objects too deeply; event data "
+            f"may nest at most {MAX_DEPTH} levels",
+            "body",
+        ) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
+        raise ApiError(400, f"the body is not valid JSON: {exc}", "body") from None
+
+
+def _echoable(result: dict[str, object]) -> dict[str, object]:
+    # A rejected event's id is echoed as sent; a lone surrogate in it could not be encoded
+    # in the UTF-8 answer, so it goes back as its escape.
+    event_id = result.get("event_id")
+    if isinstance(event_id, str) and not event_id.isascii():
+        result["event_id"] = event_id.encode("utf-8", "backslashreplace").decode("utf-8")
+    return result
 
 
 @router.get("/events", summary="Catch-up read of the global log, ascending by position")
 async def get_events(
     request: Request,
-    after: Annotated[int, Query(ge=0, description="last position already read")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT_MAX, description="last position already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     store = _state(request).store
@@ -149,13 +175,10 @@ async def list_frames(
         since=_domain(lambda: parse_timestamp(since, "since")) if since is not None else None,
         until=_domain(lambda: parse_timestamp(until, "until")) if until is not None else None,
         limit=limit,
-        cursor=cursor,
+        cursor=_cursor(cursor) if cursor else None,  # `?cursor=` means the first page
     )
     store = _state(request).store
-    try:
-        page = await to_thread.run_sync(store.frames, query)
-    except ValueError as exc:  # a cursor that was not ours, or was tampered with
-        raise ApiError(422, f"invalid cursor: {exc}", "cursor") from None
+    page = await to_thread.run_sync(store.frames, query)
     return {"frames": [row.to_dict() for row in page.frames], "next_cursor": page.next_cursor}
 
 
@@ -166,6 +189,14 @@ async def get_accounting(request: Request, camera: str) -> dict[str, Any]:
     stale_after = timedelta(seconds=state.settings.stale_after_s)
     acc = await to_thread.run_sync(state.store.accounting, name, datetime.now(UTC), stale_after)
     return acc.to_dict()
+
+
+def _cursor(cursor: str) -> str:
+    try:
+        decode_cursor(cursor)
+    except ValueError as exc:  # a cursor that was not ours, or was tampered with
+        raise ApiError(422, f"invalid cursor: {exc}", "cursor") from None
+    return cursor
 
 
 def _frame_state(value: str) -> FrameState:
