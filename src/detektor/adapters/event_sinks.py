@@ -26,7 +26,8 @@ from redis.asyncio import Redis
 
 from detektor.adapters.redis_streams import EVENTS_STREAM_MAXLEN
 from detektor.domain.events import Envelope
-from detektor.kit.workers import is_connection_error, pause
+from detektor.kit.transient import is_transient
+from detektor.kit.workers import pause
 from detektor.ports import EventStore
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class BufferedSink(ABC):
                 try:
                     await self._write(chunk)
                 except Exception as exc:
-                    if not is_connection_error(exc):
+                    if not is_transient(exc):
                         # Not an outage: retrying would fail forever and block what follows.
                         log.exception(
                             "%s: dropping %d events the backend refused",

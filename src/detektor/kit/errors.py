@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
-from detektor.kit.workers import is_connection_error
+from detektor.kit.transient import unavailable
 
 log = logging.getLogger("detektor.http")
 
@@ -105,29 +104,6 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 RETRY_AFTER_S = 5
-# SQLSTATE classes of a server that cannot serve now: connection exception, insufficient
-# resources, operator intervention (shutdown, cancel), system error; and lock_not_available.
-_PG_UNAVAILABLE = ("08", "53", "57", "58", "55P03")
-# sqlite3 says OperationalError for a locked file and for a syntax error alike; only the
-# former, and I/O trouble, will pass by themselves.
-_SQLITE_UNAVAILABLE = re.compile(r"locked|busy|unable to open|disk i/o|disk is full", re.I)
-
-
-def unavailable(exc: BaseException) -> str | None:
-    """The dependency ``exc`` says is down for now (worth a retry), or None for a bug."""
-    module = type(exc).__module__.partition(".")[0]
-    if module in ("psycopg", "psycopg_pool"):
-        state: str | None = getattr(exc, "sqlstate", None)
-        operational = any(c.__name__ == "OperationalError" for c in type(exc).__mro__)
-        # No SQLSTATE: the client lost or never had its connection (or the pool timed out).
-        if operational and (state is None or state.startswith(_PG_UNAVAILABLE)):
-            return "PostgreSQL"
-        return None
-    if isinstance(exc, sqlite3.OperationalError):
-        return "SQLite" if _SQLITE_UNAVAILABLE.search(str(exc)) else None
-    if is_connection_error(exc):
-        return "Redis" if module == "redis" else "a dependency"
-    return None
 
 
 async def _on_dependency(request: Request, exc: Exception) -> JSONResponse:
@@ -144,21 +120,12 @@ async def _on_dependency(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _dependency_errors() -> list[type[Exception]]:
-    """The exception classes that can mean an outage; `unavailable` decides for each one."""
-    found: list[type[Exception]] = [OSError, sqlite3.OperationalError]
-    try:
-        import psycopg
+    """The base classes of every error a dependency can raise; ``unavailable`` tells an outage
+    (503) from a bug (re-raised to the 500 handler) for each one."""
+    import psycopg
+    import redis
 
-        found.append(psycopg.OperationalError)
-    except ImportError:  # pragma: no cover - psycopg is a dependency, but only stores need it
-        pass
-    try:
-        from redis import exceptions as redis_errors
-
-        found += [redis_errors.ConnectionError, redis_errors.TimeoutError]
-    except ImportError:  # pragma: no cover
-        pass
-    return found
+    return [OSError, sqlite3.Error, psycopg.Error, redis.RedisError]
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

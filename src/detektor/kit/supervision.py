@@ -28,7 +28,7 @@ from typing import Any
 from detektor.kit.backoff import Backoff
 from detektor.kit.health import Liveness, Readiness
 from detektor.kit.metrics import Metrics
-from detektor.kit.workers import is_connection_error
+from detektor.kit.transient import is_transient
 
 log = logging.getLogger(__name__)
 Worker = Callable[[], Coroutine[Any, Any, None]]
@@ -99,7 +99,7 @@ class Supervisor:
                 raise
             except Exception as exc:
                 delay = backoff.next_delay()
-                if is_connection_error(exc):
+                if is_transient(exc):
                     cause = "transient"
                     self.liveness.retrying(name, f"retrying after {_describe(exc)}")
                     log.warning(

@@ -38,7 +38,7 @@ from opentelemetry import trace
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import span_context_of
-from detektor.kit.workers import is_connection_error
+from detektor.kit.transient import is_transient
 from detektor.pipeline.decoding import Frame, decode, raw_frame_id
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
@@ -194,7 +194,7 @@ class ProcessorRunner:
                 await self.bus.ack(entry_ids)
                 return
             except Exception as exc:
-                if not is_connection_error(exc) or (self.stopping.is_set() and attempt >= 3):
+                if not is_transient(exc) or (self.stopping.is_set() and attempt >= 3):
                     raise
                 log.warning("ack failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)

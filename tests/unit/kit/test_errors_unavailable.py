@@ -1,5 +1,5 @@
-"""Which errors mean "a dependency is down, retry" (503 with Retry-After) and which are bugs
-(500): the kit decides once for every service."""
+"""Which errors mean "a dependency is down, retry" (503 with Retry-After; a worker retried,
+not crashed) and which are bugs (500): the kit decides once for every service."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from redis import exceptions as redis_errors
 
 from detektor.kit.app import ServiceKit, create_app
-from detektor.kit.errors import unavailable
+from detektor.kit.transient import unavailable
 from detektor.settings import Settings
 
 
@@ -27,7 +27,10 @@ from detektor.settings import Settings
         (pg.TooManyConnections("sorry, too many clients already"), "PostgreSQL"),
         (pg.LockNotAvailable("could not obtain lock"), "PostgreSQL"),
         (pg.CannotConnectNow("the database system is starting up"), "PostgreSQL"),
+        (psycopg.InterfaceError("the connection is closed"), "PostgreSQL"),
+        (pg.SerializationFailure("could not serialize access"), "PostgreSQL"),
         (pg.SyntaxError("syntax error at or near"), None),
+        (pg.DataError("invalid byte sequence for encoding"), None),
         (pg.ProgramLimitExceeded("index row size exceeds maximum"), None),
         (pg.UniqueViolation("duplicate key"), None),
         (sqlite3.OperationalError("database is locked"), "SQLite"),
@@ -37,6 +40,7 @@ from detektor.settings import Settings
         (sqlite3.IntegrityError("UNIQUE constraint failed"), None),
         (redis_errors.ConnectionError("Error 111 connecting to 127.0.0.1:6379"), "Redis"),
         (redis_errors.TimeoutError("Timeout reading from socket"), "Redis"),
+        (redis_errors.BusyLoadingError("Redis is loading the dataset in memory"), "Redis"),
         (redis_errors.ResponseError("WRONGTYPE"), None),
         (ConnectionRefusedError(111, "Connection refused"), "a dependency"),
         (RuntimeError("boom"), None),

@@ -4,17 +4,13 @@ a restart loop makes the process unhealthy; which errors count as transient."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
-import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from psycopg_pool import PoolTimeout
 
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.supervision import Policy
-from detektor.kit.workers import is_connection_error
 from detektor.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -132,28 +128,6 @@ def test_healthz_and_readyz_show_a_retrying_worker() -> None:
         "events-consumer retrying after OperationalError"
         in (reply.json()["checks"]["workers"]["detail"])
     )
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        (redis.ConnectionError("refused"), True),
-        (redis.exceptions.BusyLoadingError("loading"), True),
-        (psycopg.OperationalError("server closed the connection unexpectedly"), True),
-        (psycopg.errors.AdminShutdown("terminating connection"), True),
-        (psycopg.InterfaceError("the connection is closed"), True),
-        (PoolTimeout("couldn't get a connection after 30.00 sec"), True),
-        (sqlite3.OperationalError("database is locked"), True),
-        (ConnectionRefusedError(111, "Connection refused"), True),
-        (sqlite3.OperationalError("no such table: events"), False),
-        (psycopg.errors.DataError("invalid byte sequence"), False),
-        (psycopg.errors.ProgramLimitExceeded("index row size exceeds maximum"), False),
-        (ValueError("bad"), False),
-        (KeyError("x"), False),
-    ],
-)
-def test_which_errors_are_transient(error: Exception, transient: bool) -> None:
-    assert is_connection_error(error) is transient
 
 
 async def test_a_worker_that_stops_beating_after_its_start_is_found_silent() -> None:

@@ -30,7 +30,8 @@ from detektor.domain.messages import FrameMessage
 from detektor.kit.backoff import Backoff
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import inject_fields
-from detektor.kit.workers import is_connection_error, pause
+from detektor.kit.transient import is_transient
+from detektor.kit.workers import pause
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import EventSink, FrameBus, Published
@@ -262,7 +263,7 @@ class CameraWorker:
                 try:
                     published = await self.bus.publish(message)
                 except Exception as exc:
-                    if not is_connection_error(exc):
+                    if not is_transient(exc):
                         raise
                     # The camera keeps running through a bus outage; the frame is recorded.
                     log.warning(

@@ -31,7 +31,8 @@ from redis.asyncio import Redis
 from detektor.adapters.redis_streams import ensure_group
 from detektor.domain.frames import CAMERA_RE
 from detektor.kit.health import Liveness
-from detektor.kit.workers import is_connection_error, pause
+from detektor.kit.transient import is_transient
+from detektor.kit.workers import pause
 from detektor.services.notifier.entries import parse_entry, raw_frame_id
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import MqttLink, PublishError, Refused
@@ -89,7 +90,7 @@ class DetectionsConsumer:
                         await self.process(entries)
                     delay = 0.5
             except Exception as exc:
-                if not (is_connection_error(exc) or isinstance(exc, PublishError)):
+                if not (is_transient(exc) or isinstance(exc, PublishError)):
                     raise
                 self.liveness.beat(WORKER, max_silence_s=silence + 60)
                 log.warning("notifier paused (%s); retrying in %.1fs", exc, delay)
@@ -156,7 +157,7 @@ class DetectionsConsumer:
         except Refused as exc:
             await self._reject(eid, fields, str(exc))
         except Exception as exc:
-            if is_connection_error(exc) or isinstance(exc, PublishError):
+            if is_transient(exc) or isinstance(exc, PublishError):
                 raise  # not acknowledged: retried once the broker is back
             log.exception("notifier failed on %s", entry.frame_id)
             await self._reject(eid, fields, f"notifier error: {type(exc).__name__}: {exc}")
@@ -193,7 +194,7 @@ class CaptureWatcher:
                 reply = await self.redis.xread({self.stream: last}, count=1000, block=1000)
                 delay = 0.5
             except Exception as exc:
-                if not is_connection_error(exc):
+                if not is_transient(exc):
                     raise
                 await pause(self.stopping, delay)
                 delay = min(delay * 2, 10.0)

@@ -28,7 +28,8 @@ from contextlib import suppress
 
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.app import ServiceKit
-from detektor.kit.workers import is_connection_error, join
+from detektor.kit.transient import is_transient
+from detektor.kit.workers import join
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
@@ -158,7 +159,7 @@ class EmbeddedNotifier:
                 await self.notifier.fail(entry.frame_id, str(exc))
                 return
             except Exception as exc:
-                if not (is_connection_error(exc) or isinstance(exc, PublishError)):
+                if not (is_transient(exc) or isinstance(exc, PublishError)):
                     log.exception("notifier failed on %s", entry.frame_id)
                     await self.notifier.fail(entry.frame_id, f"{type(exc).__name__}: {exc}")
                     return

@@ -21,7 +21,7 @@ from anyio import to_thread
 from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope
 from detektor.kit.metrics import exemplar
-from detektor.kit.workers import is_connection_error
+from detektor.kit.transient import is_transient
 from detektor.ports import AppendStatus, Checkpoint, EventStore
 from detektor.services.tracking.metrics import TrackingMetrics
 
@@ -60,7 +60,7 @@ def is_rejection(exc: BaseException) -> bool:
         # Before the transient test: psycopg files "program limit exceeded" (a value too
         # big for an index, JSON too deep) under OperationalError, like a lost connection.
         return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
-    if is_connection_error(exc):
+    if is_transient(exc):
         return False
     if isinstance(exc, ValueError | OverflowError | RecursionError):
         return True  # encoding the value failed: a lone surrogate, an int beyond 64 bits
