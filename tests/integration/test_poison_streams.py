@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ import redis
 
 from detektor.adapters.stores import open_event_store
 from support.frames import message
-from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
 from support.services import require_port
@@ -67,22 +65,10 @@ def stored_frames(db_url: str) -> set[str]:
         return {row[0] for row in conn.execute("SELECT frame_id FROM detektor.events")}
 
 
-@pytest.fixture
-def tracking_env() -> Iterator[dict[str, str]]:
-    with temporary_database("detektor_poison") as db_url, redis_namespace() as (r_url, ns):
-        yield {
-            "DETEKTOR_DATABASE_URL": db_url,
-            "DETEKTOR_REDIS_URL": r_url,
-            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
-            "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
-            "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
-        }
-
-
 def test_tracking_dead_letters_what_the_store_refuses_and_stores_the_rest_of_the_batch(
-    tmp_path: Path, tracking_env: dict[str, str]
+    tmp_path: Path, backends: dict[str, str]
 ) -> None:
-    db_url = tracking_env["DETEKTOR_DATABASE_URL"]
+    db_url = backends["DETEKTOR_DATABASE_URL"]
     store = open_event_store(db_url)
     store.migrate()
     store.close()
@@ -91,9 +77,9 @@ def test_tracking_dead_letters_what_the_store_refuses_and_stores_the_rest_of_the
         conn.execute(
             "ALTER TABLE detektor.events ADD CONSTRAINT no_poison CHECK (NOT data ? 'poison')"
         )
-    r = redis.Redis.from_url(tracking_env["DETEKTOR_REDIS_URL"])
-    stream = tracking_env["DETEKTOR_TRACKING__STREAM"]
-    dead = tracking_env["DETEKTOR_TRACKING__DEAD_LETTER_STREAM"]
+    r = redis.Redis.from_url(backends["DETEKTOR_REDIS_URL"])
+    stream = backends["DETEKTOR_TRACKING__STREAM"]
+    dead = backends["DETEKTOR_TRACKING__DEAD_LETTER_STREAM"]
     good = [captured(n) for n in range(4)]
     surrogate = json.dumps(captured(10, note="\ud800"))  # valid JSON; jsonb refuses it
     huge = json.dumps(captured(11, note=0)).replace('"note": 0', f'"note": {HUGE_INT}')
@@ -104,7 +90,7 @@ def test_tracking_dead_letters_what_the_store_refuses_and_stores_the_rest_of_the
         for raw in (good[0], surrogate, good[1], huge, good[2], constrained, good[3])
     ]
 
-    with ServiceProcess("tracking", tmp_path, tracking_env) as svc:
+    with ServiceProcess("tracking", tmp_path, backends) as svc:
         wait_for(lambda: len(dead_reasons(r, dead)) >= 3, 30, "three dead letters")
         want = {str(e["frame_id"]) for e in good}
         wait_for(lambda: stored_frames(db_url) == want, 30, "the valid events around them")
@@ -120,7 +106,7 @@ def test_tracking_dead_letters_what_the_store_refuses_and_stores_the_rest_of_the
         wait_for(lambda: str(later["frame_id"]) in stored_frames(db_url), 30, "a later event")
         assert healthy(svc)
 
-    with ServiceProcess("tracking", tmp_path, tracking_env) as svc:
+    with ServiceProcess("tracking", tmp_path, backends) as svc:
         after = captured(21)
         r.xadd(stream, {"envelope": json.dumps(after)})
         wait_for(lambda: str(after["frame_id"]) in stored_frames(db_url), 30, "after restart")
