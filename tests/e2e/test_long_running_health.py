@@ -83,6 +83,7 @@ def test_every_service_stays_healthy_for_150_seconds(tmp_path: Path) -> None:
                 ServiceProcess("notifier", tmp_path, env) as notifier,
                 ServiceProcess("detector", tmp_path, env) as detector,
                 ServiceProcess("capture", tmp_path, env) as capture,
+                ServiceProcess("example", tmp_path, env) as example,
             ):
                 urls = {
                     "run": f"http://127.0.0.1:{run_port}",
@@ -90,6 +91,7 @@ def test_every_service_stays_healthy_for_150_seconds(tmp_path: Path) -> None:
                     "notifier": notifier.url,
                     "detector": detector.url,
                     "capture": capture.url,
+                    "example": example.url,
                 }
                 wait_for(lambda: _healthz(urls["run"])[0] == 200, 60, "detektor run to start")
                 failures: list[str] = []
