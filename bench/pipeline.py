@@ -97,11 +97,13 @@ class NullMetrics:
     gauge = histogram = counter
 
 
-def cameras(n: int, fps: int) -> list[CameraSettings]:
+def cameras(n: int, fps: float, decode_fps: int | None = None) -> list[CameraSettings]:
+    """``n`` synthetic 640x480 cameras sampled at ``fps`` (decoded at ``decode_fps``, by
+    default the same), motion gate off so every sampled frame is processed."""
     return [
         CameraSettings(
             name=f"cam-{i}",
-            source=SecretStr(f"synthetic://?fps={fps}&size=640x480&seed={i}"),
+            source=SecretStr(f"synthetic://?fps={decode_fps or fps:g}&size=640x480&seed={i}"),
             detect_fps=fps,
             motion=MotionSettings(enabled=False),
         )

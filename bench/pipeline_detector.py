@@ -27,18 +27,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from detektor.adapters.event_sinks import StoreEventSink
 from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.adapters.sqlite import SqliteEventStore
 from detektor.embedded.progress import percentile
 from detektor.kit.metrics import Metrics
 from detektor.pipeline.settings import ProcessorSettings
-from detektor.services.capture.settings import CameraSettings, MotionSettings
 from detektor.services.detector.processor import DetectorProcessor, build_processor
 from detektor.settings import Settings
-from pipeline import run_pipeline  # bench/pipeline.py, this script's neighbour
+from pipeline import cameras, run_pipeline  # bench/pipeline.py, this script's neighbour
 
 
 class TimedBackend:
@@ -55,18 +52,6 @@ class TimedBackend:
         return found
 
 
-def cameras(count: int, fps: float) -> list[CameraSettings]:
-    return [
-        CameraSettings(
-            name=f"cam-{i}",
-            source=SecretStr(f"synthetic://?fps=10&size=640x480&seed={i}"),
-            detect_fps=fps,
-            motion=MotionSettings(enabled=False),
-        )
-        for i in range(count)
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -76,7 +61,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=5.0, help="detect_fps of each camera")
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds before the window")
     args = parser.parse_args()
-    cams = cameras(args.cameras, args.fps)
+    cams = cameras(args.cameras, args.fps, decode_fps=10)
     metrics = Metrics("bench", "0")
     detector = Settings.model_validate({"detector": {"device": "cpu"}}).detector
     processor, _ = build_processor(detector, cams, metrics)
