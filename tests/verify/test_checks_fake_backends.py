@@ -52,7 +52,7 @@ def test_gpu_fails_when_cuda_is_loaded_but_idle() -> None:
     assert result.summary == "a CUDA device is loaded but runs no inference"
 
 
-def tracking_and_prometheus(total_ms: float, imbalance: int) -> Any:
+def tracking_and_prometheus(total_ms: float, imbalance: int, stale: int = 0) -> Any:
     done = (datetime.now(UTC) - timedelta(seconds=3)).isoformat()
     frame = {
         "frame_id": "canary:1764252187000:000042",
@@ -64,14 +64,14 @@ def tracking_and_prometheus(total_ms: float, imbalance: int) -> Any:
     }
     accounting = {
         "captured": 10,
-        "completed": 10 - imbalance,
+        "completed": 10 - imbalance - stale,
         "skipped": 0,
         "dropped": 0,
         "failed": 0,
-        "in_flight": 0,
-        "stale": 0,
+        "in_flight": stale,
+        "stale": stale,
         "imbalance": imbalance,
-        "balanced": imbalance == 0,
+        "balanced": imbalance == 0 and stale == 0,
     }
 
     def route(path: str, query: dict[str, list[str]]) -> Any:
@@ -96,6 +96,13 @@ def test_pipeline_fails_a_slow_canary_and_an_unbalanced_camera() -> None:
         "the canary took 7.25 s > 5 s; camera canary's accounting is off by 2"
     )
     assert "stages: processing 7250 ms" in result.evidence
+
+
+def test_stale_frames_are_named_as_such_not_as_an_imbalance() -> None:
+    with FakeHttp(tracking_and_prometheus(120, 0, stale=3)) as fake:
+        result = pipeline(VerifyOptions(prometheus=fake.url, tracking=fake.url))
+    assert result.status is Status.FAIL
+    assert result.summary == "camera canary has 3 stale frames"
 
 
 def test_pipeline_passes_in_budget() -> None:

@@ -88,7 +88,7 @@ def _accounting(http: httpx.Client, api: str, camera: str, evidence: list[str]) 
         f"in_flight {acc['in_flight']} (stale {acc['stale']}, imbalance {acc['imbalance']})"
     )
     problems = []
-    if not acc["balanced"]:
+    if acc["imbalance"]:  # stale frames alone make balanced false too; they are named below
         problems.append(f"camera {camera}'s accounting is off by {acc['imbalance']}")
     if acc["stale"]:
         problems.append(f"camera {camera} has {acc['stale']} stale frames")
