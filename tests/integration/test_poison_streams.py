@@ -29,6 +29,8 @@ from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+# Recent, so that the service's retention (7 days by default) keeps them.
+RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 HUGE_INT = "9" * 5000  # beyond Python's 4,300-digit int conversion limit: json.loads raises
 
 
@@ -48,7 +50,7 @@ def healthy(service: ServiceProcess) -> bool:
 
 
 def captured(seq: int, **extra: object) -> dict[str, object]:
-    at = datetime(2026, 11, 27, 14, 0, tzinfo=UTC) + timedelta(seconds=seq)
+    at = RECENT + timedelta(seconds=seq)
     return {
         "event_id": str(uuid.uuid4()),
         "type": "frame.captured",

@@ -11,7 +11,8 @@ LIFE = ["captured", "queued", "processing", "processed", "published", "completed
 
 
 def envelopes(frames: int, camera: str = "cam") -> list[dict[str, object]]:
-    base = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+    # Recent, so that the service's retention (7 days by default) keeps them.
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     data = {
         "captured": {"width": 640, "height": 480, "pts": 0, "source": "synthetic://"},
         "queued": {"stream": "frames"},

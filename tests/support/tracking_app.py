@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +39,18 @@ def tracking_client(url: str) -> Iterator[TestClient]:
         yield client
 
 
+# Recent, so that the service's retention (7 days by default) keeps them while a test runs.
+RECENT_MS = int(time.time() * 1000) - 3_600_000
+
+
 def captured(seq: int, **data: Any) -> dict[str, Any]:
     """A valid frame.captured envelope for camera `cam`, with extra `data` fields."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": "frame.captured",
-        "frame_id": f"cam:1764252187000:{seq:06d}",
+        "frame_id": f"cam:{RECENT_MS}:{seq:06d}",
         "camera": "cam",
-        "occurred_at": "2025-11-27T14:03:07.000Z",
+        "occurred_at": datetime.fromtimestamp(RECENT_MS / 1000, UTC).isoformat(),
         "schema_version": 1,
         "data": {"width": 640, "height": 480, "source": "synthetic://", **data},
     }

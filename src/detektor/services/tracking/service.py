@@ -107,7 +107,6 @@ async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> N
     """Refresh the accounting gauges, and purge events past retention, until stopped."""
     cfg = state.settings
     store: EventStore = state.store
-    last_purge = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         kit.liveness.beat(JOBS, max_silence_s=cfg.metrics_interval_s + 120)
@@ -120,8 +119,8 @@ async def _jobs(state: TrackingState, stop: asyncio.Event, kit: ServiceKit) -> N
         for camera in await to_thread.run_sync(store.cameras):
             acc = await to_thread.run_sync(store.accounting, camera, now, stale_after)
             state.metrics.publish_accounting(acc)
-        if loop.time() - last_purge >= cfg.purge_interval_s:
-            last_purge = loop.time()
+        if state.last_purge is None or loop.time() - state.last_purge >= cfg.purge_interval_s:
+            state.last_purge = loop.time()
             cutoff = now - timedelta(days=cfg.retention_days)
             purged = await to_thread.run_sync(store.purge, cutoff)
             if purged:

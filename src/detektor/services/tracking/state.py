@@ -17,6 +17,9 @@ class TrackingState:
     metrics: TrackingMetrics
     ingestor: Ingestor
     jaeger_ui_url: str | None = None
+    # When retention last ran (event-loop time): kept here, not in the jobs loop, so that a
+    # restarted loop does not purge again at once.
+    last_purge: float | None = None
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """A link to the frame's trace in the Jaeger UI, when both are known."""
