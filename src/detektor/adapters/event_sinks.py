@@ -8,7 +8,9 @@ The store and Redis sinks never make a pipeline stage wait for storage: ``emit``
 buffers, and one background writer flushes the buffer in batches (one transaction, or one
 pipelined round trip, per flush), in order. When the backend is down the buffer keeps the
 events and the writer retries; a buffer that overflows drops its oldest events and counts
-them in ``lost``, so an outage costs history, never the pipeline.
+them in ``lost``, so an outage costs history, never the pipeline. An event the backend
+refuses (not an outage) is found by splitting its batch, dropped and counted in ``lost``; the
+events around it are written.
 """
 
 from __future__ import annotations
@@ -80,17 +82,9 @@ class BufferedSink(ABC):
             while self.pending:
                 chunk = list(itertools.islice(self.pending, self.batch))
                 try:
-                    await self._write(chunk)
+                    await self._write_splitting(chunk)
                 except Exception as exc:
-                    if not is_transient(exc):
-                        # Not an outage: retrying would fail forever and block what follows.
-                        log.exception(
-                            "%s: dropping %d events the backend refused",
-                            type(self).__name__,
-                            len(chunk),
-                        )
-                        self.lost += len(chunk)
-                    elif self._closing.is_set() and delay > 5:
+                    if self._closing.is_set() and delay > 5:
                         log.error("giving up on %d buffered events at shutdown", len(self.pending))
                         return
                     else:
@@ -111,6 +105,31 @@ class BufferedSink(ABC):
                     self.pending.popleft()
             if self._closing.is_set():
                 return
+
+    async def _write_splitting(self, events: list[Envelope]) -> None:
+        """Write ``events``; when the backend refuses them (not an outage, which raises for a
+        retry), split them in halves until the refused ones are found: those are dropped,
+        logged and counted in ``lost``, and every other event is written, in order."""
+        try:
+            await self._write(events)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(events) > 1:
+                mid = len(events) // 2
+                await self._write_splitting(events[:mid])
+                await self._write_splitting(events[mid:])
+                return
+            # Retrying would fail forever and block what follows.
+            log.error(
+                "%s: dropping event %s (%s of %s) that the backend refused: %s",
+                type(self).__name__,
+                events[0].event_id,
+                events[0].type.value,
+                events[0].frame_id,
+                " ".join(str(exc).split())[:300],
+            )
+            self.lost += 1
 
     @abstractmethod
     async def _write(self, events: list[Envelope]) -> None: ...

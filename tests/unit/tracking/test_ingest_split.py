@@ -1,8 +1,5 @@
-"""Finding the events a store refuses by splitting the batch, on the real SQLite store.
-
-A trigger makes SQLite refuse any event whose data holds ``poison``: a refusal by the
-database itself, which validation at the door cannot foresee.
-"""
+"""Finding the events a store refuses by splitting the batch, on the real SQLite store
+(``support.refusing_store``: a trigger refuses any event whose data holds ``poison``)."""
 
 from __future__ import annotations
 
@@ -21,6 +18,7 @@ from detektor.kit.metrics import Metrics
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, is_rejection
 from detektor.services.tracking.metrics import TrackingMetrics
+from support.refusing_store import refusing_sqlite_store
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
@@ -34,15 +32,7 @@ def captured(seq: int, **extra: object) -> Envelope:
 
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteEventStore:
-    store = SqliteEventStore(str(tmp_path / "events.db"))
-    store.migrate()
-    with sqlite3.connect(tmp_path / "events.db") as db:
-        db.execute(
-            "CREATE TRIGGER no_poison BEFORE INSERT ON events "
-            "WHEN json_extract(NEW.data, '$.poison') IS NOT NULL "
-            "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"
-        )
-    return store
+    return refusing_sqlite_store(tmp_path / "events.db")
 
 
 def test_refused_events_are_found_and_every_other_event_is_stored_in_order(
