@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from detektor.verify import Status, VerifyOptions
+import pytest
+
+from detektor.verify import CheckResult, Status, VerifyOptions
 from detektor.verify.checks import alerts, gpu
 from detektor.verify.pipeline import pipeline
+from detektor.verify.report import exit_code, verdict
 from support.verify_fakes import FakeHttp, json_reply
 
 
@@ -120,6 +123,8 @@ def test_alerts_lists_the_firing_ones() -> None:
     pending = {**firing, "state": "pending", "labels": {"alertname": "DiskFilling"}}
 
     def route(path: str, query: dict[str, list[str]]) -> Any:
+        if path == "/api/v1/rules":
+            return rules("detektor-availability", "detektor-pipeline")
         body = {"status": "success", "data": {"alerts": [firing, pending]}}
         return json_reply(body) if path == "/api/v1/alerts" else None
 
@@ -128,6 +133,39 @@ def test_alerts_lists_the_firing_ones() -> None:
     assert result.status is Status.FAIL
     assert result.summary == "1 alert(s) firing"
     assert result.evidence == [
+        "rule groups: detektor-availability, detektor-pipeline",
         "firing: CameraDown {camera=door, severity=critical} since 2026-11-27T10:00:00Z",
         "pending: DiskFilling {} since 2026-11-27T10:00:00Z",
     ]
+
+
+def rules(*groups: str) -> Any:
+    """Prometheus's /api/v1/rules answer with these (empty) alerting rule groups."""
+    body = [
+        {"name": g, "file": "/etc/prometheus/rules/detektor.yml", "rules": [], "interval": 15}
+        for g in groups
+    ]
+    return json_reply({"status": "success", "data": {"groups": body}})
+
+
+@pytest.mark.parametrize("groups", [(), ("node-exporter",)])
+def test_alerts_fail_when_no_detektor_rule_group_is_loaded(groups: tuple[str, ...]) -> None:
+    def route(path: str, query: dict[str, list[str]]) -> Any:
+        if path == "/api/v1/rules":
+            return rules(*groups)
+        body = {"status": "success", "data": {"alerts": []}}
+        return json_reply(body) if path == "/api/v1/alerts" else None
+
+    with FakeHttp(route) as prom:
+        result = alerts(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.FAIL
+    assert result.summary == "no Detektor alerting rule group is loaded"
+    assert result.evidence == [f"rule groups: {', '.join(groups) or 'none'}"]
+
+
+def test_every_check_skipped_is_inconclusive_not_pass() -> None:
+    skipped = [CheckResult(n, Status.SKIP, "skipped") for n in ("GPU", "Traces")]
+    assert exit_code(skipped) == 3
+    assert verdict(skipped) == "INCONCLUSIVE: every check was skipped"
+    some = [*skipped, CheckResult("Alerts", Status.PASS, "no alert firing")]
+    assert (exit_code(some), verdict(some)) == (0, "PASS")

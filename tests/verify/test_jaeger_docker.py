@@ -5,84 +5,111 @@ against."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from detektor.verify import Status, VerifyOptions
 from detektor.verify.restarts import demultiplex, restarts
-from detektor.verify.traces import traces
-from support.verify_fakes import FakeHttp, FakeUnixHttp, json_reply, multiplexed
+from detektor.verify.traces import TRACED_SERVICES, traces
+from support.verify_fakes import (
+    FakeHttp,
+    FakeUnixHttp,
+    jaeger_route,
+    jaeger_trace,
+    json_reply,
+    multiplexed,
+)
 
 CANARY_TRACE = "0af7651916cd43dd8448eb211c80319c"
 DETECTOR_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACKING_TRACE = "5b8efff798038103d269b633813fc60c"
+FRAME = {"frame_id": "canary:1764252187000:000042", "trace_id": CANARY_TRACE}
 
 
-def _trace(trace_id: str, services: list[str], refs: list[dict[str, str]]) -> dict[str, Any]:
-    processes = {f"p{i}": {"serviceName": s, "tags": []} for i, s in enumerate(services, 1)}
-    spans = [
-        {
-            "traceID": trace_id,
-            "spanID": f"{i:016x}",
-            "operationName": f"op {s}",
-            "references": refs if s == "detector" else [],
-            "processID": f"p{i}",
-        }
-        for i, s in enumerate(services, 1)
-    ]
-    return {"traceID": trace_id, "spans": spans, "processes": processes}
+def pipeline_traces(detector_linked: bool = True, age_s: float = 30) -> list[dict[str, Any]]:
+    """What the services emit for one frame: capture's span and the notifier's child of it in
+    the canary trace; the detector's batch trace linked to it; a tracking batch trace linked
+    to the detector's (a batch of several frames' events)."""
+    start = int((time.time() - age_s) * 1e6)
+    capture_span = ("FOLLOWS_FROM", CANARY_TRACE, "0000000000000001")
+    canary = jaeger_trace(
+        CANARY_TRACE,
+        [("capture", []), ("notifier", [("CHILD_OF", CANARY_TRACE, "0000000000000001")])],
+        start,
+    )
+    detector = jaeger_trace(
+        DETECTOR_TRACE, [("detector", [capture_span] if detector_linked else [])], start
+    )
+    tracking = jaeger_trace(
+        TRACKING_TRACE,
+        [("tracking", [("FOLLOWS_FROM", DETECTOR_TRACE, "0000000000000001")])],
+        start,
+    )
+    return [canary, detector, tracking]
 
 
-def jaeger_route(services: list[str], linked: bool) -> Any:
-    link = [{"refType": "FOLLOWS_FROM", "traceID": CANARY_TRACE, "spanID": "0000000000000001"}]
-    canary = _trace(CANARY_TRACE, ["capture", "tracking"], [])
-    detector = _trace(DETECTOR_TRACE, ["detector"], link if linked else [])
-
+def route_with_frames(jaeger: Any) -> Any:
     def route(path: str, query: dict[str, list[str]]) -> Any:
-        if path == "/api/services":
-            return json_reply({"data": services, "total": len(services)})
-        if path == "/api/traces":
-            assert query["lookback"] == ["15m"]
-            assert query["limit"] == ["20"]
-            found = {"capture": [canary], "tracking": [canary], "detector": [detector]}
-            return json_reply({"data": found.get(query["service"][0], []), "errors": None})
-        if path == f"/api/traces/{CANARY_TRACE}":
-            return json_reply({"data": [canary], "errors": None})
         if path == "/v1/frames":
             assert query == {"camera": ["canary"], "state": ["completed"], "limit": ["1"]}
-            frame = {"frame_id": "canary:1764252187000:000042", "trace_id": CANARY_TRACE}
-            return json_reply({"frames": [frame], "next_cursor": None})
-        return None
+            return json_reply({"frames": [FRAME], "next_cursor": None})
+        return jaeger(path, query)
 
     return route
 
 
-def test_traces_pass_when_the_canary_trace_and_its_linked_detector_trace_span_all() -> None:
-    with FakeHttp(
-        jaeger_route(["capture", "detector", "tracking", "jaeger-all-in-one"], True)
-    ) as f:
+def test_traces_pass_when_the_canary_trace_and_the_traces_joined_to_it_span_all() -> None:
+    asked: list[dict[str, list[str]]] = []
+    with FakeHttp(route_with_frames(jaeger_route(pipeline_traces(), asked))) as f:
+        before = time.time()
         result = traces(VerifyOptions(jaeger=f.url, tracking=f.url))
     assert result.status is Status.PASS, result
-    assert f"canary frame canary:1764252187000:000042 trace {CANARY_TRACE}: " in "\n".join(
+    assert f"canary frame {FRAME['frame_id']} trace {CANARY_TRACE}: ['capture', 'notifier']" in (
         result.evidence
     )
     assert f"linked trace {DETECTOR_TRACE}: ['detector']" in result.evidence
+    assert f"linked trace {TRACKING_TRACE}: ['tracking']" in result.evidence
+    assert "tracking: 1 trace(s) in the last 15m" in result.evidence
+    assert sorted(q["service"][0] for q in asked) == sorted(TRACED_SERVICES)
+    for q in asked:
+        assert set(q) == {"service", "start", "end", "limit"}
+        start, end = int(q["start"][0]), int(q["end"][0])
+        assert end - start == 15 * 60 * 1_000_000
+        assert abs(end / 1e6 - before) < 5
+
+
+def test_traces_outside_the_window_are_not_counted() -> None:
+    asked: list[dict[str, list[str]]] = []
+    old = pipeline_traces(age_s=3600)
+    with FakeHttp(route_with_frames(jaeger_route(old, asked))) as f:
+        result = traces(VerifyOptions(jaeger=f.url, tracking=f.url))
+    assert result.status is Status.FAIL
+    assert "no trace from capture in the last 15m" in result.summary
 
 
 def test_traces_fail_when_the_detector_span_is_not_linked_to_the_canary() -> None:
-    with FakeHttp(jaeger_route(["capture", "detector", "tracking"], False)) as f:
+    asked: list[dict[str, list[str]]] = []
+    unlinked = pipeline_traces(detector_linked=False)
+    with FakeHttp(route_with_frames(jaeger_route(unlinked, asked))) as f:
         result = traces(VerifyOptions(jaeger=f.url, tracking=f.url))
     assert result.status is Status.FAIL
-    assert result.summary == "the canary's traces have no spans from detector"
+    # Tracking's batch trace was joined through the detector's, so it is missing too.
+    assert result.summary == "the canary's traces have no spans from detector, tracking"
     assert result.fix
     assert f.url in result.fix
 
 
 def test_traces_fail_naming_a_service_jaeger_does_not_know() -> None:
-    with FakeHttp(jaeger_route(["capture", "detector"], True)) as f:
+    asked: list[dict[str, list[str]]] = []
+    no_notifier = pipeline_traces()
+    no_notifier[0] = jaeger_trace(CANARY_TRACE, [("capture", [])], int(time.time() * 1e6))
+    with FakeHttp(route_with_frames(jaeger_route(no_notifier, asked))) as f:
         result = traces(VerifyOptions(jaeger=f.url, tracking=f.url))
     assert result.status is Status.FAIL
-    assert "Jaeger knows no service tracking" in result.summary
+    assert "Jaeger knows no service notifier" in result.summary
+    assert "the canary's traces have no spans from notifier" in result.summary
 
 
 NOW = datetime.now(UTC)

@@ -26,7 +26,7 @@ BROKEN = CheckResult(
 
 def test_exit_code_is_1_only_when_a_check_fails_and_skip_is_not_a_failure() -> None:
     assert exit_code([OK, SKIPPED]) == 0
-    assert exit_code([]) == 0
+    assert exit_code([]) == 3  # nothing checked proves nothing
     assert exit_code([OK, SKIPPED, BROKEN]) == 1
     assert verdict([OK, BROKEN]) == "FAIL: Alerts"
 
@@ -120,7 +120,9 @@ def test_the_command_writes_the_report_and_exits_1(tmp_path: Path) -> None:
 
 def test_skip_reports_skip_and_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     skip_all = "services,gpu,traces,metrics,restarts,pipeline,alerts"
-    assert main(["verify", "--skip", skip_all]) == 0
-    assert capsys.readouterr().out.count("| SKIP |") == 7
+    assert main(["verify", "--skip", skip_all]) == 3
+    out = capsys.readouterr().out
+    assert out.count("| SKIP |") == 7
+    assert "INCONCLUSIVE: every check was skipped" in out
     assert main(["verify", "--skip", "gpu,nonsense"]) == 2
     assert "nonsense" in capsys.readouterr().err

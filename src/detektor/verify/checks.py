@@ -142,13 +142,24 @@ def custom_metrics(options: VerifyOptions) -> CheckResult:
 
 
 def alerts(options: VerifyOptions) -> CheckResult:
-    """No alert is firing in Prometheus; those that are are listed with their labels."""
+    """Prometheus has Detektor's rule groups loaded (``/api/v1/rules``, groups named
+    ``detektor-*``), and none of their alerts is firing; those that are are listed."""
     name = "Alerts"
+    prometheus = options.prometheus.rstrip("/")
     with client(options) as http:
-        body = get_json(http, f"{options.prometheus.rstrip('/')}/api/v1/alerts")
+        rules = get_json(http, f"{prometheus}/api/v1/rules", {"type": "alert"})
+        body = get_json(http, f"{prometheus}/api/v1/alerts")
+    groups = [g.get("name", "") for g in rules["data"]["groups"]]
+    ours = [g for g in groups if g.startswith("detektor")]
+    if not ours:
+        loaded = ", ".join(groups) or "none"
+        fix = f"curl -s {prometheus}/api/v1/rules | jq '.data.groups[].name'  # rule_files?"
+        summary = "no Detektor alerting rule group is loaded"
+        return CheckResult(name, Status.FAIL, summary, [f"rule groups: {loaded}"], fix)
     firing = [a for a in body["data"]["alerts"] if a.get("state") == "firing"]
     pending = [a for a in body["data"]["alerts"] if a.get("state") == "pending"]
-    evidence = [f"firing: {_alert_line(a)}" for a in firing]
+    evidence = [f"rule groups: {', '.join(ours)}"]
+    evidence += [f"firing: {_alert_line(a)}" for a in firing]
     evidence += [f"pending: {_alert_line(a)}" for a in pending]
     if firing:
         fix = (

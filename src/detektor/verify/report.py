@@ -11,13 +11,20 @@ from detektor.verify.model import CheckResult, Status, VerifyOptions
 
 
 def exit_code(results: Sequence[CheckResult]) -> int:
-    """1 when any check FAILed; SKIP is not a failure (the check was asked not to run)."""
-    return 1 if any(r.status is Status.FAIL for r in results) else 0
+    """1 when any check FAILed; 3 when every check was skipped (nothing was proven);
+    otherwise 0: a SKIP is not a failure (the check was asked not to run)."""
+    if any(r.status is Status.FAIL for r in results):
+        return 1
+    return 3 if all(r.status is Status.SKIP for r in results) else 0
 
 
 def verdict(results: Sequence[CheckResult]) -> str:
     failed = [r.name for r in results if r.status is Status.FAIL]
-    return "FAIL: " + ", ".join(failed) if failed else "PASS"
+    if failed:
+        return "FAIL: " + ", ".join(failed)
+    if all(r.status is Status.SKIP for r in results):
+        return "INCONCLUSIVE: every check was skipped"
+    return "PASS"
 
 
 def _targets(options: VerifyOptions) -> dict[str, str]:

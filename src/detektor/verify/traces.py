@@ -1,69 +1,77 @@
 """The Traces check, against the Jaeger query API (the HTTP JSON API behind the Jaeger UI).
 
-What it checks:
+What the services emit, and so what is asked for:
 
-1. ``GET /api/services`` lists capture, detector and tracking;
-2. ``GET /api/traces?service=<s>&lookback=<window>&limit=20`` returns at least one trace
-   for each of them;
-3. the canary frame's trace: the newest completed canary frame from the tracking API
-   (``/v1/frames?camera=<canary>&state=completed&limit=1``) gives its ``trace_id``, and
-   ``GET /api/traces/<trace_id>`` gives its spans. The detector processes a frame in a
-   span of its own trace that is LINKED to the capture span (an OTLP link, which Jaeger
-   shows as a ``FOLLOWS_FROM`` reference), not parented by it. So the detector's recent
-   traces are searched for a span whose ``references`` name the canary trace. The service
-   names (``processes[*].serviceName``) of the canary trace and the traces linked to it
-   must include capture, detector and tracking.
+- capture makes the frame's ``create frames`` span: the canary frame's trace id;
+- the detector processes a batch in a span of its own trace, LINKED to each frame's capture
+  span (an OTLP link, which Jaeger shows as a ``FOLLOWS_FROM`` reference);
+- tracking stores a batch of lifecycle events in one ``process`` span: a child of the frame's
+  span when the batch holds one frame, otherwise in its own trace linked to each frame's;
+- the notifier publishes a frame's detections in a child span of the frame's span.
+
+So the check:
+
+1. ``GET /api/services`` lists capture, detector, tracking and notifier;
+2. ``GET /api/traces?service=<s>&start=<µs>&end=<µs>&limit=<n>`` (Jaeger's own parameters:
+   ``start``/``end`` in microseconds since the epoch; it ignores ``lookback``, which only
+   its UI reads) returns at least one trace in the window for each of them;
+3. the newest completed canary frame from the tracking API
+   (``/v1/frames?camera=<canary>&state=completed&limit=1``) gives a trace id, and
+   ``GET /api/traces/<trace_id>`` its spans. The traces found in step 2 that reference the
+   canary trace, or a trace already joined to it, are joined too (both directions, until
+   nothing more joins). The service names (``processes[*].serviceName``) of all of them must
+   include every traced service.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 
 from detektor.verify.http import client, get_json
-from detektor.verify.model import CORE_SERVICES, CheckResult, Status, VerifyOptions
+from detektor.verify.model import CheckResult, Status, VerifyOptions
 
 NAME = "Traces"
+TRACED_SERVICES = ("capture", "detector", "tracking", "notifier")
+SEARCH_LIMIT = 100
 
 
 def traces(options: VerifyOptions) -> CheckResult:
-    """Recent traces for every core service, and the canary's trace spans them all."""
+    """Recent traces for every traced service, and the canary's traces span them all."""
     jaeger = options.jaeger.rstrip("/")
     evidence: list[str] = []
     problems: list[str] = []
     fix = f"curl -s {jaeger}/api/services | jq .data  # and open {jaeger}/search"
+    end_us = int(time.time() * 1_000_000)
+    start_us = end_us - int(options.window_s * 1_000_000)
+    pool: list[dict[str, Any]] = []
     with client(options) as http:
         services = get_json(http, f"{jaeger}/api/services")["data"] or []
         evidence.append("Jaeger services: " + ", ".join(sorted(services)))
-        recent: dict[str, list[dict[str, Any]]] = {}
-        for service in CORE_SERVICES:
+        for service in TRACED_SERVICES:
             if service not in services:
                 problems.append(f"Jaeger knows no service {service}")
                 continue
-            recent[service] = _search(http, jaeger, service, options)
-            evidence.append(f"{service}: {len(recent[service])} trace(s) in {options.window}")
-            if not recent[service]:
-                problems.append(f"no recent trace from {service}")
-        problems += _canary(http, jaeger, options, recent.get("detector", []), evidence)
+            params = {"service": service, "start": start_us, "end": end_us, "limit": SEARCH_LIMIT}
+            found = get_json(http, f"{jaeger}/api/traces", params)["data"] or []
+            more = "at least " if len(found) >= SEARCH_LIMIT else ""
+            evidence.append(f"{service}: {more}{len(found)} trace(s) in the last {options.window}")
+            if not found:
+                problems.append(f"no trace from {service} in the last {options.window}")
+            pool += found
+        problems += _canary(http, jaeger, options, pool, evidence)
     if problems:
         return CheckResult(NAME, Status.FAIL, "; ".join(problems), evidence, fix)
-    return CheckResult(NAME, Status.PASS, "the canary's trace spans every service", evidence)
-
-
-def _search(
-    http: httpx.Client, jaeger: str, service: str, options: VerifyOptions
-) -> list[dict[str, Any]]:
-    params = {"service": service, "lookback": options.window, "limit": 20}
-    found: list[dict[str, Any]] = get_json(http, f"{jaeger}/api/traces", params)["data"] or []
-    return found
+    return CheckResult(NAME, Status.PASS, "the canary's traces span every service", evidence)
 
 
 def _canary(
     http: httpx.Client,
     jaeger: str,
     options: VerifyOptions,
-    detector_traces: list[dict[str, Any]],
+    pool: list[dict[str, Any]],
     evidence: list[str],
 ) -> list[str]:
     api = options.tracking.rstrip("/")
@@ -78,26 +86,41 @@ def _canary(
         return [f"Jaeger has no trace {trace_id} of canary frame {frame['frame_id']}"]
     found = _service_names(trace[0])
     evidence.append(f"canary frame {frame['frame_id']} trace {trace_id}: {sorted(found)}")
-    for linked in detector_traces:
-        if _links_to(linked, trace_id):
-            names = _service_names(linked)
-            evidence.append(f"linked trace {linked.get('traceID')}: {sorted(names)}")
-            found |= names
-    missing = [s for s in CORE_SERVICES if s not in found]
+    for linked in joined(trace[0], pool):
+        names = _service_names(linked)
+        evidence.append(f"linked trace {linked.get('traceID')}: {sorted(names)}")
+        found |= names
+    missing = [s for s in TRACED_SERVICES if s not in found]
     return [f"the canary's traces have no spans from {', '.join(missing)}"] if missing else []
 
 
+def joined(root: dict[str, Any], pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The traces of ``pool`` joined to ``root`` by references, directly or through others."""
+    ids = {_norm(root.get("traceID", ""))}
+    others = {_norm(t.get("traceID", "")): t for t in pool}
+    others.pop(next(iter(ids)), None)
+    out: list[dict[str, Any]] = []
+    grew = True
+    while grew:
+        grew = False
+        for tid, candidate in list(others.items()):
+            if _refs(candidate) & ids or any(tid in _refs(t) for t in [root, *out]):
+                out.append(others.pop(tid))
+                ids.add(tid)
+                grew = True
+    return out
+
+
 def _service_names(trace: dict[str, Any]) -> set[str]:
-    return {str(p.get("serviceName")) for p in trace.get("processes", {}).values()}
+    return {str(p.get("serviceName")) for p in (trace.get("processes") or {}).values()}
 
 
-def _links_to(trace: dict[str, Any], trace_id: str) -> bool:
-    want = _norm(trace_id)
-    return _norm(trace.get("traceID", "")) != want and any(
-        _norm(ref.get("traceID", "")) == want
-        for span in trace.get("spans", [])
-        for ref in span.get("references", []) or []
-    )
+def _refs(trace: dict[str, Any]) -> set[str]:
+    return {
+        _norm(ref.get("traceID", ""))
+        for span in trace.get("spans") or []
+        for ref in span.get("references") or []
+    }
 
 
 def _norm(trace_id: str) -> str:

@@ -11,6 +11,11 @@ acknowledged so they never block the group: the rest of the batch is stored.
 On start the consumer first re-reads its own pending entries (a restart after SIGKILL), then
 new ones; entries left pending by a consumer that died for good are claimed with XAUTOCLAIM
 once idle for ``claim_idle_ms``.
+
+Each batch is processed inside one OTel messaging "process" span (kind CONSUMER): a child of
+the frame's span when the whole batch comes from one frame, otherwise linked to the span of
+every event's frame (the envelopes carry ``trace_id`` and ``span_id``), so each frame's trace
+reaches its stored events.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import logging
 import time
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.context import Context
 from redis.asyncio import Redis
 
 from detektor.adapters.redis_streams import ensure_group, stream_id_key
@@ -33,6 +40,8 @@ from detektor.services.tracking.settings import TrackingSettings
 log = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]
 WORKER = "events-consumer"
+tracer = trace.get_tracer("detektor.tracking")
+_SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 
 
 class EventsConsumer:
@@ -127,7 +136,21 @@ class EventsConsumer:
             consumer=f"{self.settings.group}:{self.settings.consumer}",
             position=max((e[0] for e in entries), key=stream_id_key).decode(),
         )
-        outcomes = await self.ingestor.ingest(raw, source="stream", checkpoint=checkpoint)
+        parent, links = _trace_of(raw)
+        with tracer.start_as_current_span(
+            f"process {self.settings.stream}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "redis",
+                "messaging.operation": "process",
+                "messaging.destination.name": self.settings.stream,
+                "messaging.consumer.group.name": self.settings.group,
+                "messaging.batch.message_count": len(entries),
+            },
+        ):
+            outcomes = await self.ingestor.ingest(raw, source="stream", checkpoint=checkpoint)
         for eid, outcome in zip(ids, outcomes, strict=True):
             if outcome.status == "rejected":
                 dead.append((eid, {}, _reason(outcome)))
@@ -153,6 +176,32 @@ class EventsConsumer:
             if group["name"] in (self.settings.group, self.settings.group.encode()):
                 self.metrics.consumer_lag.set(group.get("lag") or 0)
                 self.metrics.consumer_pending.set(group.get("pending") or 0)
+
+
+def _trace_of(raw: list[object]) -> tuple[Context | None, list[trace.Link]]:
+    """The batch span's parent (its events' one frame span) or its links (several frames).
+
+    Envelopes are read as plain data here, before validation: an id that is not hex of the
+    right length simply yields no link."""
+    seen: dict[tuple[int, int], None] = {}
+    for data in raw:
+        if not isinstance(data, dict):
+            continue
+        trace_id, span_id = data.get("trace_id"), data.get("span_id")
+        if not (isinstance(trace_id, str) and isinstance(span_id, str)):
+            continue
+        try:
+            ids = (int(trace_id, 16), int(span_id, 16))
+        except ValueError:
+            continue
+        if len(trace_id) == 32 and len(span_id) == 16 and all(ids):
+            seen.setdefault(ids)
+    contexts = [trace.SpanContext(t, s, is_remote=True, trace_flags=_SAMPLED) for t, s in seen]
+    if contexts and len({c.trace_id for c in contexts}) == 1:
+        # One frame (its events may come from several stages' spans): a child of the first.
+        first = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0]))
+        return first, [trace.Link(c) for c in contexts[1:]]
+    return None, [trace.Link(c) for c in contexts]
 
 
 def _decode(fields: dict[bytes, bytes]) -> object | str:
