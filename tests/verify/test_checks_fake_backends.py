@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from detektor.verify import CheckResult, Status, VerifyOptions
-from detektor.verify.checks import alerts, gpu
+from detektor.verify.checks import alerts, custom_metrics, gpu
 from detektor.verify.pipeline import pipeline
 from detektor.verify.report import exit_code, verdict
 from support.verify_fakes import FakeHttp, json_reply
@@ -169,3 +169,52 @@ def test_every_check_skipped_is_inconclusive_not_pass() -> None:
     assert verdict(skipped) == "INCONCLUSIVE: every check was skipped"
     some = [*skipped, CheckResult("Alerts", Status.PASS, "no alert firing")]
     assert (exit_code(some), verdict(some)) == (0, "PASS")
+
+
+def metrics_prometheus(stale: tuple[str, ...] = ()) -> tuple[Any, list[str]]:
+    """A Prometheus whose app targets are scraped every 5 s; every job has recent detektor_*
+    series, and every pipeline metric but those in ``stale`` has a recent sample."""
+    queries: list[str] = []
+    jobs = ("capture", "detector", "tracking")
+    targets = [
+        {"labels": {"job": j, "instance": f"{j}:8000"}, "scrapeInterval": "5s", "health": "up"}
+        for j in jobs
+    ]
+
+    def route(path: str, query: dict[str, list[str]]) -> Any:
+        if path == "/api/v1/targets":
+            body = {"activeTargets": targets, "droppedTargets": []}
+            return json_reply({"status": "success", "data": body})
+        if path != "/api/v1/query":
+            return None
+        promql = query["query"][0]
+        queries.append(promql)
+        if promql.startswith("count by (job)"):
+            return vector(*(({"job": j}, 12) for j in jobs))
+        if promql.startswith("up{"):
+            return vector(*(({"job": j, "instance": f"{j}:8000"}, 1) for j in jobs))
+        if any(m in promql for m in stale):
+            return vector()
+        return vector(({}, 3))
+
+    return route, queries
+
+
+def test_custom_metrics_pass_with_fresh_pipeline_metrics() -> None:
+    route, queries = metrics_prometheus()
+    with FakeHttp(route) as prom:
+        result = custom_metrics(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.PASS, result
+    # Fresh means newer than 3 scrape intervals of the application jobs.
+    assert all("[15s]" in q for q in queries if "last_over_time" in q)
+    assert "detektor_frames_total: 3 series sampled in the last 15s" in result.evidence
+
+
+def test_custom_metrics_fail_when_the_pipeline_metrics_stopped() -> None:
+    route, _ = metrics_prometheus(stale=("detektor_frames_total", "detektor_accounting_frames"))
+    with FakeHttp(route) as prom:
+        result = custom_metrics(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "no recent sample of detektor_frames_total, detektor_accounting_frames"
+    )

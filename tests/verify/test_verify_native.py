@@ -161,7 +161,7 @@ def test_a_dropped_scrape_target_fails_custom_metrics_and_services(
         assert code == 1
         metrics = check(report, "Custom metrics")
         assert metrics["status"] == "FAIL"
-        assert metrics["summary"] == "no detektor_* series from detector"
+        assert metrics["summary"] == "no recent detektor_* series from detector"
         assert "detector: 0 detektor_* series" in metrics["evidence"]
         services = check(report, "Services")
         assert services["status"] == "FAIL"

@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 
 from detektor.verify.http import Unreachable, client, get_json, prom_query, prom_targets
-from detektor.verify.model import APP_JOBS, CORE_SERVICES, CheckResult, Status, VerifyOptions
+from detektor.verify.model import (
+    APP_JOBS,
+    CORE_SERVICES,
+    CheckResult,
+    Status,
+    VerifyOptions,
+    parse_duration,
+)
 
 APP_JOB_RE = "|".join(APP_JOBS)
 
@@ -119,26 +126,79 @@ def gpu(options: VerifyOptions) -> CheckResult:
     return CheckResult(name, Status.PASS, f"CUDA inference at {cuda_rate:.2f} frames/s", evidence)
 
 
+# The pipeline's own metrics, one per kind of service: frames counted (capture, detector),
+# stage latencies (capture, detector), accounting from the event store (tracking).
+PIPELINE_METRICS = (
+    "detektor_frames_total",
+    "detektor_stage_duration_seconds_count",
+    "detektor_accounting_frames",
+)
+DEFAULT_SCRAPE_INTERVAL_S = 15.0
+
+
 def custom_metrics(options: VerifyOptions) -> CheckResult:
     """Prometheus has ``detektor_*`` series from capture, detector, tracking and every other
-    application job it scrapes, sampled within ``options.recent`` (min(window, 1m))."""
+    application job it scrapes, and the pipeline's own metrics (``PIPELINE_METRICS``), each
+    with a sample newer than 3 times the longest scrape interval of those jobs: the build info
+    of a process that processes nothing does not pass."""
     name = "Custom metrics"
+    base = options.prometheus
     with client(options) as http:
-        counts = prom_query(http, options.prometheus, 'count by (job)({__name__=~"detektor_.+"})')
-        scraped = prom_query(http, options.prometheus, f'up{{job=~"{APP_JOB_RE}"}}')
+        targets = prom_targets(http, base)
+        fresh = f"{int(3 * _scrape_interval_s(targets))}s"
+        counts = prom_query(
+            http, base, f'count by (job)(last_over_time({{__name__=~"detektor_.+"}}[{fresh}]))'
+        )
+        scraped = prom_query(http, base, f'up{{job=~"{APP_JOB_RE}"}}')
+        pipeline = {
+            m: prom_query(http, base, f"count(last_over_time({m}[{fresh}]))")
+            for m in PIPELINE_METRICS
+        }
     by_job = {c["metric"].get("job", ""): int(float(c["value"][1])) for c in counts}
     expected = set(CORE_SERVICES) | {s["metric"]["job"] for s in scraped}
-    evidence = [f"{job}: {by_job.get(job, 0)} detektor_* series" for job in sorted(expected)]
+    evidence = [
+        f"{job}: {by_job.get(job, 0)} detektor_* series sampled in the last {fresh}"
+        for job in sorted(expected)
+    ]
+    evidence += [
+        f"{m}: {_count(r)} series sampled in the last {fresh}" for m, r in pipeline.items()
+    ]
     missing = sorted(job for job in expected if not by_job.get(job))
+    stale = [m for m, r in pipeline.items() if not _count(r)]
     fix = (
-        f"curl -s '{options.prometheus}/api/v1/query' --data-urlencode "
-        "'query=count by (job)({__name__=~\"detektor_.+\"})' | jq .data.result"
+        f"curl -s '{base}/api/v1/query' --data-urlencode "
+        f"'query=count by (job)(last_over_time({{__name__=~\"detektor_.+\"}}[{fresh}]))'"
+        " | jq .data.result"
     )
+    problems = []
     if missing:
-        return CheckResult(
-            name, Status.FAIL, "no detektor_* series from " + ", ".join(missing), evidence, fix
-        )
-    return CheckResult(name, Status.PASS, f"detektor_* series from {len(expected)} jobs", evidence)
+        problems.append("no recent detektor_* series from " + ", ".join(missing))
+    if stale:
+        problems.append("no recent sample of " + ", ".join(stale))
+    if problems:
+        return CheckResult(name, Status.FAIL, "; ".join(problems), evidence, fix)
+    return CheckResult(
+        name,
+        Status.PASS,
+        f"detektor_* series from {len(expected)} jobs and the pipeline's metrics, "
+        f"newer than {fresh}",
+        evidence,
+    )
+
+
+def _scrape_interval_s(targets: list[dict[str, Any]]) -> float:
+    """The longest scrape interval of the application jobs (Prometheus's targets API gives it
+    per target, e.g. "15s"); the deployment's 15 s when none says."""
+    intervals = [
+        parse_duration(t["scrapeInterval"])
+        for t in targets
+        if t.get("scrapeInterval") and t.get("labels", {}).get("job") in APP_JOBS
+    ]
+    return max(intervals, default=DEFAULT_SCRAPE_INTERVAL_S)
+
+
+def _count(result: list[dict[str, Any]]) -> int:
+    return int(float(result[0]["value"][1])) if result else 0
 
 
 def alerts(options: VerifyOptions) -> CheckResult:
