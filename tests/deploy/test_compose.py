@@ -46,6 +46,10 @@ EXPECTED_SERVICES = APP_SERVICES | {
     "loki", "alloy", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter",
 }  # fmt: skip
 GPU_ONLY_SERVICES = {"dcgm-exporter"}
+# Profile `full`: what the core (everything else) runs without.
+FULL_PROFILE_SERVICES = {"grafana", "jaeger", "loki", "alloy", "cadvisor"}
+CORE_SERVICES = EXPECTED_SERVICES - FULL_PROFILE_SERVICES
+_IMAGE = re.compile(r"^\$\{(?P<var>[A-Z_]+_IMAGE):-(?P<default>[^}]+)\}$")
 # Host ports a user opens: Grafana, tracking API, Prometheus, Alertmanager, Jaeger UI.
 EXPECTED_PUBLISHED = {3000, 8000, 9090, 9093, 16686}
 # Host paths (not in the repository) that exporters and the log shipper may read.
@@ -360,6 +364,28 @@ def dashboard_problems(dashboards: dict[str, Any], datasources: dict[str, str]) 
     return problems
 
 
+def profile_problems(services: dict[str, Any]) -> list[str]:
+    """A service without a profile (the core) must not depend on one that has a profile: it
+    would not start, or would pull in the rest, with the core alone."""
+    return [
+        f"{name}: in the core but depends on {dep} (profiles {services[dep]['profiles']})"
+        for name, svc in services.items()
+        if not svc.get("profiles")
+        for dep in svc.get("depends_on") or {}
+        if dep in services and services[dep].get("profiles")
+    ]
+
+
+def image_problems(services: dict[str, Any]) -> list[str]:
+    """Every image is `${NAME_IMAGE:-default}`: a host without a registry names its own."""
+    problems = []
+    for name, svc in services.items():
+        image = str(svc.get("image", ""))
+        if not _IMAGE.match(image) and not image.startswith("${APP"):
+            problems.append(f"{name}: image {image!r} is not a ${{..._IMAGE:-default}} variable")
+    return problems
+
+
 def url_host_problems(urls: dict[str, str], services: dict[str, Any]) -> list[str]:
     return [
         f"{where}: {url} is not a compose service"
@@ -386,7 +412,8 @@ def _compose(
     args: list[str], dotenv: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """docker-compose on both files, with `dotenv` as its .env file (not the developer's
-    deploy/.env, and nothing from this process's environment but PATH and HOME)."""
+    deploy/.env, and nothing from this process's environment but PATH and HOME). `args` may
+    start with `--profile NAME`."""
     binary = require_binary("docker-compose", "docker-compose")
     env_file = tmp_path / "env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
@@ -402,15 +429,46 @@ def _compose(
     )
 
 
-def test_docker_compose_renders_the_stack(tmp_path: Path) -> None:
-    result = _compose(["config"], TEST_SECRETS, tmp_path)
+@pytest.mark.parametrize("profile", [[], ["--profile", "full"]], ids=["core", "full"])
+def test_docker_compose_renders_the_stack(profile: list[str], tmp_path: Path) -> None:
+    result = _compose([*profile, "config"], TEST_SECRETS, tmp_path)
     assert result.returncode == 0, result.stderr
     rendered = yaml.safe_load(result.stdout)
+    # docker-compose 1.29 renders every service and leaves `profiles` on those in one.
     assert set(rendered["services"]) == EXPECTED_SERVICES | GPU_ONLY_SERVICES
+    core = {name for name, svc in rendered["services"].items() if not svc.get("profiles")}
+    assert core == CORE_SERVICES | GPU_ONLY_SERVICES
+    assert profile_problems(rendered["services"]) == []
+    assert dependency_problems({n: rendered["services"][n] for n in core}) == []
     detector = rendered["services"]["detector"]
     assert detector["environment"]["DETEKTOR_DETECTOR__DEVICE"] == "cuda"
     assert detector["deploy"]["resources"]["limits"]  # the GPU file kept the base limits
     assert detector["environment"]["DETEKTOR_API_TOKEN"] == TEST_SECRETS["DETEKTOR_API_TOKEN"]
+
+
+def test_docker_compose_uses_the_image_variables(tmp_path: Path) -> None:
+    stack_text = "".join(path.read_text(encoding="utf-8") for path in COMPOSE_FILES)
+    defaults = dict(re.findall(r"\$\{([A-Z_]+_IMAGE):-([^}]+)\}", stack_text))
+    assert len(defaults) >= 16, defaults
+    rendered = yaml.safe_load(_compose(["config"], TEST_SECRETS, tmp_path).stdout)["services"]
+    images = {svc["image"] for svc in rendered.values()}
+    assert images == set(defaults.values())
+    local = {var: f"local/{var.lower()}:test" for var in defaults}
+    result = _compose(["config"], TEST_SECRETS | local, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert {svc["image"] for svc in rendered.values()} == set(local.values())
+    assert rendered["redis"]["image"] == "local/redis_image:test"
+    assert rendered["detector"]["image"] == "local/app_gpu_image:test"
+
+
+def test_every_image_is_a_variable_and_the_core_stands_alone(services: dict[str, Any]) -> None:
+    assert image_problems(services) == []
+    assert {name for name, svc in services.items() if svc.get("profiles")} == (
+        FULL_PROFILE_SERVICES
+    )
+    assert all(services[name]["profiles"] == ["full"] for name in FULL_PROFILE_SERVICES)
+    assert profile_problems(services) == []
 
 
 @pytest.mark.parametrize("secret", sorted(TEST_SECRETS))
@@ -627,6 +685,14 @@ def test_the_checks_find_broken_services() -> None:
     ):
         assert expected in problems
     assert port_problems(broken) == ["host port 8080/tcp: published by web and db"]
+    profiled = {
+        "app": {"image": "redis:7", "depends_on": {"ui": {"condition": "service_healthy"}}},
+        "ui": {"image": "${UI_IMAGE:-ui:1}", "profiles": ["full"], "depends_on": {"app": {}}},
+    }
+    assert profile_problems(profiled) == ["app: in the core but depends on ui (profiles ['full'])"]
+    assert image_problems(profiled) == [
+        "app: image 'redis:7' is not a ${..._IMAGE:-default} variable"
+    ]
 
 
 def test_the_checks_find_hard_coded_secrets_and_missing_files() -> None:
