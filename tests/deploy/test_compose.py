@@ -39,6 +39,7 @@ TEST_SECRETS = {
     "POSTGRES_PASSWORD": "0123456789abcdef",
     "GRAFANA_ADMIN_PASSWORD": "fedcba9876543210",
     "DETEKTOR_API_TOKEN": "00112233445566778899",
+    "MQTT_PASSWORD": "99887766554433221100",
 }
 APP_SERVICES = {"capture", "detector", "tracking", "notifier"}
 EXPECTED_SERVICES = APP_SERVICES | {
@@ -68,7 +69,9 @@ _VARIABLE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_]\w*)"
 )
 _REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_]\w*(?::?\?[^}]*)?\}$")
-_URL_PASSWORD = re.compile(r"://[^/\s:@]+:(?P<password>[^@\s]+)@")
+_URL_PASSWORD = re.compile(r"://(?:\$\{[^}]*\}|[^/\s:@]+):(?P<password>[^@\s]+)@")
+_MQTT_URL = re.compile(r"mqtt://(?:\$\{[^}]*\}|[^:@/]+):\$\{MQTT_PASSWORD:\?[^}]+\}@")
+MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -258,6 +261,50 @@ def referenced_file_problems(services: dict[str, Any]) -> list[str]:
                         if not local.exists():
                             problems.append(f"{name}: {path} is {local}, which does not exist")
     return problems
+
+
+def host_addresses(services: dict[str, Any], env: Mapping[str, str]) -> dict[str, list[str]]:
+    """The host address each service publishes its ports on, with `env` as the .env ("" for a
+    port that names none, which Docker publishes on every interface)."""
+    addresses: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        for port in svc.get("ports") or []:
+            if isinstance(port, dict):
+                address = str(port.get("host_ip", ""))
+            else:
+                parts = interpolate(str(port), env).partition("/")[0].rsplit(":", 2)
+                address = parts[0] if len(parts) == 3 else ""
+            addresses.setdefault(name, []).append(address)
+    return addresses
+
+
+def exposure_problems(services: dict[str, Any]) -> list[str]:
+    """Secure defaults: ports on 127.0.0.1 unless BIND_ADDRESS says otherwise, no
+    Prometheus lifecycle API, no anonymous MQTT client."""
+    problems = [
+        f"{name}: publishes a port on {address or 'every interface'} by default"
+        for name, found in host_addresses(services, TEST_SECRETS).items()
+        for address in found
+        if address != "127.0.0.1"
+    ]
+    for name, svc in services.items():
+        command = svc.get("command") or []
+        if any("--web.enable-lifecycle" in str(arg) for arg in command):
+            problems.append(f"{name}: --web.enable-lifecycle lets anyone POST /-/quit")
+        url = environment(svc).get("DETEKTOR_MQTT_URL")
+        if url is not None and not re.match(_MQTT_URL, url):
+            problems.append(f"{name}: DETEKTOR_MQTT_URL {url!r} carries no MQTT_PASSWORD")
+    return problems
+
+
+def default_password_problems(texts: list[str]) -> list[str]:
+    """A secret variable is never given a default (`${MQTT_PASSWORD:-changeme}`)."""
+    return [
+        f"${{{name}{op}{arg}}}: a secret with a default"
+        for text in texts
+        for name, op, arg in variables(text)
+        if SECRET_KEY.search(name) and op in (":-", "-")
+    ]
 
 
 def published_ports(services: dict[str, Any]) -> list[tuple[str, int, str]]:
@@ -522,6 +569,36 @@ def test_host_ports_are_published_once_and_only_the_ones_people_use(
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
 def test_no_secret_is_hard_coded(path: Path) -> None:
     assert secret_problems(load_yaml(path)) == []
+    texts = [value for _, value in strings(load_yaml(path))]
+    assert default_password_problems(texts) == []
+
+
+def test_secure_defaults(services: dict[str, Any]) -> None:
+    assert exposure_problems(services) == []
+    assert host_addresses(services, TEST_SECRETS | {"BIND_ADDRESS": "0.0.0.0"})["tracking"] == [
+        "0.0.0.0"
+    ]
+    assert "DETEKTOR_MQTT_URL" in environment(services["notifier"])
+
+
+def test_mosquitto_requires_the_password_everywhere(services: dict[str, Any]) -> None:
+    conf = dict(
+        line.split(None, 1)
+        for line in MOSQUITTO_CONF.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert conf["allow_anonymous"] == "false"
+    mosquitto = services["mosquitto"]
+    script = mosquitto["entrypoint"][-1]
+    # The password file named in the config is the one the entrypoint writes, in a tmpfs.
+    assert f"mosquitto_passwd -c -b {conf['password_file']} " in script
+    assert any(conf["password_file"].startswith(f"{fs}/") for fs in mosquitto["tmpfs"])
+    assert '"$${MQTT_PASSWORD:?' in script  # an empty password stops the container
+    assert environment(mosquitto)["MQTT_PASSWORD"].startswith("${MQTT_PASSWORD:?")
+    health = mosquitto["healthcheck"]["test"][1]
+    assert '-u "$$MQTT_USER" -P "$$MQTT_PASSWORD"' in health
+    url = interpolate(environment(services["notifier"])["DETEKTOR_MQTT_URL"], TEST_SECRETS)
+    assert url == f"mqtt://detektor:{TEST_SECRETS['MQTT_PASSWORD']}@mosquitto:1883"
 
 
 def test_every_variable_is_in_env_example() -> None:
@@ -689,6 +766,20 @@ def test_the_checks_find_broken_services() -> None:
         "app": {"image": "redis:7", "depends_on": {"ui": {"condition": "service_healthy"}}},
         "ui": {"image": "${UI_IMAGE:-ui:1}", "profiles": ["full"], "depends_on": {"app": {}}},
     }
+    exposed = {
+        "prom": {"command": ["--web.enable-lifecycle"], "ports": ["9090:9090"]},
+        "am": {"ports": ["${BIND_ADDRESS:-0.0.0.0}:9093:9093"]},
+        "notifier": {"environment": {"DETEKTOR_MQTT_URL": "mqtt://mosquitto:1883"}},
+    }
+    assert exposure_problems(exposed) == [
+        "prom: publishes a port on every interface by default",
+        "am: publishes a port on 0.0.0.0 by default",
+        "prom: --web.enable-lifecycle lets anyone POST /-/quit",
+        "notifier: DETEKTOR_MQTT_URL 'mqtt://mosquitto:1883' carries no MQTT_PASSWORD",
+    ]
+    assert default_password_problems(["${MQTT_PASSWORD:-changeme} ${MQTT_USER:-me}"]) == [
+        "${MQTT_PASSWORD:-changeme}: a secret with a default"
+    ]
     assert profile_problems(profiled) == ["app: in the core but depends on ui (profiles ['full'])"]
     assert image_problems(profiled) == [
         "app: image 'redis:7' is not a ${..._IMAGE:-default} variable"
