@@ -728,7 +728,7 @@ def test_datasources_and_scrape_targets_name_compose_services(
 
 def test_every_exporter_metric_names_its_exporter() -> None:
     lines = (DEPLOY / "observability" / "exporter-metrics.txt").read_text().splitlines()
-    known = {"prometheus", "prometheus-client", "node-exporter", "cadvisor",
+    known = {"prometheus", "alertmanager", "prometheus-client", "node-exporter", "cadvisor",
              "postgres-exporter", "redis-exporter", "dcgm-exporter"}  # fmt: skip
     for line in (raw.split("#", 1)[0].strip() for raw in lines):
         if not line:
