@@ -39,6 +39,7 @@ TEST_SECRETS = {
     "POSTGRES_PASSWORD": "0123456789abcdef",
     "GRAFANA_ADMIN_PASSWORD": "fedcba9876543210",
     "DETEKTOR_API_TOKEN": "00112233445566778899",
+    "MQTT_PASSWORD": "99887766554433221100",
 }
 APP_SERVICES = {"capture", "detector", "tracking", "notifier"}
 EXPECTED_SERVICES = APP_SERVICES | {
@@ -46,6 +47,10 @@ EXPECTED_SERVICES = APP_SERVICES | {
     "loki", "alloy", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter",
 }  # fmt: skip
 GPU_ONLY_SERVICES = {"dcgm-exporter"}
+# Profile `full`: what the core (everything else) runs without.
+FULL_PROFILE_SERVICES = {"grafana", "jaeger", "loki", "alloy", "cadvisor"}
+CORE_SERVICES = EXPECTED_SERVICES - FULL_PROFILE_SERVICES
+_IMAGE = re.compile(r"^\$\{(?P<var>[A-Z_]+_IMAGE):-(?P<default>[^}]+)\}$")
 # Host ports a user opens: Grafana, tracking API, Prometheus, Alertmanager, Jaeger UI.
 EXPECTED_PUBLISHED = {3000, 8000, 9090, 9093, 16686}
 # Host paths (not in the repository) that exporters and the log shipper may read.
@@ -64,7 +69,9 @@ _VARIABLE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_]\w*)"
 )
 _REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_]\w*(?::?\?[^}]*)?\}$")
-_URL_PASSWORD = re.compile(r"://[^/\s:@]+:(?P<password>[^@\s]+)@")
+_URL_PASSWORD = re.compile(r"://(?:\$\{[^}]*\}|[^/\s:@]+):(?P<password>[^@\s]+)@")
+_MQTT_URL = re.compile(r"mqtt://(?:\$\{[^}]*\}|[^:@/]+):\$\{MQTT_PASSWORD:\?[^}]+\}@")
+MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -256,6 +263,50 @@ def referenced_file_problems(services: dict[str, Any]) -> list[str]:
     return problems
 
 
+def host_addresses(services: dict[str, Any], env: Mapping[str, str]) -> dict[str, list[str]]:
+    """The host address each service publishes its ports on, with `env` as the .env ("" for a
+    port that names none, which Docker publishes on every interface)."""
+    addresses: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        for port in svc.get("ports") or []:
+            if isinstance(port, dict):
+                address = str(port.get("host_ip", ""))
+            else:
+                parts = interpolate(str(port), env).partition("/")[0].rsplit(":", 2)
+                address = parts[0] if len(parts) == 3 else ""
+            addresses.setdefault(name, []).append(address)
+    return addresses
+
+
+def exposure_problems(services: dict[str, Any]) -> list[str]:
+    """Secure defaults: ports on 127.0.0.1 unless BIND_ADDRESS says otherwise, no
+    Prometheus lifecycle API, no anonymous MQTT client."""
+    problems = [
+        f"{name}: publishes a port on {address or 'every interface'} by default"
+        for name, found in host_addresses(services, TEST_SECRETS).items()
+        for address in found
+        if address != "127.0.0.1"
+    ]
+    for name, svc in services.items():
+        command = svc.get("command") or []
+        if any("--web.enable-lifecycle" in str(arg) for arg in command):
+            problems.append(f"{name}: --web.enable-lifecycle lets anyone POST /-/quit")
+        url = environment(svc).get("DETEKTOR_MQTT_URL")
+        if url is not None and not re.match(_MQTT_URL, url):
+            problems.append(f"{name}: DETEKTOR_MQTT_URL {url!r} carries no MQTT_PASSWORD")
+    return problems
+
+
+def default_password_problems(texts: list[str]) -> list[str]:
+    """A secret variable is never given a default (`${MQTT_PASSWORD:-changeme}`)."""
+    return [
+        f"${{{name}{op}{arg}}}: a secret with a default"
+        for text in texts
+        for name, op, arg in variables(text)
+        if SECRET_KEY.search(name) and op in (":-", "-")
+    ]
+
+
 def published_ports(services: dict[str, Any]) -> list[tuple[str, int, str]]:
     """(service, host port, protocol) of every published port, with the default .env."""
     published = []
@@ -360,6 +411,28 @@ def dashboard_problems(dashboards: dict[str, Any], datasources: dict[str, str]) 
     return problems
 
 
+def profile_problems(services: dict[str, Any]) -> list[str]:
+    """A service without a profile (the core) must not depend on one that has a profile: it
+    would not start, or would pull in the rest, with the core alone."""
+    return [
+        f"{name}: in the core but depends on {dep} (profiles {services[dep]['profiles']})"
+        for name, svc in services.items()
+        if not svc.get("profiles")
+        for dep in svc.get("depends_on") or {}
+        if dep in services and services[dep].get("profiles")
+    ]
+
+
+def image_problems(services: dict[str, Any]) -> list[str]:
+    """Every image is `${NAME_IMAGE:-default}`: a host without a registry names its own."""
+    problems = []
+    for name, svc in services.items():
+        image = str(svc.get("image", ""))
+        if not _IMAGE.match(image) and not image.startswith("${APP"):
+            problems.append(f"{name}: image {image!r} is not a ${{..._IMAGE:-default}} variable")
+    return problems
+
+
 def url_host_problems(urls: dict[str, str], services: dict[str, Any]) -> list[str]:
     return [
         f"{where}: {url} is not a compose service"
@@ -386,7 +459,8 @@ def _compose(
     args: list[str], dotenv: dict[str, str], tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     """docker-compose on both files, with `dotenv` as its .env file (not the developer's
-    deploy/.env, and nothing from this process's environment but PATH and HOME)."""
+    deploy/.env, and nothing from this process's environment but PATH and HOME). `args` may
+    start with `--profile NAME`."""
     binary = require_binary("docker-compose", "docker-compose")
     env_file = tmp_path / "env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
@@ -402,15 +476,46 @@ def _compose(
     )
 
 
-def test_docker_compose_renders_the_stack(tmp_path: Path) -> None:
-    result = _compose(["config"], TEST_SECRETS, tmp_path)
+@pytest.mark.parametrize("profile", [[], ["--profile", "full"]], ids=["core", "full"])
+def test_docker_compose_renders_the_stack(profile: list[str], tmp_path: Path) -> None:
+    result = _compose([*profile, "config"], TEST_SECRETS, tmp_path)
     assert result.returncode == 0, result.stderr
     rendered = yaml.safe_load(result.stdout)
+    # docker-compose 1.29 renders every service and leaves `profiles` on those in one.
     assert set(rendered["services"]) == EXPECTED_SERVICES | GPU_ONLY_SERVICES
+    core = {name for name, svc in rendered["services"].items() if not svc.get("profiles")}
+    assert core == CORE_SERVICES | GPU_ONLY_SERVICES
+    assert profile_problems(rendered["services"]) == []
+    assert dependency_problems({n: rendered["services"][n] for n in core}) == []
     detector = rendered["services"]["detector"]
     assert detector["environment"]["DETEKTOR_DETECTOR__DEVICE"] == "cuda"
     assert detector["deploy"]["resources"]["limits"]  # the GPU file kept the base limits
     assert detector["environment"]["DETEKTOR_API_TOKEN"] == TEST_SECRETS["DETEKTOR_API_TOKEN"]
+
+
+def test_docker_compose_uses_the_image_variables(tmp_path: Path) -> None:
+    stack_text = "".join(path.read_text(encoding="utf-8") for path in COMPOSE_FILES)
+    defaults = dict(re.findall(r"\$\{([A-Z_]+_IMAGE):-([^}]+)\}", stack_text))
+    assert len(defaults) >= 16, defaults
+    rendered = yaml.safe_load(_compose(["config"], TEST_SECRETS, tmp_path).stdout)["services"]
+    images = {svc["image"] for svc in rendered.values()}
+    assert images == set(defaults.values())
+    local = {var: f"local/{var.lower()}:test" for var in defaults}
+    result = _compose(["config"], TEST_SECRETS | local, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert {svc["image"] for svc in rendered.values()} == set(local.values())
+    assert rendered["redis"]["image"] == "local/redis_image:test"
+    assert rendered["detector"]["image"] == "local/app_gpu_image:test"
+
+
+def test_every_image_is_a_variable_and_the_core_stands_alone(services: dict[str, Any]) -> None:
+    assert image_problems(services) == []
+    assert {name for name, svc in services.items() if svc.get("profiles")} == (
+        FULL_PROFILE_SERVICES
+    )
+    assert all(services[name]["profiles"] == ["full"] for name in FULL_PROFILE_SERVICES)
+    assert profile_problems(services) == []
 
 
 @pytest.mark.parametrize("secret", sorted(TEST_SECRETS))
@@ -464,6 +569,36 @@ def test_host_ports_are_published_once_and_only_the_ones_people_use(
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
 def test_no_secret_is_hard_coded(path: Path) -> None:
     assert secret_problems(load_yaml(path)) == []
+    texts = [value for _, value in strings(load_yaml(path))]
+    assert default_password_problems(texts) == []
+
+
+def test_secure_defaults(services: dict[str, Any]) -> None:
+    assert exposure_problems(services) == []
+    assert host_addresses(services, TEST_SECRETS | {"BIND_ADDRESS": "0.0.0.0"})["tracking"] == [
+        "0.0.0.0"
+    ]
+    assert "DETEKTOR_MQTT_URL" in environment(services["notifier"])
+
+
+def test_mosquitto_requires_the_password_everywhere(services: dict[str, Any]) -> None:
+    conf = dict(
+        line.split(None, 1)
+        for line in MOSQUITTO_CONF.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert conf["allow_anonymous"] == "false"
+    mosquitto = services["mosquitto"]
+    script = mosquitto["entrypoint"][-1]
+    # The password file named in the config is the one the entrypoint writes, in a tmpfs.
+    assert f"mosquitto_passwd -c -b {conf['password_file']} " in script
+    assert any(conf["password_file"].startswith(f"{fs}/") for fs in mosquitto["tmpfs"])
+    assert '"$${MQTT_PASSWORD:?' in script  # an empty password stops the container
+    assert environment(mosquitto)["MQTT_PASSWORD"].startswith("${MQTT_PASSWORD:?")
+    health = mosquitto["healthcheck"]["test"][1]
+    assert '-u "$$MQTT_USER" -P "$$MQTT_PASSWORD"' in health
+    url = interpolate(environment(services["notifier"])["DETEKTOR_MQTT_URL"], TEST_SECRETS)
+    assert url == f"mqtt://detektor:{TEST_SECRETS['MQTT_PASSWORD']}@mosquitto:1883"
 
 
 def test_every_variable_is_in_env_example() -> None:
@@ -593,7 +728,7 @@ def test_datasources_and_scrape_targets_name_compose_services(
 
 def test_every_exporter_metric_names_its_exporter() -> None:
     lines = (DEPLOY / "observability" / "exporter-metrics.txt").read_text().splitlines()
-    known = {"prometheus", "prometheus-client", "node-exporter", "cadvisor",
+    known = {"prometheus", "alertmanager", "prometheus-client", "node-exporter", "cadvisor",
              "postgres-exporter", "redis-exporter", "dcgm-exporter"}  # fmt: skip
     for line in (raw.split("#", 1)[0].strip() for raw in lines):
         if not line:
@@ -627,6 +762,28 @@ def test_the_checks_find_broken_services() -> None:
     ):
         assert expected in problems
     assert port_problems(broken) == ["host port 8080/tcp: published by web and db"]
+    profiled = {
+        "app": {"image": "redis:7", "depends_on": {"ui": {"condition": "service_healthy"}}},
+        "ui": {"image": "${UI_IMAGE:-ui:1}", "profiles": ["full"], "depends_on": {"app": {}}},
+    }
+    exposed = {
+        "prom": {"command": ["--web.enable-lifecycle"], "ports": ["9090:9090"]},
+        "am": {"ports": ["${BIND_ADDRESS:-0.0.0.0}:9093:9093"]},
+        "notifier": {"environment": {"DETEKTOR_MQTT_URL": "mqtt://mosquitto:1883"}},
+    }
+    assert exposure_problems(exposed) == [
+        "prom: publishes a port on every interface by default",
+        "am: publishes a port on 0.0.0.0 by default",
+        "prom: --web.enable-lifecycle lets anyone POST /-/quit",
+        "notifier: DETEKTOR_MQTT_URL 'mqtt://mosquitto:1883' carries no MQTT_PASSWORD",
+    ]
+    assert default_password_problems(["${MQTT_PASSWORD:-changeme} ${MQTT_USER:-me}"]) == [
+        "${MQTT_PASSWORD:-changeme}: a secret with a default"
+    ]
+    assert profile_problems(profiled) == ["app: in the core but depends on ui (profiles ['full'])"]
+    assert image_problems(profiled) == [
+        "app: image 'redis:7' is not a ${..._IMAGE:-default} variable"
+    ]
 
 
 def test_the_checks_find_hard_coded_secrets_and_missing_files() -> None:

@@ -177,11 +177,22 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
             "DETEKTOR_TRACKING__METRICS_INTERVAL_S": "1",
             "DETEKTOR_CONFIG": str(config),
         }
+        # Own topics and client id: the broker is shared with other tests.
+        root = f"test-metrics-{ns.rsplit(':', 1)[-1]}"
+        notifier_env = {
+            **env,
+            "DETEKTOR_MQTT_URL": "mqtt://127.0.0.1:1883",
+            "DETEKTOR_NOTIFIER__DISCOVERY_PREFIX": f"{root}/homeassistant",
+            "DETEKTOR_NOTIFIER__STATE_PREFIX": f"{root}/detektor",
+            "DETEKTOR_NOTIFIER__CLIENT_ID": f"notifier-{root}",
+        }
         with (
             ServiceProcess("tracking", tmp, env) as tracking,
             ServiceProcess("detector", tmp, env) as detector,
             ServiceProcess("capture", tmp, env) as capture,
             ServiceProcess("example", tmp) as example,
+            # The local broker (tests/support): the notifier's gauges are read by rules/panels.
+            ServiceProcess("notifier", tmp, notifier_env) as notifier,
         ):
             httpx.post(f"{example.url}/v1/work", json={"items": 2}, timeout=10).raise_for_status()
             wait_for(
@@ -200,7 +211,12 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
                 "capture to publish its fps gauges",
             )
             names: set[str] = set()
-            for service in (tracking, detector, capture, example):
+            wait_for(
+                lambda: metric_value(notifier.url, "detektor_notifier_connected") == 1,
+                30,
+                "the notifier to connect to the broker",
+            )
+            for service in (tracking, detector, capture, example, notifier):
                 names |= exposed_names(httpx.get(f"{service.url}/metrics", timeout=5).text)
             yield names
 
@@ -214,6 +230,7 @@ def test_the_services_expose_the_core_metrics(exposed: set[str]) -> None:
         "detektor_accounting_imbalance_frames",
         "detektor_example_items_total",
         "detektor_bus_dead_letters_total",
+        "detektor_notifier_connected",
     ):
         assert name in exposed, name
 
