@@ -178,6 +178,17 @@ def test_restarts_with_docker_pass_when_nothing_restarted(tmp_path: Path) -> Non
     assert result.summary == "1 containers, none restarting"
 
 
+def test_restarts_use_a_reachable_docker_api_without_being_asked(tmp_path: Path) -> None:
+    containers = [_container("b" * 64, "deploy-loki-1", 3, "restarting", NOW)]
+    sock = tmp_path / "docker.sock"
+    with FakeUnixHttp(sock, docker_route(containers)):
+        # No --docker, no Prometheus: a mounted Docker socket is the default source.
+        result = restarts(VerifyOptions(docker_socket=str(sock), prometheus="http://127.0.0.1:1"))
+    assert result.status is Status.FAIL
+    assert result.summary == "restarting within 15m: deploy-loki-1"
+    assert result.evidence[0] == f"source: Docker Engine API on {sock}"
+
+
 def test_demultiplex_passes_tty_output_through() -> None:
     assert demultiplex(b"plain text\n") == "plain text\n"
     assert demultiplex(multiplexed((1, "a"), (2, "b\n"))) == "ab\n"

@@ -1,12 +1,13 @@
 """The Restarts check: nothing restarted inside the window.
 
-With ``--docker`` it asks the Docker Engine API on its unix socket: a container FAILs when
-it is restarting now, or when its ``RestartCount`` is above 0 and it last started inside
-the window; the evidence lists the container, its restart count and its last log lines.
-Without ``--docker`` it asks Prometheus for cAdvisor's
-``changes(container_start_time_seconds[window])``; where no cAdvisor series exist (the
-native stack, without containers) it falls back to the services' own
-``changes(process_start_time_seconds{job=~app}[window])``.
+With ``--docker``, or by default whenever the Docker Engine API answers on its unix socket
+(mounted read-only into a verify container), it asks Docker: a container FAILs when it is
+restarting now, or when its ``RestartCount`` is above 0 and it last started inside the
+window; the evidence lists the container, its restart count and its last log lines.
+Otherwise it asks Prometheus for the services' own
+``changes(process_start_time_seconds{job=~app}[window])``: a restarted process starts
+afresh. cAdvisor's ``container_start_time_seconds`` is not used: it is the container's
+creation time, which a restart does not change.
 """
 
 from __future__ import annotations
@@ -24,29 +25,24 @@ NAME = "Restarts"
 
 
 def restarts(options: VerifyOptions) -> CheckResult:
-    """Dispatch to the Docker Engine API or to Prometheus, as the options say."""
-    return restarts_docker(options) if options.docker else restarts_prometheus(options)
+    """The Docker Engine API when asked for or reachable, else Prometheus."""
+    if options.docker or _reachable(options.docker_socket, options.timeout_s):
+        return restarts_docker(options)
+    return restarts_prometheus(options)
 
 
 def restarts_prometheus(options: VerifyOptions) -> CheckResult:
-    """Start-time changes inside the window, from cAdvisor or else the services' processes."""
+    """Process start-time changes of the application services inside the window."""
     window = options.window
+    source = "process_start_time_seconds of the application services"
+    query = f'changes(process_start_time_seconds{{job=~"{"|".join(APP_JOBS)}"}}[{window}])'
     with client(options) as http:
-        cadvisor = prom_query(http, options.prometheus, "count(container_start_time_seconds)")
-        if cadvisor:
-            source = "cAdvisor container_start_time_seconds"
-            query = f'changes(container_start_time_seconds{{name!=""}}[{window}])'
-        else:
-            source = "process_start_time_seconds of the services (no cAdvisor series)"
-            query = f'changes(process_start_time_seconds{{job=~"{"|".join(APP_JOBS)}"}}[{window}])'
         series = prom_query(http, options.prometheus, query)
     evidence = [f"source: {source}", f"query: {query}"]
     restarted = []
     for s in series:
         count = int(float(s["value"][1]))
-        who = s["metric"].get("name") or (
-            f"{s['metric'].get('job', '?')} {s['metric'].get('instance', '?')}"
-        )
+        who = f"{s['metric'].get('job', '?')} {s['metric'].get('instance', '?')}"
         if count > 0:
             restarted.append(who)
             evidence.append(f"{who}: restarted {count} time(s) in the last {window}")
@@ -92,6 +88,14 @@ def restarts_docker(options: VerifyOptions) -> CheckResult:
         summary_line = f"restarting within {options.window}: " + ", ".join(failed)
         return CheckResult(NAME, Status.FAIL, summary_line, evidence, fix)
     return CheckResult(NAME, Status.PASS, f"{len(listing)} containers, none restarting", evidence)
+
+
+def _reachable(path: str, timeout_s: float) -> bool:
+    try:
+        _probe(path, timeout_s)
+    except Unreachable:
+        return False
+    return True
 
 
 def _probe(path: str, timeout_s: float) -> None:
