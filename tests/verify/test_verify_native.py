@@ -162,7 +162,7 @@ def test_a_dropped_scrape_target_fails_custom_metrics_and_services(
         metrics = check(report, "Custom metrics")
         assert metrics["status"] == "FAIL"
         assert metrics["summary"] == "no recent detektor_* series from detector"
-        assert "detector: 0 detektor_* series" in metrics["evidence"]
+        assert "detector: 0 detektor_* series sampled in the last 3s" in metrics["evidence"]
         services = check(report, "Services")
         assert services["status"] == "FAIL"
         assert services["summary"] == "2 of 2 application services ready (need 3)"
