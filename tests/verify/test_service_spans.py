@@ -5,16 +5,13 @@ and a real OTLP/HTTP receiver."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from support.otlp import OtlpReceiver, ReceivedSpan
-from support.postgres import temporary_database
 from support.process import ServiceProcess
-from support.redis import redis_namespace
 from support.tracking import envelopes, stored_events
 from support.waiting import wait_for
 
@@ -23,16 +20,8 @@ SPANS = ["b7ad6b7169203331", "00f067aa0ba902b7"]
 
 
 @pytest.fixture
-def env() -> Iterator[dict[str, str]]:
-    with temporary_database("detektor_spans") as db_url, redis_namespace() as (r_url, ns):
-        yield {
-            "DETEKTOR_DATABASE_URL": db_url,
-            "DETEKTOR_REDIS_URL": r_url,
-            "DETEKTOR_TRACKING__STREAM": f"{ns}:events",
-            "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{ns}:events:dead",
-            "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-        }
+def env(backends: dict[str, str]) -> dict[str, str]:
+    return {**backends, "OTEL_BSP_SCHEDULE_DELAY": "200"}
 
 
 def _ingest_spans(receiver: OtlpReceiver) -> list[ReceivedSpan]:
