@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from detektor.adapters.redis_streams import dead_letter_entry
 from detektor.domain.errors import ValidationError
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
@@ -46,10 +47,7 @@ def to_delivery(entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -
 
 def dead_letter_fields(delivery: Delivery, reason: str) -> dict[bytes, bytes]:
     """The original fields plus why, from where and after how many deliveries."""
-    fields = dict(delivery.fields)
-    # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
-    fields[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
-    fields[b"dead_source_id"] = delivery.entry_id.encode()
+    fields = dead_letter_entry(delivery.fields, delivery.entry_id.encode(), reason)
     fields[b"dead_deliveries"] = str(delivery.deliveries).encode()
     return fields
 

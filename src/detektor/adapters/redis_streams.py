@@ -1,7 +1,10 @@
 """Small Redis Streams helpers shared by every consumer-group reader (bus, tracking, notifier):
-creating a group, ordering entry ids, and the length caps of the streams producers write."""
+creating a group, ordering entry ids, the length caps of the streams producers write, and the
+shape of a dead-lettered entry."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -43,3 +46,19 @@ def next_stream_id(entry_id: str | bytes) -> str:
     """The smallest id after ``entry_id``: everything from it on comes later in the stream."""
     ms, seq = stream_id_key(entry_id)
     return f"{ms}-{seq + 1}"
+
+
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates escaped: a reason quoting an exception or an entry may
+    hold one, which UTF-8 (Redis, JSON, the event store) cannot encode."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def dead_letter_entry(
+    fields: Mapping[bytes, bytes], source_id: bytes, reason: str
+) -> dict[bytes, bytes]:
+    """A dead-letter stream entry: the original fields, why, and the source entry's id."""
+    entry = dict(fields)
+    entry[b"dead_reason"] = safe_text(reason).encode()
+    entry[b"dead_source_id"] = source_id
+    return entry

@@ -28,7 +28,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from detektor.adapters.redis_streams import ensure_group
+from detektor.adapters.redis_streams import dead_letter_entry, ensure_group, safe_text
 from detektor.domain.frames import CAMERA_RE
 from detektor.kit.health import Liveness
 from detektor.kit.transient import is_transient
@@ -163,11 +163,8 @@ class DetectionsConsumer:
             await self._reject(eid, fields, f"notifier error: {type(exc).__name__}: {exc}")
 
     async def _reject(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
-        # An exception's text may hold a lone surrogate, which UTF-8 cannot encode.
-        reason = reason.encode("utf-8", "backslashreplace").decode()
-        payload: dict[Any, Any] = dict(fields)
-        payload[b"dead_reason"] = reason.encode()
-        payload[b"dead_source_id"] = eid
+        reason = safe_text(reason)  # also recorded in frame.failed, which must be valid text
+        payload: dict[Any, Any] = dead_letter_entry(fields, eid, reason)  # redis-py's Dict
         await self.redis.xadd(self.dead_letter_stream, payload, maxlen=100_000, approximate=True)
         self.metrics.dead_letters.inc()
         log.warning("dead-lettered detection entry %s: %s", eid.decode(), reason)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
+from detektor.adapters.redis_streams import safe_text
 from detektor.adapters.storekit import decode_cursor
 from detektor.domain.errors import ValidationError
 from detektor.domain.fields import INT_MAX, MAX_DEPTH, parse_timestamp
@@ -129,7 +130,7 @@ def _echoable(result: dict[str, object]) -> dict[str, object]:
     # in the UTF-8 answer, so it goes back as its escape.
     event_id = result.get("event_id")
     if isinstance(event_id, str) and not event_id.isascii():
-        result["event_id"] = event_id.encode("utf-8", "backslashreplace").decode("utf-8")
+        result["event_id"] = safe_text(event_id)
     return result
 
 

@@ -30,7 +30,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from redis.asyncio import Redis
 
-from detektor.adapters.redis_streams import ensure_group, stream_id_key
+from detektor.adapters.redis_streams import dead_letter_entry, ensure_group, stream_id_key
 from detektor.kit.health import Liveness
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, Outcome
@@ -159,10 +159,7 @@ class EventsConsumer:
         await self.redis.xack(self.settings.stream, self.settings.group, *[e[0] for e in entries])
 
     async def _dead_letter(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
-        payload: dict[Any, Any] = dict(fields)
-        # A reason quoting an exception may hold a lone surrogate, which UTF-8 cannot encode.
-        payload[b"dead_reason"] = reason.encode("utf-8", "backslashreplace")
-        payload[b"dead_source_id"] = eid
+        payload: dict[Any, Any] = dead_letter_entry(fields, eid, reason)  # redis-py's Dict
         await self.redis.xadd(
             self.settings.dead_letter_stream, payload, maxlen=100_000, approximate=True
         )

@@ -62,29 +62,27 @@ def build(settings: Settings) -> FastAPI:
             await to_thread.run_sync(store.checkpoint, "readiness-probe")
 
         kit.readiness.add("event_store", store_answers)
-        workers: list[tuple[str, Callable[[], None], asyncio.Task[None]]] = []
+        # Each worker with how to ask it to stop.
+        workers: list[tuple[Callable[[], None], asyncio.Task[None]]] = []
         stop = asyncio.Event()
         redis: Redis | None = None
         if cfg.consume:
             client = redis = Redis.from_url(settings.redis_url.get_secret_value())
             consumer = EventsConsumer(client, state.ingestor, cfg, metrics, kit.liveness)
             kit.readiness.add("redis", client.ping)
-            upkeep = kit.supervisor.start(
-                UPKEEP, lambda: _stream_upkeep(consumer, client, streams, stop, cfg)
-            )
-            workers.append(
-                ("consumer", consumer.stop, kit.supervisor.start(CONSUMER, consumer.run))
-            )
-            workers.append(("upkeep", stop.set, upkeep))
-        workers.append(
-            ("jobs", stop.set, kit.supervisor.start(JOBS, lambda: _jobs(state, stop, kit)))
-        )
+            workers.append((consumer.stop, kit.supervisor.start(CONSUMER, consumer.run)))
+
+            async def upkeep() -> None:
+                await _stream_upkeep(consumer, client, streams, stop, cfg)
+
+            workers.append((stop.set, kit.supervisor.start(UPKEEP, upkeep)))
+        workers.append((stop.set, kit.supervisor.start(JOBS, lambda: _jobs(state, stop, kit))))
         try:
             yield
         finally:
-            for _, halt, _task in workers:
+            for halt, _task in workers:
                 halt()
-            await join([task for _, _, task in workers], settings.shutdown_timeout_s)
+            await join([task for _, task in workers], settings.shutdown_timeout_s)
             if redis is not None:
                 await redis.aclose()
             await to_thread.run_sync(store.close)
