@@ -117,7 +117,11 @@ class CameraWorker:
             finally:
                 self.metrics.up.labels(self.name).set(0)
                 await to_thread.run_sync(source.close)
-            if ended and not uri.startswith(("rtsp://", "rtsps://", "synthetic://")):
+            is_file = not uri.startswith(("rtsp://", "rtsps://", "synthetic://"))
+            if ended and is_file and self.camera.loop and not self.stopping.is_set():
+                log.debug("camera %s: the file ended; looping", self.name)
+                continue
+            if ended and is_file:
                 log.info("camera %s: the file ended", self.name, extra={"camera": self.name})
                 self.finished = True
                 return
@@ -149,7 +153,8 @@ class CameraWorker:
             rtsp_transport=cam.rtsp_transport,
             open_timeout_s=cam.stall_timeout_s,
             read_timeout_s=cam.stall_timeout_s,
-            realtime=True if self.realtime_files else None,
+            # A looped file is a camera that never ends: pace it like one.
+            realtime=True if self.realtime_files or cam.loop else None,
         )
 
     async def _stream(self, source: Source, backoff: Backoff) -> bool:

@@ -34,6 +34,10 @@ class CameraSettings(BaseModel):
     source: SecretStr = Field(description="rtsp://user:pass@host/path, a file, or synthetic://")
     detect_fps: float = Field(default=5.0, gt=0, le=60)
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    loop: bool = Field(
+        default=False,
+        description="a file source starts again at its end, paced in real time (a test camera)",
+    )
     stall_timeout_s: float = Field(default=10.0, gt=0, description="no frame this long: reconnect")
     reconnect_initial_s: float = Field(default=1.0, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0, description="cap of the backoff")
