@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from detektor.verify import CheckResult, Status, VerifyOptions
-from detektor.verify.checks import alerts, custom_metrics, gpu
+from detektor.verify.checks import GPU_VISIBLE, alerts, custom_metrics, gpu
 from detektor.verify.pipeline import pipeline
 from detektor.verify.report import exit_code, verdict
 from support.verify_fakes import FakeHttp, json_reply
@@ -20,7 +20,7 @@ def vector(*series: tuple[dict[str, str], float]) -> Any:
     return json_reply({"status": "success", "data": {"resultType": "vector", "result": result}})
 
 
-def prometheus(provider: str, cuda_rate: float) -> Any:
+def prometheus(provider: str, cuda_rate: float, gpu_visible: bool = False) -> Any:
     device = {"job": "detector", "instance": "detector:8000", "provider": provider}
     device["device"] = "NVIDIA H100" if provider.startswith("CUDA") else "cpu"
 
@@ -32,6 +32,8 @@ def prometheus(provider: str, cuda_rate: float) -> Any:
             return vector((device, 1))
         if 'detektor_inference_frames_total{device="cuda"}' in promql:
             return vector(({}, cuda_rate)) if cuda_rate else vector()
+        if promql == GPU_VISIBLE:
+            return vector(({}, 1)) if gpu_visible else vector()
         return None
 
     return route
@@ -53,6 +55,22 @@ def test_gpu_fails_when_cuda_is_loaded_but_idle() -> None:
         result = gpu(VerifyOptions(prometheus=prom.url))
     assert result.status is Status.FAIL
     assert result.summary == "a CUDA device is loaded but runs no inference"
+
+
+def test_gpu_is_skipped_on_a_host_without_a_gpu_unless_required() -> None:
+    with FakeHttp(prometheus("CPUExecutionProvider", 0)) as prom:
+        skipped = gpu(VerifyOptions(prometheus=prom.url))
+        required = gpu(VerifyOptions(prometheus=prom.url, require_gpu=True))
+    assert skipped.status is Status.SKIP
+    assert skipped.summary == "no GPU on this host: the detectors run on CPU"
+    assert required.status is Status.FAIL
+
+
+def test_gpu_fails_when_the_host_has_a_gpu_the_detector_does_not_use() -> None:
+    with FakeHttp(prometheus("CPUExecutionProvider", 0, gpu_visible=True)) as prom:
+        result = gpu(VerifyOptions(prometheus=prom.url))
+    assert result.status is Status.FAIL
+    assert result.summary == "no service uses the GPU: every detector runs on CPU"
 
 
 def tracking_and_prometheus(total_ms: float, imbalance: int, stale: int = 0) -> Any:

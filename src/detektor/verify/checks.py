@@ -87,8 +87,14 @@ def _version(http: httpx.Client, base: str, options: VerifyOptions) -> str:
     return str(info.get("version", "unknown"))
 
 
+# A GPU the host has, whether or not a detector uses it (as DetectorOnCpuOnGpuHost reads it).
+GPU_VISIBLE = "count(DCGM_FI_DEV_GPU_UTIL) > 0 or count(detektor_gpu_utilization_ratio) > 0"
+
+
 def gpu(options: VerifyOptions) -> CheckResult:
-    """A detector reports a CUDA device and its inference count on CUDA grows."""
+    """A detector reports a CUDA device and its inference count on CUDA grows. On a host
+    with no GPU at all (every detector on CPU, and no GPU seen by dcgm-exporter or by the
+    detectors' NVML gauges) there is nothing to check: SKIP, unless ``require_gpu``."""
     name = "GPU"
     fix = (
         f"curl -s '{options.prometheus}/api/v1/query' --data-urlencode "
@@ -115,6 +121,14 @@ def gpu(options: VerifyOptions) -> CheckResult:
     if not devices:
         return CheckResult(name, Status.FAIL, "no detector reports its device", evidence, fix)
     on_cuda = [d for d in devices if d["metric"].get("provider") == "CUDAExecutionProvider"]
+    if not on_cuda and not options.require_gpu:
+        with client(options) as http:
+            visible = prom_query(http, options.prometheus, GPU_VISIBLE)
+        if not visible:
+            evidence.append(f"no GPU visible: {GPU_VISIBLE} is empty")
+            return CheckResult(
+                name, Status.SKIP, "no GPU on this host: the detectors run on CPU", evidence
+            )
     if not on_cuda:
         return CheckResult(
             name, Status.FAIL, "no service uses the GPU: every detector runs on CPU", evidence, fix

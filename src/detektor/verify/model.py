@@ -52,6 +52,7 @@ class VerifyOptions:
     timeout_s: float = 5.0
     skip: frozenset[str] = frozenset()
     service_urls: tuple[str, ...] = ()  # given by URL instead of discovered in Prometheus
+    require_gpu: bool = False  # a host without a GPU fails the GPU check instead of skipping
 
     @property
     def window_s(self) -> float:

@@ -65,6 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a service to check, e.g. http://127.0.0.1:8001 (repeat; default: the application "
         "targets of Prometheus, whose addresses must resolve from where verify runs)",
     )
+    add(
+        "--require-gpu",
+        action="store_true",
+        help="FAIL the GPU check on a host with no GPU (default: SKIP it as 'no GPU')",
+    )
     add("--canary", default="canary", metavar="CAMERA", help="the canary camera's name")
     add("--latency-budget", type=float, default=5.0, metavar="S", help="canary end to end")
     add("--timeout", type=float, default=5.0, metavar="S", help="per HTTP request")
@@ -99,6 +104,7 @@ def options_from(args: argparse.Namespace) -> VerifyOptions:
         timeout_s=args.timeout,
         skip=skip,
         service_urls=tuple(args.service),
+        require_gpu=args.require_gpu,
     )
 
 
