@@ -538,3 +538,16 @@ def test_timescale_intervals_follow_retention_days_and_quote_the_schema() -> Non
     assert "compress_after => INTERVAL '21600 seconds'" in text  # half the retention
     assert "drop_after => INTERVAL '43200 seconds'" in text
     assert timescale.retention_statements("ts", 30)[-1].endswith("INTERVAL '2592000 seconds')")
+
+
+def test_a_sql_ascii_database_is_refused_at_start_with_the_fix() -> None:
+    """initdb without a UTF-8 locale makes SQL_ASCII databases (the stack test's first
+    PostgreSQL container did): there psycopg reads text as bytes and jsonb refuses non-ASCII
+    escapes, so every event was dead-lettered ("frame id must be a string, got bytes").
+    The store refuses such a database when it starts, and says how to make a right one."""
+    with (
+        temporary_database("detektor_ascii", encoding="SQL_ASCII") as url,
+        PostgresEventStore(url, schema="ascii") as store,
+        pytest.raises(RuntimeError, match=r"uses the SQL_ASCII encoding; Detektor needs UTF8"),
+    ):
+        store.migrate()

@@ -13,8 +13,9 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 
 
 @contextmanager
-def temporary_database(prefix: str = "detektor_test") -> Iterator[str]:
-    """Yield the URL of a fresh, empty database; skip (or fail under CI) without a server."""
+def temporary_database(prefix: str = "detektor_test", encoding: str = "") -> Iterator[str]:
+    """Yield the URL of a fresh, empty database; skip (or fail under CI) without a server.
+    ``encoding`` (e.g. SQL_ASCII, as initdb makes without a UTF-8 locale) sets its encoding."""
     import psycopg
 
     try:
@@ -24,7 +25,8 @@ def temporary_database(prefix: str = "detektor_test") -> Iterator[str]:
         raise AssertionError("unreachable") from exc
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        options = f" ENCODING '{encoding}' TEMPLATE template0 LOCALE 'C'" if encoding else ""
+        admin.execute(f'CREATE DATABASE "{name}"{options}')
         try:
             yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         finally:

@@ -40,11 +40,13 @@ def require_rtsp_server() -> None:
 
 
 class RtspServer:
-    """H.264 640x480@30 from ``videotestsrc`` at ``rtsp://127.0.0.1:PORT/test``."""
+    """H.264 640x480@30 from ``videotestsrc`` at ``rtsp://HOST:PORT/test`` (HOST: loopback,
+    or another address of this machine that containers reach)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
-        self.url = f"rtsp://127.0.0.1:{self.port}/test"
+        self.host = host
+        self.url = f"rtsp://{host}:{self.port}/test"
         self.proc: subprocess.Popen[str] | None = None
         self._stderr: tempfile._TemporaryFileWrapper[bytes] | None = None
 
@@ -52,7 +54,7 @@ class RtspServer:
         assert self.proc is None, "already running"
         self._stderr = tempfile.NamedTemporaryFile(prefix="rtsp-server-", suffix=".log")  # noqa: SIM115
         proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SCRIPT), str(self.port)],
+            [SYSTEM_PYTHON, str(SCRIPT), str(self.port), "/test", self.host],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,

@@ -2,7 +2,7 @@
 
 Run it with Debian's Python, the only one that can import ``gi``:
 
-    /usr/bin/python3 tests/support/rtsp_server.py PORT
+    /usr/bin/python3 tests/support/rtsp_server.py PORT [MOUNT [ADDRESS]]
 
 It prints ``ready`` once it listens, serves over TCP and UDP, and stops on SIGTERM or SIGINT.
 This file runs outside the project's virtualenv: it imports nothing from detektor or tests.
@@ -29,16 +29,17 @@ PIPELINE = (
 def main() -> None:
     port = int(sys.argv[1])
     mount = sys.argv[2] if len(sys.argv) > 2 else "/test"
+    address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(address)
     server.set_service(str(port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(PIPELINE)
     factory.set_shared(True)
     server.get_mount_points().add_factory(mount, factory)
     if server.attach(None) == 0:
-        print(f"cannot listen on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+        print(f"cannot listen on {address}:{port}", file=sys.stderr, flush=True)
         sys.exit(1)
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):

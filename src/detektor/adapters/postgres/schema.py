@@ -141,12 +141,29 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+def _require_utf8(conn: Connection[Any]) -> None:
+    """Refuse a database that is not UTF8. initdb without a UTF-8 locale makes SQL_ASCII
+    databases, where psycopg reads text as bytes and jsonb refuses any non-ASCII escape:
+    every event would be dead-lettered, so say so once, at start, with the fix."""
+    row = conn.execute("SHOW server_encoding").fetchone()
+    value = row[0] if row else ""
+    encoding = value.decode() if isinstance(value, bytes) else str(value)
+    if encoding.upper() not in ("UTF8", "UTF-8"):
+        name = conn.info.dbname
+        raise RuntimeError(
+            f"database {name!r} uses the {encoding} encoding; Detektor needs UTF8. Create it "
+            f"with: CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0 (or run "
+            "initdb with --encoding=UTF8 or a UTF-8 locale)"
+        )
+
+
 def migrate(conn: Connection[Any], schema: str, retention_days: float) -> list[str]:
     """Apply the pending migrations to `schema` (created if missing); returns their versions.
 
     `conn` must be in autocommit mode with its search_path set to `schema`. Raises
     RuntimeError for a schema migrated by a newer build.
     """
+    _require_utf8(conn)
     applied: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

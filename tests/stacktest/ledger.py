@@ -1,0 +1,104 @@
+"""What was produced against what was stored. Before the services start, the test opens a
+consumer group of its own on the lifecycle-events stream and never reads with it: tracking's
+trimming keeps every entry some group still needs, so the stream keeps every event any
+service produced for the whole run. At the end capture is stopped, the pipeline drains, and:
+
+- every event in the stream is in the store (``GET /v1/events``), exactly once, and the store
+  holds no event that was not produced;
+- each camera's accounting balances, with nothing stale and nothing left in flight."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from stacktest.cameras import CAMERAS
+from stacktest.output import Findings, say, step
+from stacktest.stack import Stack
+
+EVENTS = "detektor:events"
+AUDIT_GROUP = "stack-test-audit"
+DRAIN_TIMEOUT_S = 120.0
+
+
+def open_audit(redis_url: str) -> None:
+    """Hold every event in the stream from the first one on (before any producer starts)."""
+    with redis.Redis.from_url(redis_url) as r:
+        r.xgroup_create(EVENTS, AUDIT_GROUP, id="0", mkstream=True)
+
+
+def produced(redis_url: str) -> list[str]:
+    """The event ids of every entry of the stream, in order (a retried write may repeat one)."""
+    ids: list[str] = []
+    start = "-"
+    with redis.Redis.from_url(redis_url) as r:
+        while True:
+            chunk = r.xrange(EVENTS, min=start, count=5000)
+            if not chunk:
+                return ids
+            for _, fields in chunk:
+                ids.append(json.loads(fields[b"envelope"])["event_id"])
+            start = "(" + chunk[-1][0].decode()
+
+
+def stored(stack: Stack) -> list[str]:
+    ids: list[str] = []
+    after = 0
+    with stack.api() as api:
+        while True:
+            page = api.get("/v1/events", params={"after": after, "limit": 1000}).json()
+            ids += [e["event_id"] for e in page["events"]]
+            if not page["events"]:
+                return ids
+            after = page["next"]
+
+
+def accounting(stack: Stack) -> dict[str, dict[str, Any]]:
+    with stack.api() as api:
+        return {c: api.get(f"/v1/cameras/{c}/accounting").json() for c in CAMERAS}
+
+
+def drain(stack: Stack) -> None:
+    """Stop capture, then wait until tracking has every event and no frame is in flight."""
+    stack.compose("stop", "capture")
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with redis.Redis.from_url(stack.redis_url) as r:
+            groups = {g["name"].decode(): g for g in r.xinfo_groups(EVENTS)}
+        tracking = groups.get("tracking")
+        in_flight = sum(int(a["in_flight"]) for a in accounting(stack).values())
+        if tracking and not tracking["lag"] and not tracking["pending"] and not in_flight:
+            return
+        time.sleep(2)
+    say(f"    the pipeline did not drain in {DRAIN_TIMEOUT_S:.0f} s; checking anyway")
+
+
+def check_ledger(stack: Stack, findings: Findings) -> None:
+    with step("ledger: capture stopped, pipeline drained; every event and every frame"):
+        drain(stack)
+        made = produced(stack.redis_url)
+        kept = stored(stack)
+        made_set, kept_set = set(made), set(kept)
+        missing = made_set - kept_set
+        extra = kept_set - made_set
+        twice = len(kept) - len(kept_set)
+        findings.check(
+            "ledger: every event stored exactly once",
+            not missing and not extra and twice == 0 and bool(made),
+            f"{len(made_set)} events produced ({len(made) - len(made_set)} repeated writes in the "
+            f"stream), {len(kept)} stored; missing {len(missing)}, unexpected {len(extra)}, "
+            f"stored twice {twice}",
+        )
+        for camera, acc in accounting(stack).items():
+            ok = bool(acc["balanced"]) and not acc["stale"] and not acc["in_flight"]
+            findings.check(
+                f"ledger: accounting of {camera}",
+                ok and acc["captured"] > 0,
+                f"captured {acc['captured']} = completed {acc['completed']} + skipped "
+                f"{acc['skipped']} + dropped {acc['dropped']} {acc['dropped_by_reason']} + "
+                f"failed {acc['failed']} + in flight {acc['in_flight']}; stale {acc['stale']}, "
+                f"orphans {acc['orphans']}",
+            )
