@@ -1,17 +1,16 @@
-"""A real OTLP/HTTP trace receiver: decodes protobuf ExportTraceServiceRequest bodies."""
+"""A real OTLP/HTTP trace receiver for tests: decodes ExportTraceServiceRequest bodies and
+answers as the collector does (support.otlp_http, shared with support.jaeger_standin)."""
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from support.otlp_http import any_value, export, read_body
 
 
 @dataclass
@@ -36,22 +35,14 @@ class OtlpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path != "/v1/traces":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                receiver._collect(request)
-                reply = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(reply)))
+                reply = export(self.command, self.path, self.headers, read_body(self))
+                if reply.request is not None:
+                    receiver._collect(reply.request)
+                self.send_response(reply.status)
+                self.send_header("content-type", reply.content_type)
+                self.send_header("content-length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply)
+                self.wfile.write(reply.body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -83,7 +74,7 @@ class OtlpReceiver:
                                 parent_span_id=span.parent_span_id.hex(),
                                 name=span.name,
                                 service=attrs.get("service.name", ""),
-                                attributes={a.key: _value(a.value) for a in span.attributes},
+                                attributes={a.key: any_value(a.value) for a in span.attributes},
                                 links=[(ln.trace_id.hex(), ln.span_id.hex()) for ln in span.links],
                             )
                         )
@@ -100,8 +91,3 @@ class OtlpReceiver:
                 names = sorted({s.name for s in spans})
                 raise AssertionError(f"OTLP receiver: condition not met; got spans {names}")
             time.sleep(0.1)
-
-
-def _value(v: object) -> object:
-    kind = v.WhichOneof("value")  # type: ignore[attr-defined]
-    return getattr(v, kind) if kind else None
