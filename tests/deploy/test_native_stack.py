@@ -11,7 +11,9 @@ deploy/observability/prometheus/prometheus.yml rewritten for the test:
   dcgm) are left out;
 - the repo's rule files are loaded as they are: no expression or `for:` is changed (the test
   checks that CameraDown's `for:` stays short enough to fire within its time budget);
-- alerts go to the test's Alertmanager.
+- alerts go to the test's Alertmanager;
+- the external labels stay, and Prometheus starts with compose's feature flags and a
+  RUNBOOK_BASE_URL of the test's own, which the alert's runbook link must carry.
 
 Alertmanager runs a copy of deploy/observability/alertmanager/alertmanager.yml whose webhook
 URLs point at a receiver in the test and whose `group_wait` is 1 s (30 s in the repo), so
@@ -29,7 +31,7 @@ import pytest
 import yaml
 
 from support.alertmanager import Alertmanager, WebhookReceiver
-from support.native_stack import prometheus_config
+from support.native_stack import TEST_RUNBOOK_BASE, prometheus_config, prometheus_launch
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.prometheus import Prometheus
@@ -133,7 +135,10 @@ def test_the_stack_scrapes_everything_and_camera_down_reaches_alertmanager(
                 assert seconds(rule.get("for", "0s")) <= CAMERA_DOWN_FOR_MAX_S, (
                     "CameraDown's `for:` grew: shorten it in this test's copy of the rules"
                 )
-                with Prometheus(tmp_path, config=config, port=port) as prom:
+                flags, prometheus_env = prometheus_launch()
+                with Prometheus(
+                    tmp_path, config=config, port=port, flags=flags, env=prometheus_env
+                ) as prom:
                     try:
                         run_scenario(prom, alertmanager, webhook, camera_server, addresses)
                     except AssertionError as exc:
@@ -215,7 +220,9 @@ def run_scenario(
         every=0.5,
     )
     assert held[0]["status"]["state"] == "active"
-    assert held[0]["annotations"]["runbook_url"] == "docs/runbooks.md#cameradown"
+    runbook_url = f"{TEST_RUNBOOK_BASE}/docs/runbooks.md#cameradown"
+    assert held[0]["annotations"]["runbook_url"] == runbook_url
+    assert "runbook_base" not in held[0]["labels"]  # dropped by alert relabelling (ADR 15)
     assert held[0]["labels"]["job"] == "capture"
 
     def notified() -> list[dict[str, Any]]:

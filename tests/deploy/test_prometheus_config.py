@@ -20,7 +20,10 @@ PROMETHEUS_YML = PROMETHEUS_DIR / "prometheus.yml"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
 ALERTMANAGER_YML = ROOT / "deploy" / "observability" / "alertmanager" / "alertmanager.yml"
+COMPOSE_YML = ROOT / "deploy" / "compose.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
+# Every runbook_url: the external label runbook_base (ADR 15), then the runbook's anchor.
+RUNBOOK_URL = re.compile(r"\{\{ \$externalLabels\.runbook_base \}\}/docs/runbooks\.md#(.+)")
 
 APP_JOBS = {"capture", "detector", "tracking"}
 
@@ -43,6 +46,18 @@ def alerts() -> list[dict[str, Any]]:
 def scrape_jobs() -> set[str]:
     config = yaml.safe_load(PROMETHEUS_YML.read_text())
     return {job["job_name"] for job in config["scrape_configs"]}
+
+
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load(COMPOSE_YML.read_text())["services"]
+    return services
+
+
+def compose_default(value: str) -> str:
+    """The default of a compose `${NAME:-default}` value."""
+    found = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    assert found, f"{value!r} is not ${{NAME:-default}}"
+    return found.group(1)
 
 
 def github_anchors(markdown: str) -> set[str]:
@@ -107,8 +122,9 @@ def test_alert_has_severity_summary_and_runbook(rule: dict[str, Any]) -> None:
     annotations = rule.get("annotations", {})
     assert annotations.get("summary"), "no summary"
     url = annotations.get("runbook_url", "")
-    path, _, anchor = url.partition("#")
-    assert path == "docs/runbooks.md", url
+    found = RUNBOOK_URL.fullmatch(url)
+    assert found, f"{url} is not {RUNBOOK_URL.pattern}"
+    anchor = found.group(1)
     assert anchor == rule["alert"].lower(), url
     assert anchor in github_anchors(RUNBOOKS.read_text()), f"no section #{anchor} in {RUNBOOKS}"
 
@@ -131,6 +147,55 @@ def test_jobs_named_by_rules_are_scraped() -> None:
         for values in re.findall(r'\bjob\s*=~?\s*"([^"]*)"', rule["expr"]):
             unknown = set(values.split("|")) - jobs
             assert not unknown, f"{rule['alert']} selects jobs with no scrape config: {unknown}"
+
+
+def test_runbook_base_comes_from_compose_and_stays_out_of_alerts() -> None:
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    assert config["global"]["external_labels"] == {"runbook_base": "${RUNBOOK_BASE_URL}"}
+    # Alertmanager gets the annotation, not the label: alert identities do not depend on it.
+    assert {"action": "labeldrop", "regex": "runbook_base"} in config["alerting"][
+        "alert_relabel_configs"
+    ]
+    prometheus = compose_services()["prometheus"]
+    features = {
+        feature
+        for arg in prometheus["command"]
+        if arg.startswith("--enable-feature=")
+        for feature in arg.partition("=")[2].split(",")
+    }
+    assert "expand-external-labels" in features, "${RUNBOOK_BASE_URL} would stay as it is"
+    default = compose_default(prometheus["environment"]["RUNBOOK_BASE_URL"])
+    assert urlparse(default).scheme == "https", default
+    assert not default.endswith("/"), "the rules add /docs/runbooks.md"
+    # The unit tests render the URLs with that same default.
+    for path in RULE_TESTS:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            assert case.get("external_labels") == {"runbook_base": default}, path.name
+
+
+def test_jobs_outside_the_core_are_discovered_by_dns() -> None:
+    """A static target is down whenever its container is absent, and ExporterDown or
+    ObservabilityServiceDown fires: only the core (no compose profile) may be static."""
+    services = compose_services()
+    core = {name for name, svc in services.items() if not svc.get("profiles")}
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    static = {
+        job["job_name"]: target.rsplit(":", 1)[0]
+        for job in config["scrape_configs"]
+        for group in job.get("static_configs", [])
+        for target in group["targets"]
+    }
+    assert static.pop("prometheus") == "localhost"
+    outside = {job: host for job, host in static.items() if host not in core}
+    assert not outside, f"static targets that are not core services: {outside}"
+    discovered = {
+        name
+        for job in config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    }
+    # ...and every service of a profile is watched when it runs.
+    assert {name for name, svc in services.items() if svc.get("profiles")} <= discovered
 
 
 def test_prometheus_sends_to_alertmanager_and_loads_the_rules() -> None:

@@ -2,7 +2,8 @@
 tests/verify/test_verify_native.py: capture reading a real RTSP camera, the detector and
 tracking as real processes on one isolated Redis namespace and database, and a real
 Prometheus running a copy of the repo's prometheus.yml rewritten for the test (1 s
-intervals, the test's targets, the repo's rule files unchanged)."""
+intervals, the test's targets, the repo's rule files and external labels unchanged),
+started with compose's feature flags."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ from support.stack import pipeline_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_YML = ROOT / "deploy" / "observability" / "prometheus" / "prometheus.yml"
+COMPOSE_YML = ROOT / "deploy" / "compose.yml"
+# The runbook links' base in the tests' alerts: not the stack's default, so that a test sees
+# it come from the environment (ADR 15).
+TEST_RUNBOOK_BASE = "http://runbooks.test/detektor"
+
+
+def prometheus_launch() -> tuple[list[str], dict[str, str]]:
+    """The feature flags compose starts Prometheus with, and the environment that fills the
+    repo's external labels."""
+    command = yaml.safe_load(COMPOSE_YML.read_text())["services"]["prometheus"]["command"]
+    flags = [arg for arg in command if arg.startswith("--enable-feature=")]
+    return flags, {"RUNBOOK_BASE_URL": TEST_RUNBOOK_BASE}
 
 
 def prometheus_config(
@@ -35,6 +48,7 @@ def prometheus_config(
         "scrape_interval": "1s",
         "scrape_timeout": "1s",
         "evaluation_interval": "1s",
+        "external_labels": config["global"].get("external_labels", {}),
     }
     jobs = []
     for job in config["scrape_configs"]:
@@ -50,7 +64,7 @@ def prometheus_config(
     rule_files = sorted(p for g in config["rule_files"] for p in PROMETHEUS_YML.parent.glob(g))
     assert rule_files, config["rule_files"]
     config["rule_files"] = [str(path) for path in rule_files]
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [alertmanager]}]}]
     return config, rule_files
 
 
@@ -107,5 +121,8 @@ def native_stack(tmp: Path, camera: str) -> Iterator[NativeStack]:
         addresses = {name: f"127.0.0.1:{proc.port}" for name, proc in services.items()}
         addresses["prometheus"] = f"127.0.0.1:{port}"
         config, _ = prometheus_config(addresses, f"127.0.0.1:{free_port()}")
-        prom = stack.enter_context(Prometheus(tmp, config=config, port=port))
+        flags, prometheus_env = prometheus_launch()
+        prom = stack.enter_context(
+            Prometheus(tmp, config=config, port=port, flags=flags, env=prometheus_env)
+        )
         yield NativeStack(services, prom, camera_server, config)

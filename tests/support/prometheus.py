@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ from support.services import free_port, require_binary
 class Prometheus:
     """Scrapes ``targets`` (job name: addresses) every ``interval``. A test that needs more (a
     rewritten copy of the repo's config, with rule files and Alertmanager) passes the whole
-    ``config`` instead, with the ``port`` it put in it for Prometheus itself."""
+    ``config`` instead, with the ``port`` it put in it for Prometheus itself, and may add
+    command-line ``flags`` and ``env`` variables (the stack's feature flags, say)."""
 
     def __init__(
         self,
@@ -26,8 +29,12 @@ class Prometheus:
         *,
         config: dict[str, Any] | None = None,
         port: int | None = None,
+        flags: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.binary = require_binary("prometheus", "prometheus")
+        self.flags = list(flags)
+        self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp / f"prometheus-{self.port}"
@@ -52,7 +59,9 @@ class Prometheus:
                 f"--config.file={self.config_path}",
                 f"--storage.tsdb.path={self.dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *self.flags,
             ],
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
