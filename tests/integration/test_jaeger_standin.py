@@ -238,6 +238,24 @@ def test_verify_traces_check_passes_on_the_pipelines_shape(jaeger: JaegerStandin
     assert any(e.endswith(": ['tracking']") for e in result.evidence), result.evidence
 
 
+def test_verify_names_a_canary_trace_that_jaeger_never_received(jaeger: JaegerStandin) -> None:
+    """Jaeger answers 404 for an unknown trace id: a finding about the trace, not "a backend
+    did not answer" (which the 404 used to become)."""
+    for service in ("capture", "detector", "tracking", "notifier"):
+        with spans_tracer(jaeger.otlp_endpoint, service) as tracer:
+            tracer.start_span("work").end()
+    lost = "0af7651916cd43dd8448eb211c80319c"
+    frames = {"frames": [{"frame_id": "canary:1:000001", "trace_id": lost}], "next_cursor": None}
+
+    def tracking(path: str, query: dict[str, list[str]]) -> Any:
+        return json_reply(frames) if path == "/v1/frames" else None
+
+    with FakeHttp(tracking) as api:
+        result = traces(VerifyOptions(jaeger=jaeger.query_url, tracking=api.url))
+    assert result.status is Status.FAIL
+    assert result.summary == f"Jaeger has no trace {lost} of canary frame canary:1:000001"
+
+
 def test_search_follows_jaegers_parameters(jaeger: JaegerStandin) -> None:
     with spans_tracer(jaeger.otlp_endpoint, "capture") as tracer:
         for camera in ("yard", "gate", "door"):

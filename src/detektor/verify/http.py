@@ -25,12 +25,17 @@ def get_json(
     url: str,
     params: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    missing_ok: bool = False,
 ) -> Any:
-    """GET ``url`` and decode JSON; a network error, non-2xx or non-JSON raises Unreachable."""
+    """GET ``url`` and decode JSON; a network error, non-2xx or non-JSON raises Unreachable.
+    With ``missing_ok``, a 404 (the backend answered: no such thing) returns None instead."""
     try:
         reply = http.get(url, params=params, headers=headers)
     except httpx.HTTPError as exc:
         raise Unreachable(f"{url}: {type(exc).__name__}: {exc}") from exc
+    if missing_ok and reply.status_code == 404:
+        return None
     if reply.status_code >= 400:
         raise Unreachable(f"{url}: HTTP {reply.status_code}: {reply.text[:200]}")
     try:

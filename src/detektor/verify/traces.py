@@ -81,7 +81,7 @@ def _canary(
         return [f"no completed canary frame with a trace id in tracking ({api})"]
     frame = page["frames"][0]
     trace_id = frame["trace_id"]
-    trace = get_json(http, f"{jaeger}/api/traces/{trace_id}")["data"]
+    trace = _trace(http, jaeger, trace_id)
     if not trace:
         return [f"Jaeger has no trace {trace_id} of canary frame {frame['frame_id']}"]
     found = _service_names(trace[0])
@@ -92,6 +92,14 @@ def _canary(
         found |= names
     missing = [s for s in TRACED_SERVICES if s not in found]
     return [f"the canary's traces have no spans from {', '.join(missing)}"] if missing else []
+
+
+def _trace(http: httpx.Client, jaeger: str, trace_id: str) -> list[dict[str, Any]]:
+    """One trace's spans; none when Jaeger answers 404 ``trace not found`` (a trace never
+    received, or evicted), which is a finding, not an unreachable backend."""
+    answer = get_json(http, f"{jaeger}/api/traces/{trace_id}", missing_ok=True)
+    data: list[dict[str, Any]] = (answer or {}).get("data") or []
+    return data
 
 
 def joined(root: dict[str, Any], pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
