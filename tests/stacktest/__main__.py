@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         engine: Engine
         if args.docker_host:
             engine = Engine(Path(args.docker_host))
-            gateway = "0.0.0.0"  # noqa: S104 - a real host: its own firewall decides
+            gateway = "0.0.0.0"  # a real host: its own firewall decides who reaches it
         else:
             private = PrivateEngine(workdir / "engine")
             with step(f"private dockerd ({private.root})"):
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
             return 2
         try:
             run(stack, args, findings)
-        except Exception:  # noqa: BLE001 - reported as a finding; teardown still runs
+        except Exception:  # reported as a finding; the teardown still runs
             findings.check("the stack test ran to its end", False, traceback.format_exc())
         print(findings.summary(), flush=True)
         if args.keep:

@@ -83,7 +83,7 @@ class PrivateEngine(Engine):
     def start(self, timeout_s: float = 60) -> PrivateEngine:
         for tool in (DOCKER, DOCKERD):
             if not Path(tool).exists():
-                raise EngineError(f"{tool} is missing: apt-get install docker.io (scripts/setup --dev)")
+                raise EngineError(f"{tool} is missing: apt-get install docker.io (setup --dev)")
         if os.geteuid() != 0:
             raise EngineError("a private dockerd needs root; or pass --docker-host for an engine")
         command = [

@@ -9,6 +9,7 @@ model and the connection pools are in place by then)."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -50,9 +51,7 @@ def rss_of(stats: dict[str, Any]) -> int:
 
 def captured(stack: Stack) -> int:
     with stack.api() as api:
-        return sum(
-            int(api.get(f"/v1/cameras/{c}/accounting").json()["captured"]) for c in CAMERAS
-        )
+        return sum(int(api.get(f"/v1/cameras/{c}/accounting").json()["captured"]) for c in CAMERAS)
 
 
 def soak(stack: Stack, soak_s: float, findings: Findings) -> None:
@@ -125,16 +124,14 @@ def _verdicts(
         "0 restarts" if not restarted else "restarted: " + ", ".join(restarted),
     )
     grew = [f"{r[0]} x{r[5]}" for r in rows if float(r[5]) > RSS_GROWTH_MAX]
+    largest = max(rows, key=lambda r: float(r[5]))
     findings.check(
         f"soak: RSS at the end <= {RSS_GROWTH_MAX} x RSS at minute 2",
         not grew,
-        "largest " + max((f"{r[0]} x{r[5]}" for r in rows), key=lambda t: float(t.split("x")[1]))
-        if not grew
-        else "grew: " + ", ".join(grew),
+        f"largest {largest[0]} x{largest[5]}" if not grew else "grew: " + ", ".join(grew),
     )
     rates = [
-        (b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(minutes, minutes[1:], strict=False)
-        if b[0] - a[0] > 30
+        (b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(minutes) if b[0] - a[0] > 30
     ]
     median = statistics.median(rates) if rates else 0.0
     steady = bool(rates) and all(abs(r - median) <= FPS_TOLERANCE * median for r in rates)

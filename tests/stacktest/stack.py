@@ -20,6 +20,7 @@ from support.services import free_port
 COMPOSE = "/usr/bin/docker-compose"
 FILES = [REPO / "deploy" / "compose.yml", REPO / "tests" / "stacktest" / "compose.stack.yml"]
 APP_SERVICES = ("capture", "detector", "tracking", "notifier")
+SECRETS = ("DETEKTOR_API_TOKEN", "POSTGRES_PASSWORD", "MQTT_PASSWORD")
 
 
 @dataclass
@@ -36,8 +37,8 @@ class Stack:
             self.ports[name] = free_port()
         self.ports["STACK_REDIS_PORT"] = free_port()
         self.ports["STACK_JAEGER_PORT"] = free_port()
-        # compose interpolates every service, the full profile's too: Grafana's password is required
-        for name in ("DETEKTOR_API_TOKEN", "POSTGRES_PASSWORD", "MQTT_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        # compose interpolates every service, the full profile's too: Grafana's password too
+        for name in (*SECRETS, "GRAFANA_ADMIN_PASSWORD"):
             self.secrets[name] = secrets.token_urlsafe(18)
 
     # --- addresses ---------------------------------------------------------------------------
@@ -118,8 +119,9 @@ class Stack:
         while True:
             health = self.health()
             waiting = {
-                s: h for s, h in health.items() if (services is None or s in services)
-                and h not in ("healthy",)
+                s: h
+                for s, h in health.items()
+                if (services is None or s in services) and h not in ("healthy",)
             }
             if not waiting:
                 return time.monotonic() - started
