@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from stacktest.engine import EngineError
 from stacktest.output import Findings, say, step
 from stacktest.stack import Stack
 
@@ -22,8 +23,8 @@ STEPS = (
     ("restart PostgreSQL", ("restart", "postgres")),
     ("restart Redis", ("restart", "redis")),
     ("restart Mosquitto", ("restart", "mosquitto")),
-    ("SIGKILL the detector", ("kill", "-s", "SIGKILL", "detector")),
-    ("SIGKILL tracking", ("kill", "-s", "SIGKILL", "tracking")),
+    ("SIGKILL the detector", ("crash", "detector")),
+    ("SIGKILL tracking", ("crash", "tracking")),
 )
 LOOP_PERIOD_S = 30.0
 LOOP_TIMEOUT_S = 300.0
@@ -34,7 +35,10 @@ def chaos(stack: Stack, findings: Findings) -> None:
         with step(f"chaos: {title}"):
             at = datetime.now(UTC)
             started = time.monotonic()
-            stack.compose(*command)
+            if command[0] == "crash":
+                stack.crash(command[1])
+            else:
+                stack.compose(*command)
             try:
                 healthy = stack.wait_healthy(RECOVERY_S)
                 flowing = _canary_completed_after(stack, at, RECOVERY_S)
@@ -45,7 +49,7 @@ def chaos(stack: Stack, findings: Findings) -> None:
                     f"every container healthy after {healthy:.0f} s, a new canary frame "
                     f"completed after {flowing:.0f} s (limit {RECOVERY_S:.0f} s)",
                 )
-            except TimeoutError as exc:
+            except (TimeoutError, EngineError) as exc:
                 findings.check(f"chaos: {title}", False, str(exc))
                 say(stack.logs(command[-1]))
 
@@ -72,7 +76,7 @@ def crash_loop(stack: Stack, service: str, findings: Findings) -> None:
         kills = 0
         firing: list[str] = []
         while time.monotonic() - started < LOOP_TIMEOUT_S:
-            stack.compose("kill", "-s", "SIGKILL", service)
+            stack.crash(service)
             kills += 1
             until = time.monotonic() + LOOP_PERIOD_S
             while time.monotonic() < until and not firing:

@@ -4,7 +4,9 @@ addresses the test reaches them on (published on 127.0.0.1, on free ports)."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -128,6 +130,15 @@ class Stack:
             if time.monotonic() - started > timeout_s:
                 raise EngineError(f"not healthy after {timeout_s:.0f} s: {waiting}")
             time.sleep(2)
+
+    def crash(self, service: str) -> None:
+        """SIGKILL the container's process tree from the host, as the kernel's OOM killer
+        would: Docker sees a crash and its restart policy applies. (``docker kill`` counts as
+        stopping it by hand, and a container stopped by hand is not restarted.)"""
+        pid = int(self.engine.inspect(self.containers()[service]["Id"])["State"]["Pid"])
+        if pid <= 0:
+            raise EngineError(f"{service} is not running")
+        os.kill(pid, signal.SIGKILL)
 
     def logs(self, service: str, tail: int = 40) -> str:
         return self.compose("logs", "--no-color", f"--tail={tail}", service, check=False)

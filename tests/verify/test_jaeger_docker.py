@@ -53,7 +53,10 @@ def pipeline_traces(detector_linked: bool = True, age_s: float = 30) -> list[dic
 def route_with_frames(jaeger: Any) -> Any:
     def route(path: str, query: dict[str, list[str]]) -> Any:
         if path == "/v1/frames":
+            until = datetime.fromisoformat(query.pop("until")[0])
             assert query == {"camera": ["canary"], "state": ["completed"], "limit": ["1"]}
+            # a frame captured 15 s ago at least: its spans have left the export batches
+            assert 14 < (datetime.now(UTC) - until).total_seconds() < 30
             return json_reply({"frames": [FRAME], "next_cursor": None})
         return jaeger(path, query)
 

@@ -15,8 +15,9 @@ So the check:
 2. ``GET /api/traces?service=<s>&start=<µs>&end=<µs>&limit=<n>`` (Jaeger's own parameters:
    ``start``/``end`` in microseconds since the epoch; it ignores ``lookback``, which only
    its UI reads) returns at least one trace in the window for each of them;
-3. the newest completed canary frame from the tracking API
-   (``/v1/frames?camera=<canary>&state=completed&limit=1``) gives a trace id, and
+3. the newest completed canary frame captured at least 15 s ago (its spans have left the
+   services' export batches) from the tracking API
+   (``/v1/frames?camera=<canary>&state=completed&until=<now-15s>&limit=1``) gives a trace id, and
    ``GET /api/traces/<trace_id>`` its spans. The traces found in step 2 that reference the
    canary trace, or a trace already joined to it, are joined too (both directions, until
    nothing more joins). The service names (``processes[*].serviceName``) of all of them must
@@ -26,6 +27,7 @@ So the check:
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,6 +38,7 @@ from detektor.verify.model import CheckResult, Status, VerifyOptions
 NAME = "Traces"
 TRACED_SERVICES = ("capture", "detector", "tracking", "notifier")
 SEARCH_LIMIT = 100
+EXPORT_GRACE_S = 15.0  # 3 x the OpenTelemetry SDK's batch export delay (OTEL_BSP_SCHEDULE_DELAY)
 
 
 def traces(options: VerifyOptions) -> CheckResult:
@@ -75,7 +78,15 @@ def _canary(
     evidence: list[str],
 ) -> list[str]:
     api = options.tracking.rstrip("/")
-    params = {"camera": options.canary, "state": "completed", "limit": 1}
+    # A frame that has just completed may still have spans in the services' export batches
+    # (the SDK sends every 5 s): take the newest one captured before that grace.
+    until = datetime.now(UTC) - timedelta(seconds=EXPORT_GRACE_S)
+    params = {
+        "camera": options.canary,
+        "state": "completed",
+        "limit": 1,
+        "until": until.isoformat(timespec="milliseconds"),
+    }
     page = get_json(http, f"{api}/v1/frames", params, headers=options.headers())
     if not page["frames"] or not page["frames"][0].get("trace_id"):
         return [f"no completed canary frame with a trace id in tracking ({api})"]
