@@ -135,10 +135,18 @@ class Stack:
         """SIGKILL the container's process tree from the host, as the kernel's OOM killer
         would: Docker sees a crash and its restart policy applies. (``docker kill`` counts as
         stopping it by hand, and a container stopped by hand is not restarted.)"""
-        pid = int(self.engine.inspect(self.containers()[service]["Id"])["State"]["Pid"])
+        container = self.containers()[service]["Id"]
+        before = self.engine.inspect(container)
+        pid = int(before["State"]["Pid"])
         if pid <= 0:
             raise EngineError(f"{service} is not running")
         os.kill(pid, signal.SIGKILL)
+        # Until Docker has restarted it, the container still looks healthy.
+        deadline = time.monotonic() + 60
+        while self.engine.inspect(container)["RestartCount"] <= before["RestartCount"]:
+            if time.monotonic() > deadline:
+                raise EngineError(f"Docker did not restart {service} within 60 s of a crash")
+            time.sleep(0.5)
 
     def logs(self, service: str, tail: int = 40) -> str:
         return self.compose("logs", "--no-color", f"--tail={tail}", service, check=False)
