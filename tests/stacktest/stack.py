@@ -15,11 +15,14 @@ from typing import Any
 
 import httpx
 
-from stacktest.engine import Engine, EngineError
+from stacktest.engine import DOCKER, Engine, EngineError
 from stacktest.images import REPO
 from support.services import free_port
 
-COMPOSE = "/usr/bin/docker-compose"
+# Debian's docker-compose 1.29 here; the Compose v2 plugin on a host that has only that.
+COMPOSE = (
+    ["/usr/bin/docker-compose"] if Path("/usr/bin/docker-compose").exists() else [DOCKER, "compose"]
+)
 FILES = [REPO / "deploy" / "compose.yml", REPO / "tests" / "stacktest" / "compose.stack.yml"]
 APP_SERVICES = ("capture", "detector", "tracking", "notifier")
 SECRETS = ("DETEKTOR_API_TOKEN", "POSTGRES_PASSWORD", "MQTT_PASSWORD")
@@ -84,7 +87,7 @@ class Stack:
         return env
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600) -> str:
-        command = [COMPOSE, "-p", self.project]
+        command = [*COMPOSE, "-p", self.project]
         for path in FILES:
             command += ["-f", str(path)]
         done = subprocess.run(

@@ -97,7 +97,7 @@ def test_every_check_that_can_run_here_passes(stack: NativeStack, tmp_path: Path
     assert main([*_argv(stack, markdown), "--skip=gpu,traces", "--format=md"]) == 0
     assert "**Verdict: PASS** (exit code 0)" in markdown.read_text()
     restarts = check(report, "Restarts")["evidence"]
-    assert "source: process_start_time_seconds of the application services" in restarts
+    assert "source: process_start_time_seconds of every scraped process" in restarts
 
 
 def test_services_given_by_url_instead_of_discovered(stack: NativeStack, tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ With ``--docker``, or by default whenever the Docker Engine API answers on its u
 (mounted read-only into a verify container), it asks Docker: a container FAILs when it is
 restarting now, or when its ``RestartCount`` is above 0 and it last started inside the
 window; the evidence lists the container, its restart count and its last log lines.
-Otherwise it asks Prometheus for the services' own
-``changes(process_start_time_seconds{job=~app}[window])``: a restarted process starts
-afresh. cAdvisor's ``container_start_time_seconds`` is not used: it is the container's
+Otherwise it asks Prometheus for ``changes(process_start_time_seconds[window])`` of every
+scraped process (the services, Prometheus, Alertmanager, the exporters): a restarted process
+starts afresh. cAdvisor's ``container_start_time_seconds`` is not used: it is the container's
 creation time, which a restart does not change.
 """
 
@@ -34,8 +34,10 @@ def restarts(options: VerifyOptions) -> CheckResult:
 def restarts_prometheus(options: VerifyOptions) -> CheckResult:
     """Process start-time changes of the application services inside the window."""
     window = options.window
-    source = "process_start_time_seconds of the application services"
-    query = f'changes(process_start_time_seconds{{job=~"{"|".join(APP_JOBS)}"}}[{window}])'
+    # Every scraped process: the services, Prometheus, Alertmanager and the exporters (as
+    # ContainerRestarting reads them).
+    source = "process_start_time_seconds of every scraped process"
+    query = f"changes(process_start_time_seconds[{window}])"
     with client(options) as http:
         series = prom_query(http, options.prometheus, query)
     evidence = [f"source: {source}", f"query: {query}"]
