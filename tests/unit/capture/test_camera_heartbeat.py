@@ -8,30 +8,15 @@ import asyncio
 
 import pytest
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
-from detektor.kit.health import Liveness
-from detektor.kit.metrics import Metrics
-from detektor.pipeline.metrics import PipelineMetrics
-from detektor.services.capture.camera import CameraWorker
-from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
+from support.camera_worker import memory_camera_worker
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_the_camera_beats_on_every_frame_of_one_connection() -> None:
-    metrics = Metrics("capture", "test")
-    liveness = Liveness()
     camera = CameraSettings(name="beat", source="synthetic://?fps=20&size=160x120", detect_fps=5)  # type: ignore[arg-type]
-    worker = CameraWorker(
-        camera,
-        MemoryFrameBus(),
-        MemoryEventSink(),
-        CaptureMetrics(metrics),
-        PipelineMetrics(metrics),
-        liveness,
-    )
+    worker, _, liveness = memory_camera_worker(camera)
     task = asyncio.create_task(worker.run())
     beats: list[float] = []
     for _ in range(6):

@@ -11,15 +11,11 @@ from pathlib import Path
 import av
 import pytest
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
-from detektor.kit.health import Liveness
 from detektor.kit.metrics import Metrics
-from detektor.pipeline.metrics import PipelineMetrics
 from detektor.services.capture.camera import CameraWorker
-from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
+from support.camera_worker import memory_camera_worker
 
 pytestmark = pytest.mark.anyio
 
@@ -42,16 +38,8 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _worker(path: Path, *, loop: bool) -> tuple[CameraWorker, Metrics]:
-    metrics = Metrics("capture", "test")
     camera = CameraSettings(name="clip", source=str(path), detect_fps=5, loop=loop)  # type: ignore[arg-type]
-    worker = CameraWorker(
-        camera,
-        MemoryFrameBus(),
-        MemoryEventSink(),
-        CaptureMetrics(metrics),
-        PipelineMetrics(metrics),
-        Liveness(),
-    )
+    worker, metrics, _ = memory_camera_worker(camera)
     return worker, metrics
 
 
