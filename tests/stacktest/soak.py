@@ -63,13 +63,15 @@ def soak(stack: Stack, soak_s: float, findings: Findings) -> None:
         while (now := time.monotonic()) - started < soak_s:
             _sample(stack, series, now, base=now - started >= RSS_BASE_S)
             if now >= next_minute:
-                minute_counts.append((now, captured(stack)))
+                count = captured(stack)
+                minute_counts.append((time.monotonic(), count))
                 next_minute += 60
                 frames = minute_counts[-1][1]
                 say(f"    {int(now - started) // 60} min: {frames} frames captured so far")
             time.sleep(max(0.0, INTERVAL_S - (time.monotonic() - now)))
         _sample(stack, series, time.monotonic(), base=False)
-        minute_counts.append((time.monotonic(), captured(stack)))
+        count = captured(stack)
+        minute_counts.append((time.monotonic(), count))
     _verdicts(series, minute_counts, findings)
 
 
