@@ -48,8 +48,8 @@ def chaos(stack: Stack, findings: Findings) -> None:
                 findings.check(
                     f"chaos: {title}",
                     took <= RECOVERY_S,
-                    f"from the fault on: every container healthy after {healthy:.0f} s, a canary "
-                    f"frame captured after the fault completed after {took:.0f} s "
+                    f"from the fault on: every container healthy after {healthy:.0f} s; a canary "
+                    f"frame captured after the fault had completed by {took:.0f} s "
                     f"(limit {RECOVERY_S:.0f} s)",
                 )
             except (TimeoutError, EngineError) as exc:

@@ -65,15 +65,23 @@ def drain(stack: Stack) -> None:
     """Stop capture, then wait until tracking has every event and no frame is in flight."""
     stack.compose("stop", "capture")
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    while True:
         with redis.Redis.from_url(stack.redis_url) as r:
             groups = {g["name"].decode(): g for g in r.xinfo_groups(EVENTS)}
-        tracking = groups.get("tracking")
-        in_flight = sum(int(a["in_flight"]) for a in accounting(stack).values())
-        if tracking and not tracking["lag"] and not tracking["pending"] and not in_flight:
+        tracking = groups.get("tracking", {})
+        left = {
+            "undelivered to tracking": tracking.get("lag"),
+            "pending in tracking": tracking.get("pending"),
+            "frames in flight": sum(int(a["in_flight"]) for a in accounting(stack).values()),
+        }
+        if tracking and not any(left.values()):
+            say(f"    drained in {time.monotonic() - started:.0f} s")
+            return
+        if time.monotonic() > deadline:
+            say(f"    not drained in {DRAIN_TIMEOUT_S:.0f} s ({left}); checking anyway")
             return
         time.sleep(2)
-    say(f"    the pipeline did not drain in {DRAIN_TIMEOUT_S:.0f} s; checking anyway")
 
 
 def check_ledger(stack: Stack, findings: Findings) -> None:
