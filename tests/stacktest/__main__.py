@@ -72,12 +72,12 @@ def main(argv: list[str]) -> int:
             write_cameras(workdir, camera.port)
             if not args.keep:
                 cleanup.callback(_down, stack)
-            _up(stack)
+            audit = _up(stack)
         except (EngineError, OSError, RuntimeError) as exc:
             say(f"the stack could not be brought up: {exc}")
             return 2
         try:
-            run(stack, args, findings)
+            run(stack, audit, args, findings)
         except Exception:  # reported as a finding; the teardown still runs
             findings.check("the stack test ran to its end", False, traceback.format_exc())
         print(findings.summary(), flush=True)
@@ -86,14 +86,15 @@ def main(argv: list[str]) -> int:
     return 1 if findings.failed else 0
 
 
-def _up(stack: Stack) -> None:
+def _up(stack: Stack) -> ledger.Audit:
     with step("core profile up (Redis first, with the ledger's consumer group)"):
         stack.compose("up", "-d", "--no-build", "redis")
         stack.wait_healthy(120, ["redis"])
-        ledger.open_audit(stack.redis_url)
+        audit = ledger.Audit(stack.redis_url).start()
         stack.compose("up", "-d", "--no-build")
         took = stack.wait_healthy(UP_TIMEOUT_S)
         say(f"    every container healthy after {took:.0f} s: {', '.join(sorted(stack.health()))}")
+    return audit
 
 
 def _down(stack: Stack) -> None:
@@ -101,7 +102,7 @@ def _down(stack: Stack) -> None:
         stack.compose("down", "-v", "--timeout=20", check=False)
 
 
-def run(stack: Stack, args: argparse.Namespace, findings: Findings) -> None:
+def run(stack: Stack, audit: ledger.Audit, args: argparse.Namespace, findings: Findings) -> None:
     soak.soak(stack, args.soak, findings)
     with step("verify --docker on the healthy stack"):
         healthy = run_verify(stack, "healthy")
@@ -125,7 +126,7 @@ def run(stack: Stack, args: argparse.Namespace, findings: Findings) -> None:
     with step("the detector left alone again"):
         took = stack.wait_healthy(chaos.RECOVERY_S, list(APP_SERVICES))
         say(f"    healthy after {took:.0f} s")
-    ledger.check_ledger(stack, findings)
+    ledger.check_ledger(stack, audit, findings)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """What was produced against what was stored. Before the services start, the test opens a
-consumer group of its own on the lifecycle-events stream and never reads with it: tracking's
-trimming keeps every entry some group still needs, so the stream keeps every event any
-service produced for the whole run. At the end capture is stopped, the pipeline drains, and:
+consumer group of its own on the lifecycle-events stream; a thread reads every entry with it
+(and acknowledges it, so that tracking's trimming goes on as in production and Redis does not
+grow) and records each event id, through Redis restarts. At the end capture is stopped, the
+pipeline drains, and:
 
-- every event in the stream is in the store (``GET /v1/events``), exactly once, and the store
+- every event produced is in the store (``GET /v1/events``), exactly once, and the store
   holds no event that was not produced;
 - each camera's accounting balances, with nothing stale and nothing left in flight."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -24,24 +26,50 @@ AUDIT_GROUP = "stack-test-audit"
 DRAIN_TIMEOUT_S = 120.0
 
 
-def open_audit(redis_url: str) -> None:
-    """Hold every event in the stream from the first one on (before any producer starts)."""
-    with redis.Redis.from_url(redis_url) as r:
-        r.xgroup_create(EVENTS, AUDIT_GROUP, id="0", mkstream=True)
+class Audit:
+    """Every event id written to the stream, read by a consumer group of the test's own."""
 
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.ids: list[str] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-audit", daemon=True)
+        with redis.Redis.from_url(redis_url) as r:  # before any producer starts
+            r.xgroup_create(EVENTS, AUDIT_GROUP, id="0", mkstream=True)
 
-def produced(redis_url: str) -> list[str]:
-    """The event ids of every entry of the stream, in order (a retried write may repeat one)."""
-    ids: list[str] = []
-    start = "-"
-    with redis.Redis.from_url(redis_url) as r:
+    def start(self) -> Audit:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[str]:
+        """Read to the end of the stream, then stop; the ids read, in stream order."""
+        self._stop.set()
+        self._thread.join(60)
+        return self.ids
+
+    def _run(self) -> None:
         while True:
-            chunk = r.xrange(EVENTS, min=start, count=5000)
-            if not chunk:
-                return ids
-            for _, fields in chunk:
-                ids.append(json.loads(fields[b"envelope"])["event_id"])
-            start = "(" + chunk[-1][0].decode()
+            stopping = self._stop.is_set()
+            try:
+                with redis.Redis.from_url(self.redis_url, socket_timeout=10) as r:
+                    # after a reconnect, what was delivered but not acknowledged comes first
+                    while self._read(r, "0") or self._read(r, ">", block_ms=1000):
+                        pass
+                    if stopping:
+                        return
+            except redis.RedisError:
+                self.errors += 1  # Redis restarting (chaos): its AOF keeps the stream
+                time.sleep(1)
+
+    def _read(self, r: redis.Redis, start: str, block_ms: int | None = None) -> int:
+        reply = r.xreadgroup(AUDIT_GROUP, "auditor", {EVENTS: start}, count=1000, block=block_ms)
+        entries = reply[0][1] if reply else []
+        for _, fields in entries:
+            self.ids.append(json.loads(fields[b"envelope"])["event_id"])
+        if entries:
+            r.xack(EVENTS, AUDIT_GROUP, *[entry_id for entry_id, _ in entries])
+        return len(entries)
 
 
 def stored(stack: Stack) -> list[str]:
@@ -84,10 +112,10 @@ def drain(stack: Stack) -> None:
         time.sleep(2)
 
 
-def check_ledger(stack: Stack, findings: Findings) -> None:
+def check_ledger(stack: Stack, audit: Audit, findings: Findings) -> None:
     with step("ledger: capture stopped, pipeline drained; every event and every frame"):
         drain(stack)
-        made = produced(stack.redis_url)
+        made = audit.stop()
         kept = stored(stack)
         made_set, kept_set = set(made), set(kept)
         missing = made_set - kept_set
@@ -98,7 +126,7 @@ def check_ledger(stack: Stack, findings: Findings) -> None:
             not missing and not extra and twice == 0 and bool(made),
             f"{len(made_set)} events produced ({len(made) - len(made_set)} repeated writes in the "
             f"stream), {len(kept)} stored; missing {len(missing)}, unexpected {len(extra)}, "
-            f"stored twice {twice}",
+            f"stored twice {twice} (the audit reader reconnected {audit.errors} times)",
         )
         for camera, acc in accounting(stack).items():
             ok = bool(acc["balanced"]) and not acc["stale"] and not acc["in_flight"]
