@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
+from detektor.adapters.redis_streams import LAG_COUNTED_UP_TO, group_lag
 from detektor.adapters.stream_trim import StreamMetrics, trim_stream
 from detektor.kit.metrics import Metrics
 from support.redis import redis_namespace
@@ -99,5 +100,29 @@ def test_nothing_is_trimmed_before_any_group_reads() -> None:
         await trim_stream(redis, stream, metrics, cap=10)
         assert gauge(metrics, "detektor_stream_entries", stream) == 12
         assert gauge(metrics, "detektor_stream_cap_entries", stream) == 10
+
+    run(scenario)
+
+
+def test_group_lag_is_counted_not_taken_from_redis_counters() -> None:
+    """XGROUP SETID ... ENTRIESREAD puts Redis's lag counters in the state the stack test met
+    after a Redis restart: every entry delivered, yet XINFO GROUPS says lag 1345. The gauge
+    counts what is really undelivered."""
+
+    async def scenario(redis: Redis, stream: str, _: StreamMetrics) -> None:
+        await fill(redis, stream, ["tracking"])
+        await read(redis, stream, "tracking", count=5)
+        (group,) = await redis.xinfo_groups(stream)
+        assert await group_lag(redis, stream, group) == len(IDS) - 5 == group["lag"]
+        await read(redis, stream, "tracking", count=100)
+        await redis.execute_command("XGROUP", "SETID", stream, "tracking", "$", "ENTRIESREAD", 1)
+        (group,) = await redis.xinfo_groups(stream)
+        assert group["lag"] == len(IDS) - 1  # Redis's counter: wrong
+        assert await group_lag(redis, stream, group) == 0
+        for n in range(1, LAG_COUNTED_UP_TO + 11):
+            await redis.xadd(stream, {"envelope": "{}"}, id=f"2-{n}")
+        (group,) = await redis.xinfo_groups(stream)
+        # beyond what is counted: at least that many, or Redis's figure when larger
+        assert await group_lag(redis, stream, group) == max(group["lag"], LAG_COUNTED_UP_TO + 1)
 
     run(scenario)

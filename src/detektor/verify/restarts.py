@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from detektor.verify.http import Unreachable, client, get_json, prom_query
-from detektor.verify.model import APP_JOBS, CheckResult, Status, VerifyOptions
+from detektor.verify.model import CheckResult, Status, VerifyOptions
 
 NAME = "Restarts"
 

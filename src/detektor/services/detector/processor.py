@@ -6,6 +6,7 @@ A backend is anything with ``detect(images) -> detections per image`` and a ``de
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -39,6 +40,8 @@ def _onnx(settings: DetectorSettings) -> Backend:
 
     return OnnxDetector(settings.detection_config())
 
+
+log = logging.getLogger(__name__)
 
 BACKENDS: dict[str, Callable[[DetectorSettings], Backend]] = {"onnx": _onnx}
 
@@ -119,13 +122,17 @@ def load_processor(
     """The processor for a service (per-camera filters from ``cameras``, default the
     configured ones); a model that cannot be used is a ConfigError (exit 2), and the device
     it runs on is shown by /info."""
-    from detektor.detection.onnx_backend import ModelError
+    from detektor.detection.onnx_backend import ModelError, OnnxDetector
 
     cams = settings.cameras if cameras is None else cameras
     try:
         processor, device = build_processor(settings.detector, cams, kit.metrics)
     except ModelError as exc:
         raise ConfigError(str(exc)) from None
+    if isinstance(processor, DetectorProcessor) and isinstance(processor.backend, OnnxDetector):
+        batch = settings.processor.batch_size
+        took = processor.backend.warm_up(batch)
+        log.info("detector warmed up with a batch of %d in %.2f s", batch, took)
     if device is not None:
         kit.device = f"{device.kind}: {device.name}"
     return processor, device

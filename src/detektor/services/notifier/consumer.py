@@ -28,7 +28,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from detektor.adapters.redis_streams import dead_letter_entry, ensure_group, safe_text
+from detektor.adapters.redis_streams import (
+    dead_letter_entry,
+    ensure_group,
+    group_lag,
+    safe_text,
+)
 from detektor.domain.frames import CAMERA_RE
 from detektor.kit.health import Liveness
 from detektor.kit.transient import is_transient
@@ -133,7 +138,7 @@ class DetectionsConsumer:
             await self.process(claimed)
         for group in await self.redis.xinfo_groups(self.stream):
             if group["name"] in (self.cfg.group, self.cfg.group.encode()):
-                self.metrics.consumer_lag.set(group.get("lag") or 0)
+                self.metrics.consumer_lag.set(await group_lag(self.redis, self.stream, group))
 
     async def process(self, entries: list[Entry]) -> None:
         """Publish each entry in order, acknowledging each once the broker has it."""

@@ -30,7 +30,12 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from redis.asyncio import Redis
 
-from detektor.adapters.redis_streams import dead_letter_entry, ensure_group, stream_id_key
+from detektor.adapters.redis_streams import (
+    dead_letter_entry,
+    ensure_group,
+    group_lag,
+    stream_id_key,
+)
 from detektor.kit.health import Liveness
 from detektor.ports import Checkpoint
 from detektor.services.tracking.ingest import Ingestor, Outcome
@@ -171,7 +176,8 @@ class EventsConsumer:
         so that the lag alert can fire while this consumer is failing)."""
         for group in await self.redis.xinfo_groups(self.settings.stream):
             if group["name"] in (self.settings.group, self.settings.group.encode()):
-                self.metrics.consumer_lag.set(group.get("lag") or 0)
+                lag = await group_lag(self.redis, self.settings.stream, group)
+                self.metrics.consumer_lag.set(lag)
                 self.metrics.consumer_pending.set(group.get("pending") or 0)
 
 
