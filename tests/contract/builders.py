@@ -36,6 +36,30 @@ VALID_DATA: Mapping[EventType, dict[str, object]] = {
     E.FAILED: {"stage": "detector", "error": "CUDA out of memory"},
 }
 
+
+def object_data(
+    camera: str = "front-door", track_id: int = 1, **overrides: object
+) -> dict[str, object]:
+    """What `ObjectEvent.to_data` writes for a person seen by `camera`, as JSON."""
+    data: dict[str, object] = {
+        "object_id": f"{camera}:{T0_MS}:{track_id}",
+        "track_id": track_id,
+        "label": "person",
+        "state": "active",
+        "box": [10.0, 20.0, 110.0, 220.0],
+        "score": 0.91,
+        "top_score": 0.93,
+        "median_score": 0.9,
+        "first_seen": "2025-11-27T14:03:07.123000Z",
+        "last_seen": "2025-11-27T14:03:07.123000Z",
+        "zones": ["porch"],
+        "best": None,
+        "changes": [],
+    }
+    data.update(overrides)
+    return data
+
+
 # A frame's whole way through the pipeline, one event per millisecond.
 COMPLETE = (E.CAPTURED, E.QUEUED, E.PROCESSING, E.PROCESSED, E.PUBLISHED, E.COMPLETED)
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support.tracking_app import STORES, captured, error_of, store_url, tracking_client
+from support.tracking_app import (
+    RECENT_MS,
+    STORES,
+    captured,
+    error_of,
+    store_url,
+    tracking_client,
+)
 
 JSON = {"content-type": "application/json"}
 
@@ -166,3 +174,62 @@ def test_the_largest_position_reads_an_empty_page(client: TestClient) -> None:
     reply = client.get("/v1/events", params={"after": str(2**63 - 1)})
     assert reply.status_code == 200
     assert reply.json() == {"events": [], "next": 2**63 - 1}
+
+
+def sighting(seq: int, **data: Any) -> dict[str, Any]:
+    """A valid object.started envelope for the frame `captured(seq)` names."""
+    frame = captured(seq)
+    return {
+        **frame,
+        "event_id": str(uuid.uuid4()),
+        "type": "object.started",
+        "data": {
+            "object_id": f"cam:{RECENT_MS}:1",
+            "track_id": 1,
+            "label": "person",
+            "state": "active",
+            "box": [10, 20, 110, 220],
+            "score": 0.9,
+            "top_score": 0.9,
+            "median_score": 0.9,
+            "first_seen": frame["occurred_at"],
+            "last_seen": frame["occurred_at"],
+            "zones": [],
+            "best": None,
+            "changes": [],
+            **data,
+        },
+    }
+
+
+def test_object_events_are_stored_and_malformed_ones_rejected_not_500(client: TestClient) -> None:
+    frame = captured(51)
+    events = [
+        frame,
+        sighting(51),
+        sighting(51, box=[110, 20, 10, 220]),
+        sighting(51, score="high"),
+        sighting(51, object_id="elsewhere:1:1"),
+        {**sighting(51), "data": None},
+    ]
+    reply = client.post("/v1/events", json={"events": events})
+    assert reply.status_code == 200, reply.text
+    assert [(r["status"], r.get("field")) for r in reply.json()["results"]] == [
+        ("appended", None),
+        ("appended", None),
+        ("rejected", "data.box"),
+        ("rejected", "data.score"),
+        ("rejected", "data.object_id"),
+        ("rejected", "data.best"),  # no data at all: the first field read is named
+    ]
+    view = client.get(f"/v1/frames/{frame['frame_id']}").json()
+    assert (view["state"], view["anomalies"], len(view["events"])) == ("captured", [], 1)
+    assert [(o["object_id"], o["type"], o["box"]) for o in view["objects"]] == [
+        (f"cam:{RECENT_MS}:1", "object.started", [10.0, 20.0, 110.0, 220.0])
+    ]
+    # Counted as one captured frame, never as a frame of its own (an orphan).
+    accounting = client.get("/v1/cameras/cam/accounting").json()
+    frames = client.get("/v1/frames?camera=cam&limit=1000").json()["frames"]
+    assert (accounting["captured"], accounting["orphans"]) == (len(frames), 0)
+    # A body that is not a batch of envelopes is still the one 4xx.
+    assert client.post("/v1/events", json={"events": sighting(52)}).status_code == 422

@@ -35,7 +35,7 @@ from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow
-from detektor.domain.timeline import FrameView, fold
+from detektor.domain.timeline import FrameView, view_of
 from detektor.ports import (
     AppendResult,
     AppendStatus,
@@ -111,6 +111,8 @@ class MemoryEventStore:
         staged.log.append((position, envelope))
         staged.positions[event_id] = position
         staged.streams.setdefault(frame_id, []).append((position, envelope))
+        if step is None:
+            return AppendResult(event_id, AppendStatus.APPENDED, position=position)
         staged.rows[frame_id] = step.row
         return AppendResult(
             event_id, AppendStatus.APPENDED, position=position, anomaly=step.anomaly
@@ -140,7 +142,7 @@ class MemoryEventStore:
     def frame(self, frame_id: FrameId) -> FrameView | None:
         with self._lock:
             stream = list(self._streams.get(frame_id, []))
-        return fold(stream) if stream else None
+        return view_of(stream)
 
     def frames(self, query: FrameQuery) -> FramePage:
         limit = require_limit(query.limit, maximum=MAX_PAGE)

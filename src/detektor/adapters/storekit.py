@@ -22,7 +22,7 @@ from detektor.domain.fields import INT_MAX, format_timestamp, parse_timestamp
 from detektor.domain.frames import FrameId, validate_camera
 from detektor.domain.lifecycle import TERMINAL, FrameState
 from detektor.domain.projection import Advance, FrameRow, advance, row_from_view, sorts_after
-from detektor.domain.timeline import fold
+from detektor.domain.timeline import fold, view_of
 from detektor.ports import FrameQuery
 
 MAX_PAGE = 1000
@@ -153,21 +153,25 @@ def project(
     position: int,
     envelope: Envelope,
     stored: Callable[[], Sequence[tuple[int, Envelope]]],
-) -> Advance:
-    """The frame's row after a newly stored event, and the anomaly it brought.
+) -> Advance | None:
+    """The frame's row after a newly stored event, and the anomaly it brought; None for an
+    object event, which moves no row (it creates none either: it makes no frame to count).
 
     An event that sorts after the row advances it directly; a late one re-folds the frame
     from `stored()` (its other stored events), since only the ordered sequence decides
     states and anomalies. For a re-fold the anomaly is every one the fold has that it did not
     have without this event (a late event can make a later one illegal), or None.
     """
+    if envelope.is_object_event:
+        return None
     if row is None or sorts_after(row, position, envelope):
         return advance(row, position, envelope)
     earlier = list(stored())
     view = fold([*earlier, (position, envelope)])
     introduced: list[str] = []
     if view.anomalies:
-        before = set(fold(earlier).anomalies) if earlier else set()
+        known = view_of(earlier)
+        before = set(known.anomalies) if known is not None else set()
         introduced = [a for a in view.anomalies if a not in before]
     return Advance(row_from_view(view), "; ".join(introduced) or None)
 

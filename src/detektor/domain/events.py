@@ -46,7 +46,21 @@ class EventType(StrEnum):
     COMPLETED = "frame.completed"
     DROPPED = "frame.dropped"
     FAILED = "frame.failed"
+    # What the object tracker says about an object seen in the frame (domain.object_events).
+    # They share the frame's stream and log but never move the frame: no state, stage,
+    # outcome or accounting change, and never an anomaly (they may follow frame.completed).
+    OBJECT_STARTED = "object.started"
+    OBJECT_UPDATED = "object.updated"
+    OBJECT_ENDED = "object.ended"
 
+
+OBJECT_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {EventType.OBJECT_STARTED, EventType.OBJECT_UPDATED, EventType.OBJECT_ENDED}
+)
+# The lifecycle types: the ones the frame state machine folds.
+FRAME_EVENT_TYPES: tuple[EventType, ...] = tuple(
+    t for t in EventType if t not in OBJECT_EVENT_TYPES
+)
 
 _EVENT_TYPES = {t.value: t for t in EventType}
 
@@ -132,8 +146,13 @@ class Envelope:
         # and the schema sees the very values that will be stored.
         data = freeze_json(require_mapping(self.data, "data"), "data")
         assert isinstance(data, Mapping)
-        validate_data(self.type, data)
+        validate_data(self.type, data, self.frame_id, self.occurred_at)
         set_(self, "data", data)
+
+    @property
+    def is_object_event(self) -> bool:
+        """An object.* event: it reports an object seen in the frame and never moves it."""
+        return self.type in OBJECT_EVENT_TYPES
 
     def __hash__(self) -> int:
         # The generated hash would hash `data`, a mapping; the event id already identifies it.

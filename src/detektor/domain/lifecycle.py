@@ -1,7 +1,8 @@
 """The frame state machine: states, legal transitions, and how an event moves a frame.
 
-`apply` never raises. Lifecycle producers observe rather than decide, so a contradiction is
-recorded as an anomaly beside the event and the consumer carries on.
+`apply` never raises for a lifecycle event. Lifecycle producers observe rather than decide,
+so a contradiction is recorded as an anomaly beside the event and the consumer carries on.
+Object events (`object.*`) are not lifecycle events: they never reach the state machine.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from detektor.domain.events import EventType
+from detektor.domain.events import FRAME_EVENT_TYPES, EventType
 
 
 class FrameState(StrEnum):
@@ -30,7 +31,9 @@ TERMINAL: frozenset[FrameState] = frozenset(
 )
 
 # The state each event type leads to; the names match by construction (frame.X -> X).
-STATE_AFTER: Mapping[EventType, FrameState] = {t: FrameState(t.value[6:]) for t in EventType}
+STATE_AFTER: Mapping[EventType, FrameState] = {
+    t: FrameState(t.value[6:]) for t in FRAME_EVENT_TYPES
+}
 
 _S = FrameState
 TRANSITIONS: Mapping[FrameState, frozenset[FrameState]] = {
@@ -77,7 +80,9 @@ def apply(state: FrameState | None, event_type: EventType) -> Transition:
     - a first event other than `frame.captured` (its capture event lost or not yet arrived)
       likewise starts the frame in that event's state.
     """
-    target = STATE_AFTER[event_type]
+    target = STATE_AFTER.get(event_type)
+    if target is None:
+        raise ValueError(f"{event_type.value} is not a frame lifecycle event; it moves no frame")
     if state is None:
         if event_type is EventType.CAPTURED:
             return Transition(target)

@@ -1,14 +1,17 @@
-"""The `data` schema of each lifecycle event type.
+"""The `data` schema of each event type.
 
 Only the fields listed for a type are checked; extra fields pass untouched so that newer
 producers can add information without breaking older consumers. The table is keyed by the wire
-name of the type (`frame.captured`), which EventType members compare equal to.
+name of the type (`frame.captured`), which EventType members compare equal to. Object events
+(`object.*`) are read with `ObjectEvent.from_data`, the tracker's own reader, so the store and
+the tracker cannot disagree on what a valid one is.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from detektor.domain.errors import ValidationError
 from detektor.domain.fields import (
@@ -19,6 +22,8 @@ from detektor.domain.fields import (
     require_number,
     require_str,
 )
+from detektor.domain.frames import FrameId
+from detektor.domain.object_events import ObjectEvent, ObjectEventType
 
 REASON_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _REASON_HINT = "a snake_case reason of at most 64 characters, e.g. 'no_motion' or 'bus_full'"
@@ -121,8 +126,30 @@ DATA_CHECKS: Mapping[str, DataCheck] = {
 }
 
 
-def validate_data(event_type: str, data: Data) -> None:
+OBJECT_TYPES: Mapping[str, ObjectEventType] = {t.value: t for t in ObjectEventType}
+
+
+def object_event(
+    event_type: str, data: Data, frame_id: FrameId, occurred_at: datetime
+) -> ObjectEvent:
+    """The ObjectEvent an `object.*` envelope carries; ValidationError when malformed, or
+    when its object belongs to another camera than the frame it was seen in."""
+    found = ObjectEvent.from_data(OBJECT_TYPES[event_type], frame_id, occurred_at, data)
+    # Object ids are `<camera>:<first sighting ms>:<track id>` (make_object_id).
+    if not found.object_id.startswith(f"{frame_id.camera}:"):
+        raise ValidationError(
+            "data.object_id",
+            f"object {found.object_id!r} is not one of camera {frame_id.camera!r}; an object "
+            "event goes with a frame of the camera that saw the object",
+        )
+    return found
+
+
+def validate_data(event_type: str, data: Data, frame_id: FrameId, occurred_at: datetime) -> None:
     """Raise ValidationError (field `data.<name>`) when `data` breaks the type's schema."""
+    if event_type in OBJECT_TYPES:
+        object_event(event_type, data, frame_id, occurred_at)
+        return
     check = DATA_CHECKS.get(event_type)
     if check is None:
         raise ValidationError("type", f"no data schema for event type {event_type!r}")

@@ -1,13 +1,17 @@
-"""The projection of one frame: its state, ordered events, stage durations, detections and
-anomalies, folded from its lifecycle events.
+"""The projection of one frame: its state, ordered events, stage durations, detections,
+anomalies and the objects seen in it, folded from its events.
 
 Events are ordered by (occurred_at, store position). Producers on different hosts can deliver
 them late, and arriving out of order is not an anomaly: a late event re-folds the frame, and only
 a contradiction of the state machine in the ordered sequence is flagged.
+
+Object events (`object.*`) sit beside the lifecycle: they are listed under `objects` and never
+touch the state, stages, terminal time, anomalies or `events` (which stays the lifecycle).
 """
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -67,6 +71,8 @@ class FrameView:
     events: list[tuple[int, Envelope]] = field(default_factory=list)  # (position, envelope)
     stages: list[Stage] = field(default_factory=list)
     anomalies: list[str] = field(default_factory=list)
+    # (position, envelope) of the object events, by (occurred_at, position)
+    object_events: list[tuple[int, Envelope]] = field(default_factory=list)
     # processor -> its latest detections (frozen mappings), in the order processors appeared
     _detections: dict[str, list[object]] = field(default_factory=dict, repr=False)
     _seen: set[uuid.UUID] = field(default_factory=set, repr=False)
@@ -94,9 +100,13 @@ class FrameView:
 
     def apply(self, position: int, envelope: Envelope) -> None:
         """Append an event that sorts after all others (see `is_in_order`); a duplicate event
-        id is ignored. Raises ValueError for another frame's event or an out-of-order one."""
+        id is ignored. Raises ValueError for another frame's event or an out-of-order one.
+        Object events may come in any order."""
         self._check_frame(envelope)
         if envelope.event_id in self._seen:
+            return
+        if envelope.is_object_event:
+            self._record_object(position, envelope)
             return
         if not self.is_in_order(envelope, position):
             raise ValueError(
@@ -120,10 +130,10 @@ class FrameView:
         self._check_frame(envelope)
         if envelope.event_id in self._seen:
             return
-        if self.is_in_order(envelope, position):
+        if envelope.is_object_event or self.is_in_order(envelope, position):
             self.apply(position, envelope)
             return
-        refolded = fold([*self.events, (position, envelope)])
+        refolded = fold([*self.events, *self.object_events, (position, envelope)])
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(refolded, name))
 
@@ -151,6 +161,11 @@ class FrameView:
             for item in items
         ]
 
+    @property
+    def objects(self) -> list[dict[str, object]]:
+        """One entry per object event, in event order: what the tracker saw in this frame."""
+        return [_object_entry(envelope) for _, envelope in self.object_events]
+
     def summary(self) -> FrameSummary:
         return FrameSummary(
             state=self.state,
@@ -174,11 +189,18 @@ class FrameView:
             "stages": [stage.to_dict() for stage in self.stages],
             "detections": self.detections,
             "anomalies": list(self.anomalies),
+            "objects": self.objects,
         }
 
     def _check_frame(self, envelope: Envelope) -> None:
         if envelope.frame_id != self.frame_id:
             raise ValueError(f"event for {envelope.frame_id} given to the view of {self.frame_id}")
+
+    def _record_object(self, position: int, envelope: Envelope) -> None:
+        self._seen.add(envelope.event_id)
+        bisect.insort(
+            self.object_events, (position, envelope), key=lambda p: (p[1].occurred_at, p[0])
+        )
 
     def _record(self, position: int, envelope: Envelope, transition: Transition) -> None:
         was_terminal = bool(self.events) and self.state in TERMINAL
@@ -207,13 +229,45 @@ class FrameView:
             self._detections[str(envelope.data["processor"])] = list(found)
 
 
+def _object_entry(envelope: Envelope) -> dict[str, object]:
+    data = envelope.data
+    zones = data["zones"]
+    box = data["box"]
+    assert isinstance(zones, tuple)
+    assert isinstance(box, tuple)
+    return {
+        "object_id": data["object_id"],
+        "type": envelope.type.value,
+        "label": data["label"],
+        "score": data["score"],
+        "box": list(box),
+        "zones": list(zones),
+        "occurred_at": format_timestamp(envelope.occurred_at),
+    }
+
+
 def fold(events: Iterable[tuple[int, Envelope]]) -> FrameView:
     """Build a frame's view from its (position, envelope) pairs, in any order. Raises
-    ValueError for no events or for events of more than one frame."""
+    ValueError for no lifecycle event (object events alone make no frame) or for events of
+    more than one frame."""
+    view = view_of(events)
+    if view is None:
+        raise ValueError(
+            "fold needs at least one event, a lifecycle one (object events make no frame)"
+        )
+    return view
+
+
+def view_of(events: Iterable[tuple[int, Envelope]]) -> FrameView | None:
+    """`fold`, or None when there is no lifecycle event: object events alone make no frame."""
     ordered = sorted(events, key=lambda pair: (pair[1].occurred_at, pair[0]))
-    if not ordered:
-        raise ValueError("fold needs at least one event")
-    view = FrameView.start(*ordered[0])
-    for position, envelope in ordered[1:]:
-        view.apply(position, envelope)
+    first = next((pair for pair in ordered if not pair[1].is_object_event), None)
+    if first is None:
+        # Still refuse another frame's events, as FrameView would.
+        if len({envelope.frame_id for _, envelope in ordered}) > 1:
+            raise ValueError("events of more than one frame given to fold")
+        return None
+    view = FrameView.start(*first)
+    for position, envelope in ordered:
+        view.apply(position, envelope)  # `first` again is a duplicate id, ignored
     return view

@@ -13,6 +13,33 @@ from detektor.domain.frames import FrameId
 T0 = datetime(2025, 11, 27, 14, 3, 7, 123000, tzinfo=UTC)
 FRAME = FrameId("front-door", 1764252187123, 42)
 
+
+def object_data(camera: str = "front-door", **overrides: object) -> dict[str, object]:
+    """What `ObjectEvent.to_data` writes for a person seen by `camera`, as JSON."""
+    data: dict[str, object] = {
+        "object_id": f"{camera}:1764252187123:1",
+        "track_id": 1,
+        "label": "person",
+        "state": "active",
+        "box": [10.0, 20.0, 110.0, 220.0],
+        "score": 0.91,
+        "top_score": 0.93,
+        "median_score": 0.9,
+        "first_seen": "2025-11-27T14:03:07.123000Z",
+        "last_seen": "2025-11-27T14:03:07.123000Z",
+        "zones": ["porch"],
+        "best": {
+            "frame_id": f"{camera}:1764252187123:000042",
+            "box": [10.0, 20.0, 110.0, 220.0],
+            "score": 0.93,
+            "cut": False,
+        },
+        "changes": [{"kind": "entered_zone", "zone": "porch"}],
+    }
+    data.update(overrides)
+    return data
+
+
 VALID_DATA: Mapping[EventType, dict[str, object]] = {
     EventType.CAPTURED: {"width": 640, "height": 480, "pts": 9000, "source": "synthetic://"},
     EventType.SKIPPED: {"reason": "no_motion"},
@@ -27,6 +54,9 @@ VALID_DATA: Mapping[EventType, dict[str, object]] = {
     EventType.COMPLETED: {},
     EventType.DROPPED: {"reason": "bus_full"},
     EventType.FAILED: {"stage": "detector", "error": "CUDA out of memory"},
+    EventType.OBJECT_STARTED: object_data(),
+    EventType.OBJECT_UPDATED: object_data(state="stationary", changes=[{"kind": "stationary"}]),
+    EventType.OBJECT_ENDED: object_data(state="ended", changes=[]),
 }
 
 

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from detektor.domain.errors import ValidationError
-from detektor.domain.events import SCHEMA_VERSION, Envelope, EventType
+from detektor.domain.events import (
+    FRAME_EVENT_TYPES,
+    OBJECT_EVENT_TYPES,
+    SCHEMA_VERSION,
+    Envelope,
+    EventType,
+)
 from detektor.domain.frames import FrameId
 from detektor.domain.payloads import DATA_CHECKS
 
@@ -42,7 +48,7 @@ def rejection(raw: object) -> ValidationError:
     return info.value
 
 
-def test_event_types_are_the_nine_wire_names() -> None:
+def test_event_types_are_the_nine_lifecycle_and_three_object_wire_names() -> None:
     assert [t.value for t in EventType] == [
         "frame.captured",
         "frame.skipped",
@@ -53,8 +59,12 @@ def test_event_types_are_the_nine_wire_names() -> None:
         "frame.completed",
         "frame.dropped",
         "frame.failed",
+        "object.started",
+        "object.updated",
+        "object.ended",
     ]
-    assert set(DATA_CHECKS) == {t.value for t in EventType}
+    assert set(DATA_CHECKS) == {t.value for t in FRAME_EVENT_TYPES}
+    assert set(FRAME_EVENT_TYPES) | OBJECT_EVENT_TYPES == set(EventType)
 
 
 @pytest.mark.parametrize("event_type", list(EventType))

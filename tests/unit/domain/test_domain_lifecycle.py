@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from detektor.domain.events import EventType
+from detektor.domain.events import FRAME_EVENT_TYPES, OBJECT_EVENT_TYPES, EventType
 from detektor.domain.lifecycle import (
     STATE_AFTER,
     TERMINAL,
@@ -103,7 +103,7 @@ def test_the_first_event_starts_the_frame() -> None:
     assert apply(None, E.CAPTURED) == Transition(S.CAPTURED, None)
 
 
-@pytest.mark.parametrize("event", [e for e in EventType if e is not E.CAPTURED])
+@pytest.mark.parametrize("event", [e for e in FRAME_EVENT_TYPES if e is not E.CAPTURED])
 def test_a_first_event_other_than_captured_is_an_anomaly_but_applied(event: EventType) -> None:
     transition = apply(None, event)
     assert transition.new_state is STATE_AFTER[event]
@@ -143,7 +143,7 @@ def test_a_skipped_stage_is_flagged_once_and_the_rest_is_normal() -> None:
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))
-@pytest.mark.parametrize("event", list(EventType))
+@pytest.mark.parametrize("event", FRAME_EVENT_TYPES)
 def test_events_after_a_terminal_state_keep_it(terminal: FrameState, event: EventType) -> None:
     transition = apply(terminal, event)
     assert transition.new_state is terminal
@@ -158,3 +158,12 @@ def test_is_terminal() -> None:
         S.FAILED,
     ]
     assert not is_terminal(None)
+
+
+@pytest.mark.parametrize("event", sorted(OBJECT_EVENT_TYPES))
+@pytest.mark.parametrize("state", [None, *FrameState])
+def test_object_events_are_not_lifecycle_events(state: FrameState | None, event: EventType) -> None:
+    # Callers route object events beside the state machine; reaching it is a bug, not data.
+    assert event not in STATE_AFTER
+    with pytest.raises(ValueError, match="not a frame lifecycle event"):
+        apply(state, event)

@@ -54,7 +54,7 @@ from detektor.adapters.storekit import (
 )
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
-from detektor.domain.projection import FrameRow, advance, sorts_after
+from detektor.domain.projection import Advance, FrameRow, advance, sorts_after
 from detektor.ports import AppendResult, AppendStatus, Checkpoint
 
 COPY_THRESHOLD = 64
@@ -229,12 +229,21 @@ class _Batch:
         """Move the rows by every admitted event in order, handing each event's row to `sink`."""
         anomalies: dict[int, str | None] = {}
         for position, envelope, frame, data in self._admitted:
+            if envelope.is_object_event:
+                # No row to move; kept in the stream a later late event may re-fold.
+                if frame in streams:
+                    streams[frame].append((position, envelope))
+                anomalies[position] = None
+                sink(codec.event_record(position, envelope, frame, data, None))
+                continue
             row = self._rows.get(frame)
+            step: Advance | None
             if row is None or sorts_after(row, position, envelope):
                 # What `project` does first, minus building the history it will not need.
                 step = advance(row, position, envelope)
             else:
                 step = project(row, position, envelope, partial(list, streams[frame]))
+            assert step is not None  # object events were handled above
             self._rows[frame] = step.row
             if frame in streams:
                 streams[frame].append((position, envelope))
@@ -254,6 +263,8 @@ class _Batch:
         keys = {frame: (r.last_event_at, r.last_position) for frame, r in self._before.items()}
         late: set[str] = set()
         for position, envelope, frame, _ in self._admitted:
+            if envelope.is_object_event:
+                continue  # moves no row, so it never re-folds one
             key = (envelope.occurred_at, position)
             seen = keys.get(frame)
             if seen is not None and key < seen:

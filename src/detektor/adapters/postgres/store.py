@@ -52,7 +52,7 @@ from detektor.domain.accounting import Accounting
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow
-from detektor.domain.timeline import FrameView, fold
+from detektor.domain.timeline import FrameView, view_of
 from detektor.kit.redact import mask_url
 from detektor.ports import AppendResult, Checkpoint, FramePage, FrameQuery
 
@@ -169,7 +169,7 @@ class PostgresEventStore:
             f"SELECT {codec.EVENT_COLUMNS} FROM events WHERE frame_id = %s ORDER BY position",
             (str(frame_id),),
         )
-        return fold(map(codec.event_from, records)) if records else None
+        return view_of(map(codec.event_from, records))
 
     def frames(self, query: FrameQuery) -> FramePage:
         limit = require_limit(query.limit, maximum=MAX_PAGE)

@@ -44,7 +44,7 @@ from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
 from detektor.domain.projection import FrameRow
-from detektor.domain.timeline import FrameView, fold
+from detektor.domain.timeline import FrameView, view_of
 from detektor.ports import AppendResult, AppendStatus, Checkpoint, FramePage, FrameQuery
 
 
@@ -119,6 +119,8 @@ class SqliteEventStore:
         position = db.execute(codec.INSERT_EVENT, codec.event_params(envelope)).lastrowid
         assert position is not None
         step = project(row, position, envelope, lambda: _stream(db, frame_id, but=position))
+        if step is None:  # an object event: no row to move
+            return AppendResult(event_id, AppendStatus.APPENDED, position=position)
         if step.anomaly is not None:
             db.execute("UPDATE events SET anomaly = ? WHERE position = ?", (step.anomaly, position))
         _save_row(db, row, step.row)
@@ -138,7 +140,7 @@ class SqliteEventStore:
     def frame(self, frame_id: FrameId) -> FrameView | None:
         with self._lock:
             stream = _stream(self._db, frame_id)
-        return fold(stream) if stream else None
+        return view_of(stream)
 
     def frames(self, query: FrameQuery) -> FramePage:
         limit = require_limit(query.limit, maximum=MAX_PAGE)
