@@ -154,7 +154,9 @@ mutations = st.one_of(
 def _mutate(envelope: dict[str, Any], changes: list[tuple[str, Any]]) -> dict[str, Any]:
     out = {**envelope, "data": dict(envelope["data"])}
     for key, value in changes:
-        target, name = (out["data"], key[5:]) if key.startswith("data.") else (out, key)
+        target, name = (out.get("data"), key[5:]) if key.startswith("data.") else (out, key)
+        if not isinstance(target, dict):
+            continue  # an earlier change replaced `data` itself: no field left to break
         if value is None and key not in ("trace_id", "span_id"):
             target.pop(name, None)
         else:
