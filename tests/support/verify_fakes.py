@@ -154,6 +154,8 @@ def jaeger_route(traces: list[dict[str, Any]], asked: list[dict[str, list[str]]]
                 if query["service"][0] in services_of(t)
                 and any(start <= s["startTime"] <= end for s in t["spans"])
             ]
+            # newest first, as Jaeger's search answers, cut at the limit
+            found.sort(key=lambda t: max(s["startTime"] for s in t["spans"]), reverse=True)
             return answer(found[:limit])
         if path.startswith("/api/traces/"):
             wanted = path.rsplit("/", 1)[1].lower().lstrip("0")

@@ -57,7 +57,13 @@ def route_with_frames(jaeger: Any) -> Any:
             assert query == {"camera": ["canary"], "state": ["completed"], "limit": ["1"]}
             # a frame captured 15 s ago at least: its spans have left the export batches
             assert 14 < (datetime.now(UTC) - until).total_seconds() < 30
-            return json_reply({"frames": [FRAME], "next_cursor": None})
+            # captured when pipeline_traces' spans start (30 s ago), done half a second later
+            captured = datetime.now(UTC) - timedelta(seconds=30)
+            frame = FRAME | {
+                "captured_at": captured.isoformat(),
+                "terminal_at": (captured + timedelta(seconds=0.5)).isoformat(),
+            }
+            return json_reply({"frames": [frame], "next_cursor": None})
         return jaeger(path, query)
 
     return route
@@ -75,12 +81,15 @@ def test_traces_pass_when_the_canary_trace_and_the_traces_joined_to_it_span_all(
     assert f"linked trace {DETECTOR_TRACE}: ['detector']" in result.evidence
     assert f"linked trace {TRACKING_TRACE}: ['tracking']" in result.evidence
     assert "tracking: 1 trace(s) in the last 15m" in result.evidence
-    assert sorted(q["service"][0] for q in asked) == sorted(TRACED_SERVICES)
+    # each service twice: over the window, then around the canary frame's time in flight
+    assert sorted(q["service"][0] for q in asked) == sorted(TRACED_SERVICES * 2)
     for q in asked:
         assert set(q) == {"service", "start", "end", "limit"}
-        start, end = int(q["start"][0]), int(q["end"][0])
-        assert end - start == 15 * 60 * 1_000_000
-        assert abs(end / 1e6 - before) < 5
+    spans = sorted(int(q["end"][0]) - int(q["start"][0]) for q in asked)
+    # the window (15 m ending now), and the frame's time in flight: 1 s + 0.5 s + 5 s slack
+    assert spans == [6_500_000] * 4 + [15 * 60 * 1_000_000] * 4
+    window_ends = [int(q["end"][0]) / 1e6 for q in asked[:4]]
+    assert all(abs(end - before) < 5 for end in window_ends)
 
 
 def test_traces_outside_the_window_are_not_counted() -> None:
@@ -195,3 +204,18 @@ def test_restarts_use_a_reachable_docker_api_without_being_asked(tmp_path: Path)
 def test_demultiplex_passes_tty_output_through() -> None:
     assert demultiplex(b"plain text\n") == "plain text\n"
     assert demultiplex(multiplexed((1, "a"), (2, "b\n"))) == "ab\n"
+
+
+def test_the_canary_joins_its_detector_trace_when_newer_traces_fill_the_search() -> None:
+    """A busy detector makes more traces in the window than one search returns (100): the
+    newest ones are all newer than the canary frame, taken 15 s back. The check searches
+    around the frame's own time too, so its linked trace is still found (the stack test
+    FAILed Traces on this before)."""
+    now = int(time.time() * 1e6)
+    busy = [jaeger_trace(f"{i + 1:032x}", [("detector", [])], now - i * 50_000) for i in range(150)]
+    asked: list[dict[str, list[str]]] = []
+    with FakeHttp(route_with_frames(jaeger_route([*pipeline_traces(), *busy], asked))) as f:
+        result = traces(VerifyOptions(jaeger=f.url, tracking=f.url))
+    assert "detector: at least 100 trace(s) in the last 15m" in result.evidence
+    assert result.status is Status.PASS, result
+    assert f"linked trace {DETECTOR_TRACE}: ['detector']" in result.evidence

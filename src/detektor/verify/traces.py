@@ -18,7 +18,9 @@ So the check:
 3. the newest completed canary frame captured at least 15 s ago (its spans have left the
    services' export batches) from the tracking API
    (``/v1/frames?camera=<canary>&state=completed&until=<now-15s>&limit=1``) gives a trace id, and
-   ``GET /api/traces/<trace_id>`` its spans. The traces found in step 2 that reference the
+   ``GET /api/traces/<trace_id>`` its spans; every service is searched again over the frame's
+   time in flight (a busy service's newest traces may fill the window's search). The traces
+   found that reference the
    canary trace, or a trace already joined to it, are joined too (both directions, until
    nothing more joins). The service names (``processes[*].serviceName``) of all of them must
    include every traced service.
@@ -32,12 +34,14 @@ from typing import Any
 
 import httpx
 
+from detektor.domain.fields import parse_timestamp
 from detektor.verify.http import client, get_json
 from detektor.verify.model import CheckResult, Status, VerifyOptions
 
 NAME = "Traces"
 TRACED_SERVICES = ("capture", "detector", "tracking", "notifier")
 SEARCH_LIMIT = 100
+IN_FLIGHT_SLACK_S = 5.0
 EXPORT_GRACE_S = 15.0  # 3 x the OpenTelemetry SDK's batch export delay (OTEL_BSP_SCHEDULE_DELAY)
 
 
@@ -97,12 +101,33 @@ def _canary(
         return [f"Jaeger has no trace {trace_id} of canary frame {frame['frame_id']}"]
     found = _service_names(trace[0])
     evidence.append(f"canary frame {frame['frame_id']} trace {trace_id}: {sorted(found)}")
+    # The traces linked to it start while the frame is in the pipeline: searched in that
+    # span of time, they are all within the search limit however busy the services are (the
+    # window's newest SEARCH_LIMIT traces may all be newer than the canary frame).
+    for start_us, end_us in _in_flight(frame):
+        for service in TRACED_SERVICES:
+            params = {"service": service, "start": start_us, "end": end_us, "limit": SEARCH_LIMIT}
+            pool = pool + (get_json(http, f"{jaeger}/api/traces", params)["data"] or [])
     for linked in joined(trace[0], pool):
         names = _service_names(linked)
         evidence.append(f"linked trace {linked.get('traceID')}: {sorted(names)}")
         found |= names
     missing = [s for s in TRACED_SERVICES if s not in found]
     return [f"the canary's traces have no spans from {', '.join(missing)}"] if missing else []
+
+
+def _in_flight(frame: dict[str, Any]) -> list[tuple[int, int]]:
+    """µs since the epoch: a second before the frame's capture to IN_FLIGHT_SLACK_S after it
+    completed (the consumers' spans start when they take its events or detections); none
+    when the frame does not say when it was captured."""
+    if not frame.get("captured_at"):
+        return []
+    captured = parse_timestamp(str(frame["captured_at"]), "captured_at")
+    done_text = frame.get("terminal_at")
+    done = parse_timestamp(str(done_text), "terminal_at") if done_text else captured
+    start = captured - timedelta(seconds=1)
+    end = done + timedelta(seconds=IN_FLIGHT_SLACK_S)
+    return [(int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000))]
 
 
 def _trace(http: httpx.Client, jaeger: str, trace_id: str) -> list[dict[str, Any]]:
