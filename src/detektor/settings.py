@@ -27,6 +27,7 @@ from detektor.services.capture.settings import CameraSettings
 from detektor.services.detector.settings import DetectorSettings
 from detektor.services.example.settings import ExampleSettings
 from detektor.services.notifier.settings import NotifierSettings
+from detektor.services.objects.settings import ObjectsSettings
 from detektor.services.tracking.settings import TrackingSettings
 
 CONFIG_ENV = "DETEKTOR_CONFIG"
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     )
     redis_url: SecretStr = Field(default=SecretStr("redis://127.0.0.1:6379/0"))
     mqtt_url: SecretStr | None = Field(default=None, description="mqtt://user:pass@host:1883")
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="key that signs snapshot links; unset: generated once in data_dir",
+    )
     jaeger_ui_url: str | None = Field(
         default=None, description="base URL of the Jaeger UI, used to link frames to traces"
     )
@@ -95,6 +100,7 @@ class Settings(BaseSettings):
     example: ExampleSettings = Field(default_factory=ExampleSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    objects: ObjectsSettings = Field(default_factory=ObjectsSettings)
 
     @field_validator("database_url")
     @classmethod

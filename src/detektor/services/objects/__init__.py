@@ -1,0 +1,1 @@
+"""The objects stage: detections to tracked objects, their events, snapshots."""
