@@ -12,7 +12,7 @@ still the same parked car). Pure: times come with the frames, nothing reads a cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -118,12 +118,24 @@ class ObjectLifecycle:
                 changes.append(Change(ChangeKind.SNAPSHOT))
             if changes:
                 events.append(self._event(ObjectEventType.UPDATED, track, frame_id, at, changes))
+        events.extend(self._end_gone(at, seen))
+        return Step(tuple(events), tuple(best_changed))
+
+    def expire(self, at: datetime) -> Step:
+        """Time passed with no frame at all (a camera gone silent): end what is gone by `at`.
+        A time before the last frame changes nothing."""
+        if self._last_at is not None and at < self._last_at:
+            return Step(stale=True)
+        return Step(tuple(self._end_gone(at, {})))
+
+    def _end_gone(self, at: datetime, seen: Mapping[int, TrackedBox]) -> list[ObjectEvent]:
+        events = []
         for track_id, track in list(self._tracks.items()):
-            if track_id not in seen and track.gone(at, settings):
+            if track_id not in seen and track.gone(at, self.settings):
                 del self._tracks[track_id]
                 if track.object_id is not None:
                     events.append(self._event(ObjectEventType.ENDED, track, track.last_frame, at))
-        return Step(tuple(events), tuple(best_changed))
+        return events
 
     def close(self, at: datetime) -> Step:
         """End every confirmed object now (the camera stops) and forget all tracks."""

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -26,12 +26,18 @@ from detektor.embedded.progress import outcome_totals, print_summary, progress_l
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
 from detektor.kit.workers import join, pause
+from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.processing import Result
 from detektor.pipeline.processor import ProcessorRunner
+from detektor.ports import EventSink
 from detektor.services.capture.camera import CameraWorker
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.detector.processor import load_processor
+from detektor.services.notifier.embedded import EmbeddedNotifier
+from detektor.services.objects.metrics import ObjectMetrics
+from detektor.services.objects.stage import ObjectsStage
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
@@ -53,12 +59,11 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     pipeline = PipelineMetrics(kit.metrics)
     capture_metrics = CaptureMetrics(kit.metrics)
     tracking_metrics = TrackingMetrics(kit.metrics)
+    object_metrics = ObjectMetrics(kit.metrics)
     processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
     notifier = None
     if settings.mqtt_url is not None:  # Home Assistant over MQTT, as `serve notifier` does
-        from detektor.services.notifier.embedded import EmbeddedNotifier
-
         notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)
 
     @asynccontextmanager
@@ -75,7 +80,14 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         )
         bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
         store_sink = StoreEventSink(store)
-        sink = notifier.observe(store_sink) if notifier else store_sink
+        objects = None
+        sink: EventSink = store_sink
+        if settings.objects.enabled:
+            objects = ObjectsStage(settings.objects, store_sink, object_metrics)
+            sink = objects.observe(sink)
+        if notifier is not None:
+            sink = notifier.observe(sink)
+        publish = _publisher(objects, notifier)
         workers = [
             CameraWorker(
                 cam, bus, sink, capture_metrics, pipeline, kit.liveness, realtime_files=True
@@ -93,13 +105,17 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             else settings.processor,
             kit.liveness,
             drop_on_shutdown=True,
-            publish=notifier.publish if notifier else None,
+            publish=publish,
         )
         if notifier is not None:
             notifier.latencies = runner.latencies
             await notifier.start(sink)
         camera_tasks = [kit.supervisor.start(f"camera:{w.name}", w.run) for w in workers]
         processor_task = kit.supervisor.start(runner.worker, runner.run)
+        stop_ticks = asyncio.Event()
+        tickers = []
+        if objects is not None:
+            tickers.append(kit.supervisor.start("objects-ticker", _ticks(objects, stop_ticks)))
         stop_reports = asyncio.Event()
         reports = asyncio.create_task(
             _report(workers, kit, runner, stop_reports, progress), name="progress"
@@ -119,6 +135,10 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             await _drain(bus, settings.shutdown_timeout_s)
             runner.stop()
             await join([processor_task], settings.shutdown_timeout_s)
+            stop_ticks.set()
+            await join(tickers, settings.shutdown_timeout_s)
+            if objects is not None:  # the run ends every object it still tracks
+                await objects.close(datetime.now(UTC))
             if notifier is not None:
                 await notifier.stop(settings.shutdown_timeout_s)
             await sink.close()  # every buffered event is in the store before the summary
@@ -142,6 +162,32 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         },
         body_limits={"/v1/events": settings.tracking.max_body_bytes},
     )
+
+
+def _publisher(
+    objects: ObjectsStage | None, notifier: EmbeddedNotifier | None
+) -> Callable[[list[Frame], list[Result]], Awaitable[None]] | None:
+    """The processor's hook: the objects stage first, then Home Assistant."""
+    if objects is None:
+        return notifier.publish if notifier is not None else None
+
+    async def publish(frames: list[Frame], results: list[Result]) -> None:
+        await objects.frames(frames, results)
+        if notifier is not None:
+            await notifier.publish(frames, results)
+
+    return publish
+
+
+def _ticks(
+    objects: ObjectsStage, stop: asyncio.Event
+) -> Callable[[], Coroutine[object, object, None]]:
+    async def run() -> None:
+        while not stop.is_set():
+            await objects.tick()
+            await pause(stop, 0.5)
+
+    return run
 
 
 async def _drain(bus: MemoryFrameBus, grace_s: float) -> None:

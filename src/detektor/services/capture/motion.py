@@ -58,6 +58,7 @@ class MotionGate:
         self._frame_size = frame_size
         self._shape: tuple[int, int] | None = None  # (height, width) of the source frames
         self._background: NDArray[np.float32] | None = None
+        self._warming = 0  # frames still checked whatever moves, the first included
         self._unmasked: NDArray[np.uint8] | None = None  # 255 where motion counts
         self._unmasked_count = 0
 
@@ -72,6 +73,13 @@ class MotionGate:
         background = self._background
         if background is None:
             self._background = grey.astype(np.float32)
+            self._warming = self.settings.warmup_frames
+            return MotionResult(moving=True, changed_ratio=1.0)
+        if self._warming > 1:
+            # A background from one frame knows nothing yet; what stands still in view now
+            # would otherwise never be looked at until something moves.
+            self._warming -= 1
+            cv2.accumulateWeighted(grey, background, self.settings.background_alpha)
             return MotionResult(moving=True, changed_ratio=1.0)
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
         cv2.accumulateWeighted(grey, background, self.settings.background_alpha)

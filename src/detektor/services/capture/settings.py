@@ -25,6 +25,13 @@ class MotionSettings(BaseModel):
     background_alpha: float = Field(
         default=0.1, gt=0, le=1, description="how fast the background model follows the scene"
     )
+    warmup_frames: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="after a start or reconnect, this many frames are checked whatever moves, "
+        "so objects already in view (a parked car) are seen",
+    )
 
 
 class CameraSettings(BaseModel):

@@ -11,6 +11,9 @@ Scenes (``scene=`` in the query):
 - ``person`` (default): the astronaut moves, the lighting drifts.
 - ``empty``: no person; only the slow lighting drift, which the motion gate must tolerate.
 - ``static``: the astronaut stands still and the lighting is fixed; every frame is the same.
+- the scripted scenes of ``scripted.py`` (``crossing``, ``two_crossing``, ``parked``,
+  ``stop_and_go`` with ``stop=`` seconds, ``flash``): real photos on a known script, for
+  tests and benches of tracked objects.
 
 Rendering is a pure function of ``(seed, frame index)``, so a ``seed`` gives the same frames
 every time and frames can be rendered lazily, in any order, from any thread.
@@ -30,12 +33,16 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from detektor.services.capture.photos import aspect, bundled, photo
+from detektor.services.capture.scripted import SCRIPTED, Placement, placements, truth_box
 from detektor.services.capture.source_base import CATCH_UP_S, DecodedFrame, Image, Source
 
-Scene = Literal["person", "empty", "static"]
-SCENES: tuple[Scene, ...] = ("person", "empty", "static")
+Scene = Literal[
+    "person", "empty", "static", "crossing", "two_crossing", "parked", "stop_and_go", "flash"
+]
+SCENES: tuple[Scene, ...] = ("person", "empty", "static", *SCRIPTED)  # type: ignore[assignment]
 EXAMPLE = "synthetic://?fps=10&size=640x480"
-_KEYS = ("fps", "size", "scene", "seed")
+_KEYS = ("fps", "size", "scene", "seed", "stop")
 _WALK_PERIOD_S = 10.0  # there and back again
 _LIGHT_PERIOD_S = 60.0  # slow enough for the motion gate's background model to follow
 _LIGHT_DEPTH = 0.10
@@ -48,6 +55,7 @@ class SceneSpec:
     height: int = 480
     scene: Scene = "person"
     seed: int = 0
+    stop_s: float = 30.0  # stop_and_go: how long the person stands still
 
     @classmethod
     def parse(cls, uri: str) -> SceneSpec:
@@ -63,6 +71,16 @@ class SceneSpec:
             raise ValueError(f"synthetic source: {problem}; use only {', '.join(_KEYS)}")
         spec = cls()
         fps, width, height, scene, seed = spec.fps, spec.width, spec.height, spec.scene, spec.seed
+        stop_s = spec.stop_s
+        if "stop" in query:
+            try:
+                stop_s = float(query["stop"])
+            except ValueError:
+                stop_s = math.nan
+            if not 0 <= stop_s <= 3600:
+                raise ValueError(
+                    f"synthetic source: stop must be seconds in [0, 3600], got {query['stop']!r}"
+                )
         if "fps" in query:
             try:
                 fps = float(query["fps"])
@@ -85,7 +103,7 @@ class SceneSpec:
                     f"synthetic source: seed must be an integer >= 0, got {query['seed']!r}"
                 )
             seed = int(query["seed"])
-        return cls(fps=fps, width=width, height=height, scene=scene, seed=seed)
+        return cls(fps=fps, width=width, height=height, scene=scene, seed=seed, stop_s=stop_s)
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -114,7 +132,7 @@ class SyntheticScene:
     @cached_property
     def _background(self) -> NDArray[np.uint8]:
         """Gravel, softened and tinted, at the frame size (before lighting)."""
-        gravel = np.roll(_bundled("gravel"), self._texture_shift, axis=(0, 1))
+        gravel = np.roll(bundled("gravel"), self._texture_shift, axis=(0, 1))
         w, h = self.spec.width, self.spec.height
         resized = cv2.resize(gravel, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         soft = cast(NDArray[np.float32], cv2.GaussianBlur(resized, (0, 0), max(1.0, w / 640)))
@@ -126,7 +144,7 @@ class SyntheticScene:
     @cached_property
     def _sprite(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """The astronaut (alpha-premultiplied) and ``1 - alpha``, with feathered edges."""
-        person = np.ascontiguousarray(_bundled("astronaut")[:, 20:370, ::-1])  # RGB -> BGR
+        person = np.ascontiguousarray(bundled("astronaut")[:, 20:370, ::-1])  # RGB -> BGR
         sh = max(16, round(self.spec.height * 0.6))
         sw = max(8, min(self.spec.width // 2, round(sh * person.shape[1] / person.shape[0])))
         sprite = cv2.resize(person, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -145,7 +163,50 @@ class SyntheticScene:
         if self.spec.scene == "static":
             return self._static_frame.copy()
         t = index / self.spec.fps
+        if self.spec.scene in SCRIPTED:
+            frame = cast(
+                NDArray[np.uint8], cv2.convertScaleAbs(self._background, alpha=self._light(t))
+            )
+            for placed in self.placements(index):
+                self._draw(frame, placed)
+            return frame
         return self._compose(light=self._light(t), index=index)
+
+    def placements(self, index: int) -> list[Placement]:
+        """What a scripted scene shows in frame ``index`` (nothing for the other scenes)."""
+        spec = self.spec
+        if spec.scene not in SCRIPTED:
+            return []
+        return placements(spec.scene, index, spec.fps, spec.stop_s)
+
+    def truth(self, index: int) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """The photos in frame ``index`` as ``(sprite, unclipped box)``, for tests."""
+        w, h = self.spec.width, self.spec.height
+        return [
+            (p.sprite, truth_box(p, aspect(photo(p.sprite)), w, h)) for p in self.placements(index)
+        ]
+
+    def _draw(self, frame: NDArray[np.uint8], placed: Placement) -> None:
+        """Blend one photo in, feathered, clipped to the view."""
+        picture = photo(placed.sprite)
+        if placed.flip:
+            picture = picture[:, ::-1]
+        box = truth_box(placed, aspect(picture), frame.shape[1], frame.shape[0])
+        x1, y1, x2, y2 = (round(v) for v in box)
+        sw, sh = max(8, x2 - x1), max(8, y2 - y1)
+        sprite = cv2.resize(picture, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+        flat = np.zeros((sh, sw), np.float32)
+        feather = max(2, sw // 20)
+        flat[feather:-feather, feather:-feather] = 1.0
+        alpha = cv2.GaussianBlur(flat, (0, 0), sigmaX=feather / 2)[:, :, None]
+        fx1, fy1 = max(x1, 0), max(y1, 0)
+        fx2, fy2 = min(x1 + sw, frame.shape[1]), min(y1 + sh, frame.shape[0])
+        if fx2 <= fx1 or fy2 <= fy1:
+            return
+        cut = (slice(fy1 - y1, fy2 - y1), slice(fx1 - x1, fx2 - x1))
+        region = frame[fy1:fy2, fx1:fx2]
+        blended = region * (1.0 - alpha[cut]) + sprite[cut] * alpha[cut]
+        region[...] = np.clip(blended, 0, 255).astype(np.uint8)
 
     def person_box(self, index: int) -> tuple[int, int, int, int] | None:
         """Where the astronaut is in frame ``index`` as ``(x1, y1, x2, y2)``; None if absent."""
@@ -178,14 +239,6 @@ class SyntheticScene:
             region = frame[y : y + h, x : x + w]
             region[...] = region * keep + premultiplied
         return frame
-
-
-def _bundled(name: str) -> NDArray[np.uint8]:
-    """An image shipped inside scikit-image's wheel (no download): gravel, astronaut."""
-    from skimage import data
-
-    image: NDArray[np.uint8] = getattr(data, name)()
-    return image
 
 
 class SyntheticSource(Source):

@@ -1,0 +1,49 @@
+"""The objects stage's Prometheus metrics: objects now, object events, trouble."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from detektor.domain.object_events import ObjectState
+from detektor.kit.metrics import Metrics
+
+if TYPE_CHECKING:
+    from detektor.services.objects.camera import CameraObjects
+
+
+class ObjectMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.objects = metrics.gauge(
+            "detektor_objects",
+            "Confirmed objects now, by camera, label and state (active or stationary)",
+            ["camera", "label", "state"],
+        )
+        self.events = metrics.counter(
+            "detektor_object_events_total",
+            "Object lifecycle events emitted, by camera and type",
+            ["camera", "type"],
+        )
+        self.stale_frames = metrics.counter(
+            "detektor_objects_late_frames_total",
+            "Frames that reached the objects stage after a later frame of their camera",
+            ["camera"],
+        )
+        self.snapshot_errors = metrics.counter(
+            "detektor_snapshot_errors_total",
+            "Snapshots that could not be written (disk full, permissions)",
+            ["camera"],
+        )
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def refresh(self, cameras: Mapping[str, CameraObjects]) -> None:
+        """Set the objects gauge from the live objects; series that went to 0 stay, at 0."""
+        counts: dict[tuple[str, str, str], int] = dict.fromkeys(self._seen, 0)
+        for name, cam in cameras.items():
+            for obj in cam.objects():
+                if obj.state is not ObjectState.ENDED:
+                    key = (name, obj.label, obj.state.value)
+                    counts[key] = counts.get(key, 0) + 1
+        for key, n in counts.items():
+            self.objects.labels(*key).set(n)
+        self._seen.update(counts)

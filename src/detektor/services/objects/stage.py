@@ -1,0 +1,276 @@
+"""The objects stage: processed frames in, object events out (stored), snapshots kept.
+
+``detektor run`` calls it in process from the processor's publish hook, before the notifier,
+so Home Assistant hears of a frame's objects together with the frame. Per frame it runs that
+camera's tracker and lifecycle (``camera.py``), appends the object events to the event store
+through the sink with the frame's trace context, keeps the best snapshot of every object whose
+best sighting this frame is, and the camera's latest frame. Tracking and JPEG encoding are CPU
+work: each batch runs in a worker thread, one batch at a time, so frames stay in order.
+
+Frames skipped for no motion reach it through ``skipped`` (the scene is unchanged); a camera
+from which nothing arrives for a while has its objects ended by ``tick``, with the time moved
+on from its last frame by the wall-clock time since that frame came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from anyio import to_thread
+
+from detektor.domain.events import Envelope, EventType
+from detektor.domain.frames import FrameId
+from detektor.domain.geometry import Box
+from detektor.domain.object_events import ObjectEvent
+from detektor.objects.model import Detection
+from detektor.pipeline.decoding import Frame, Image
+from detektor.pipeline.processing import Result
+from detektor.ports import EventSink
+from detektor.services.objects.camera import CameraObjects, Observed
+from detektor.services.objects.metrics import ObjectMetrics
+from detektor.services.objects.settings import ObjectsSettings
+
+log = logging.getLogger(__name__)
+# A skipped frame waits this long for frames captured before it that are still in the detector.
+SKIP_GRACE_S = 1.0
+# Skipped frames that show the scene as the last processed frame did (for detection).
+UNCHANGED = frozenset({"no_motion", "masked"})
+Trace = tuple[str | None, str | None]  # trace id, span id
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    frame_id: FrameId
+    at: datetime
+    trace: Trace
+    arrived: float
+
+
+class SnapshotKeeper(Protocol):
+    """Where pictures go (``detektor.objects.snapshots.SnapshotStore``)."""
+
+    def keep_best(
+        self, object_id: str, camera: str, image: Image, box: Box, label: str, score: float
+    ) -> None: ...
+
+    def keep_latest(
+        self, camera: str, image: Image, detections: Sequence[tuple[str, float, Box]]
+    ) -> bool: ...
+
+
+class ObjectsStage:
+    def __init__(
+        self,
+        settings: ObjectsSettings,
+        sink: EventSink,
+        metrics: ObjectMetrics,
+        snapshots: SnapshotKeeper | None = None,
+    ) -> None:
+        self.settings, self.sink, self.metrics, self.snapshots = settings, sink, metrics, snapshots
+        self.cameras: dict[str, CameraObjects] = {}
+        self._arrived: dict[str, float] = {}  # camera -> monotonic time its last frame came
+        self._skips: dict[str, list[_Skip]] = {}
+        # Events that come with no processed frame (skips, ticks, close): Home Assistant's.
+        self.on_events: Callable[[Sequence[Envelope]], Awaitable[None]] | None = None
+        self._lock = asyncio.Lock()
+
+    def camera(self, name: str) -> CameraObjects:
+        found = self.cameras.get(name)
+        if found is None:
+            found = self.cameras[name] = CameraObjects(name, self.settings)
+        return found
+
+    async def frames(
+        self, frames: Sequence[Frame], results: Sequence[Result]
+    ) -> list[list[Envelope]]:
+        """Observe a batch; returns each frame's object events, already emitted to the sink."""
+        async with self._lock:
+            skips = self._skips_before(frames)
+            per_frame, from_skips = await to_thread.run_sync(
+                self._observe_batch, frames, results, skips
+            )
+            await self._emit(from_skips)
+            await self._emit([e for events in per_frame for e in events], notify=False)
+        return per_frame
+
+    def observe(self, sink: EventSink) -> EventSink:
+        """``sink``, also telling this stage about every frame skipped for no motion."""
+        return _SkipObserver(sink, self)
+
+    def skipped(
+        self, frame_id: FrameId, at: datetime, trace: tuple[str | None, str | None]
+    ) -> None:
+        """A frame the motion gate skipped: nothing moved, the objects are still there.
+
+        It is applied later, in capture order: before the next processed frame of its
+        camera captured after it, or by ``tick`` once no such frame came for a while (frames
+        captured before it may still be in the detector; applied first, it would make them
+        late).
+        """
+        self._skips.setdefault(frame_id.camera, []).append(
+            _Skip(frame_id, at, trace, time.monotonic())
+        )
+
+    async def tick(self) -> None:
+        """Apply skips that waited long enough, and end the objects of cameras that sent
+        nothing for longer than an object may hide."""
+        quiet = min(self.settings.max_disappeared_s, self.settings.stationary_max_disappeared_s)
+        grace = max(self.settings.reorder_window_ms / 1000, SKIP_GRACE_S)
+        now = time.monotonic()
+        async with self._lock:
+            events: list[Envelope] = []
+            for name in list(self._skips):
+                due = [k for k in self._skips[name] if now - k.arrived >= grace]
+                self._skips[name] = self._skips[name][len(due) :]
+                for skip in due:
+                    events += self._apply_skip(self.camera(name), skip)
+            for name, cam in self.cameras.items():
+                came, last = self._arrived.get(name), cam.last_at
+                if came is None or last is None or now - came < quiet:
+                    continue
+                ended = cam.expire(last + timedelta(seconds=now - came))
+                events += self._envelopes(Observed(ended))
+            await self._emit(events)
+
+    async def close(self, at: datetime) -> list[Envelope]:
+        """End every object (the run stops); returns the events, already emitted."""
+        async with self._lock:
+            events = [
+                e for cam in self.cameras.values() for e in self._envelopes(Observed(cam.close(at)))
+            ]
+            await self._emit(events)
+        return events
+
+    def _skips_before(self, frames: Sequence[Frame]) -> dict[str, list[_Skip]]:
+        """Per camera, the waiting skips captured before the batch's first frame of it (each
+        one a frame for the tracker's counts); skips captured after stay waiting."""
+        first: dict[str, datetime] = {}
+        for frame in frames:
+            at = frame.message.captured_at
+            first[frame.message.camera] = min(at, first.get(frame.message.camera, at))
+        out = {}
+        for camera, at in first.items():
+            waiting = self._skips.get(camera, [])
+            before = [k for k in waiting if k.at < at]
+            if before:
+                self._skips[camera] = [k for k in waiting if k.at >= at]
+                out[camera] = before
+        return out
+
+    def _apply_skip(self, cam: CameraObjects, skip: _Skip) -> list[Envelope]:
+        observed = cam.unchanged(skip.frame_id, skip.at)
+        self._arrived[cam.camera] = time.monotonic()
+        return self._envelopes(observed, *skip.trace)
+
+    def _observe_batch(
+        self, frames: Sequence[Frame], results: Sequence[Result], skips: dict[str, list[_Skip]]
+    ) -> tuple[list[list[Envelope]], list[Envelope]]:
+        out = []
+        from_skips = []
+        for frame, result in zip(frames, results, strict=True):
+            msg = frame.message
+            cam = self.camera(msg.camera)
+            for skip in skips.pop(msg.camera, []):
+                from_skips += self._apply_skip(cam, skip)
+            self._arrived[msg.camera] = time.monotonic()
+            detections = _detections(result.detections)
+            observed = cam.observe(
+                msg.frame_id, msg.captured_at, detections, (msg.width, msg.height)
+            )
+            if observed.stale:
+                self.metrics.stale_frames.labels(msg.camera).inc()
+                log.warning("objects: %s came after a later frame; not tracked", msg.frame_id)
+            self._keep_pictures(cam.camera, frame.image, detections, observed)
+            out.append(self._envelopes(observed, *_ids(msg.traceparent)))
+        return out, from_skips
+
+    def _keep_pictures(
+        self, camera: str, image: Image, detections: Sequence[Detection], observed: Observed
+    ) -> None:
+        if self.snapshots is None or not self.settings.snapshots.enabled:
+            return
+        try:
+            for best in observed.best:
+                self.snapshots.keep_best(
+                    best.object_id, camera, image, best.box, best.label, best.score
+                )
+            self.snapshots.keep_latest(
+                camera, image, [(d.label, d.score, d.box) for d in detections]
+            )
+        except OSError as exc:  # a full disk must not stop tracking
+            self.metrics.snapshot_errors.labels(camera).inc()
+            log.warning("objects: cannot write a snapshot of %s: %s", camera, exc)
+
+    def _envelopes(
+        self, observed: Observed, trace_id: str | None = None, span_id: str | None = None
+    ) -> list[Envelope]:
+        out = []
+        for event in observed.events:
+            self.metrics.events.labels(event.camera, event.type.value).inc()
+            out.append(_envelope(event, trace_id, span_id))
+        return out
+
+    async def _emit(self, events: list[Envelope], *, notify: bool = True) -> None:
+        """Store the events; those not handed on with their frame also go to ``on_events``."""
+        if events:
+            await self.sink.emit(events)
+            if notify and self.on_events is not None:
+                await self.on_events(events)
+        self.metrics.refresh(self.cameras)
+
+
+def _envelope(event: ObjectEvent, trace_id: str | None, span_id: str | None) -> Envelope:
+    return Envelope.new(
+        EventType(event.type.value),
+        event.frame_id,
+        event.to_data(),
+        event.at,
+        trace_id=trace_id,
+        span_id=span_id,
+    )
+
+
+def _ids(traceparent: str | None) -> tuple[str | None, str | None]:
+    """The trace and span ids of a W3C ``traceparent`` (already checked by the decoder)."""
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+        return parts[1], parts[2]
+    return None, None
+
+
+def _detections(items: Sequence[object]) -> list[Detection]:
+    """The detector's dicts as detections; one it could not have meant is left out."""
+    out = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ValueError(f"not a detection: {item!r}")
+            det = Detection.from_dict(item)
+            x1, y1, x2, y2 = det.box
+            if not (x2 > x1 and y2 > y1 and 0 <= det.score <= 1):
+                raise ValueError(f"empty box or score out of range: {item!r}")
+            out.append(det)
+        except ValueError as exc:
+            log.warning("objects: ignoring a detection: %s", exc)
+    return out
+
+
+class _SkipObserver:
+    def __init__(self, inner: EventSink, stage: ObjectsStage) -> None:
+        self.inner, self.stage = inner, stage
+
+    async def emit(self, events: Sequence[Envelope]) -> None:
+        await self.inner.emit(events)
+        for event in events:
+            if event.type is EventType.SKIPPED and event.data.get("reason") in UNCHANGED:
+                trace = (event.trace_id, event.span_id)
+                self.stage.skipped(event.frame_id, event.occurred_at, trace)
+
+    async def close(self) -> None:
+        await self.inner.close()

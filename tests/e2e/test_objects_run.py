@@ -1,0 +1,142 @@
+"""Tracked objects end to end: ``detektor run`` with the real detector on scripted scenes.
+
+Each test runs the CLI as a user would, on a synthetic camera that plays one scripted scene
+of real photos (``services/capture/scripted.py``), then reads the object events from the
+run's SQLite store. The bundled NanoDet model finds the people and the motorcycle; the
+tracker and the lifecycle must turn them into the right objects.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detektor.adapters.stores import open_event_store
+from detektor.domain.object_events import ChangeKind, ObjectEvent, ObjectEventType, ObjectState
+from support.services import free_port
+
+SOURCE = "synthetic://?fps=5&size=640x480&scene={scene}&stop=8"
+CONFIG = """\
+cameras:
+  - name: yard
+    source: "{source}"
+objects:
+  stationary_after_s: 3
+"""
+
+
+def run_scene(tmp_path: Path, scene: str, duration: float) -> list[ObjectEvent]:
+    """Run the scene through ``detektor run``; the object events it stored, in order."""
+    config = tmp_path / "detektor.yml"
+    config.write_text(CONFIG.format(source=SOURCE.format(scene=scene)))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detektor.cli",
+            "run",
+            "--duration",
+            str(duration),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DETEKTOR_CONFIG": str(config),
+            "DETEKTOR_LOG__FORMAT": "json",
+        },
+        capture_output=True,
+        text=True,
+        timeout=duration + 90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    store = open_event_store(f"sqlite:///{tmp_path / 'detektor-data' / 'detektor.db'}")
+    try:
+        log = store.read_log(0, 100_000)
+    finally:
+        store.close()
+    return [
+        ObjectEvent.from_data(ObjectEventType(e.type.value), e.frame_id, e.occurred_at, e.data)
+        for _, e in log
+        if e.is_object_event
+    ]
+
+
+def kinds(event: ObjectEvent) -> set[ChangeKind]:
+    return {c.kind for c in event.changes}
+
+
+def test_one_person_crossing_is_one_object_started_and_ended(tmp_path: Path) -> None:
+    events = run_scene(tmp_path, "crossing", duration=13)
+    assert {e.object_id for e in events} == {events[0].object_id}, events
+    types = [e.type for e in events]
+    assert types[0] is ObjectEventType.STARTED
+    assert types[-1] is ObjectEventType.ENDED
+    assert types.count(ObjectEventType.STARTED) == types.count(ObjectEventType.ENDED) == 1
+    assert events[0].label == "person"
+    # Ended by the lifecycle when she left the view, not by the run stopping: the end
+    # comes max_disappeared_s after her last sighting, well before the run's end.
+    end = events[-1]
+    assert (end.at - end.last_seen).total_seconds() == pytest.approx(2.0, abs=0.5)
+
+
+def test_two_people_crossing_paths_are_two_objects_without_a_swap(tmp_path: Path) -> None:
+    events = run_scene(tmp_path, "two_crossing", duration=13)
+    started = [e for e in events if e.type is ObjectEventType.STARTED]
+    assert len(started) == 2, [(e.type, e.object_id) for e in events]
+    # The astronaut walks near the camera (feet low in the view) to the right, the cameraman
+    # far away (feet higher) to the left. No swap: each object keeps its own depth and
+    # direction from start to end.
+    for oid in {e.object_id for e in started}:
+        mine = [e for e in events if e.object_id == oid and e.type is not ObjectEventType.ENDED]
+        feet = [e.box[3] for e in mine]
+        xs = [(e.box[0] + e.box[2]) / 2 for e in mine]
+        assert max(feet) - min(feet) < 60, (oid, feet)
+        last = [e for e in events if e.object_id == oid][-1]
+        assert last.type is ObjectEventType.ENDED
+        moved = (last.box[0] + last.box[2]) / 2 - xs[0]
+        assert abs(moved) > 150, (oid, xs[0], last.box)
+    near, far = sorted(started, key=lambda e: -e.box[3])
+    near_end = [e for e in events if e.object_id == near.object_id][-1]
+    far_end = [e for e in events if e.object_id == far.object_id][-1]
+    assert near_end.box[0] > near.box[0]  # the near one went right
+    assert far_end.box[0] < far.box[0]  # the far one went left
+
+
+def test_a_parked_motorcycle_starts_once_then_is_stationary_and_never_repeats(
+    tmp_path: Path,
+) -> None:
+    events = run_scene(tmp_path, "parked", duration=14)
+    assert events, "the motorcycle was never an object"
+    assert {e.object_id for e in events} == {events[0].object_id}
+    assert events[0].type is ObjectEventType.STARTED
+    assert events[0].label == "motorcycle"
+    stationary = [e for e in events if ChangeKind.STATIONARY in kinds(e)]
+    assert len(stationary) == 1
+    assert stationary[0].state is ObjectState.STATIONARY
+    # After it became stationary, only the end at shutdown.
+    after = events[events.index(stationary[0]) + 1 :]
+    assert [e.type for e in after] == [ObjectEventType.ENDED]
+
+
+def test_a_one_frame_false_hit_makes_no_object(tmp_path: Path) -> None:
+    assert run_scene(tmp_path, "flash", duration=6) == []
+
+
+def test_stop_and_go_is_one_object_that_goes_stationary_and_active_again(
+    tmp_path: Path,
+) -> None:
+    events = run_scene(tmp_path, "stop_and_go", duration=20)
+    assert {e.object_id for e in events} == {events[0].object_id}, events
+    changes = [
+        k for e in events for k in kinds(e) if k in (ChangeKind.STATIONARY, ChangeKind.ACTIVE)
+    ]
+    assert changes == [ChangeKind.STATIONARY, ChangeKind.ACTIVE]
+    assert [e.type for e in events].count(ObjectEventType.STARTED) == 1
+    assert events[-1].type is ObjectEventType.ENDED
