@@ -9,6 +9,7 @@ envelope; `to_data` is the envelope's `data`, and `from_data` reads it back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from detektor.domain.fields import (
     require_number,
     require_str,
 )
-from detektor.domain.frames import FrameId
+from detektor.domain.frames import CAMERA_PATTERN, FrameId
 from detektor.domain.geometry import Box, validate_box
 from detektor.domain.zones import ZONE_RE, ZoneEvent
 
@@ -63,6 +64,22 @@ def make_object_id(camera: str, first_frame: FrameId, track_id: int) -> str:
     """`<camera>:<first sighting's capture ms>:<track id>`: stable across replays of the same
     frames, and unique even when a restarted tracker hands out track ids from 1 again."""
     return f"{camera}:{first_frame.captured_ms}:{track_id}"
+
+
+OBJECT_ID_PATTERN = CAMERA_PATTERN[:-1] + r":(0|[1-9][0-9]{0,12}):(0|[1-9][0-9]{0,18})$"
+OBJECT_ID_RE = re.compile(OBJECT_ID_PATTERN)
+
+
+def validate_object_id(value: object, field: str = "object_id") -> str:
+    """Return `value` unchanged when it is an object id as `make_object_id` writes it (which
+    holds no `/`, `.` or anything else a file name or URL path could trip on)."""
+    if not isinstance(value, str) or OBJECT_ID_RE.fullmatch(value) is None:
+        raise ValidationError(
+            field,
+            f"{describe(value)} is not an object id: <camera>:<first sighting ms>:<track id>, "
+            "e.g. 'front-door:1764230400123:7'",
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ request metrics, access logs, bearer-token access and tracing of every other rou
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from detektor import package_version
-from detektor.kit.access import OPEN_PATHS, BearerTokenMiddleware
+from detektor.kit.access import OPEN_PATHS, SIGNED_LINK, BearerTokenMiddleware
 from detektor.kit.errors import install_error_handlers
 from detektor.kit.health import Liveness, Readiness
 from detektor.kit.limits import BodyLimitMiddleware
@@ -88,7 +90,11 @@ def create_app(
     )
     token = kit.settings.api_token
     if token is not None:
-        app.add_middleware(BearerTokenMiddleware, token=token.get_secret_value())
+        app.add_middleware(
+            BearerTokenMiddleware,
+            token=token.get_secret_value(),
+            signed_paths=_signed_paths(routers),
+        )
     else:
         log.warning(
             "DETEKTOR_API_TOKEN is unset: the %s API is open to anyone who can reach it",
@@ -98,6 +104,17 @@ def create_app(
         RequestMetricsMiddleware, metrics=kit.metrics, record=kit.settings.http_metrics
     )
     return app
+
+
+def _signed_paths(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
+    """The paths of the routes that opt in to signed links (``SIGNED_LINK_ROUTE``); read
+    from the routers as given, since the app keeps included routers unflattened."""
+    return [
+        route.path_regex
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(SIGNED_LINK)
+    ]
 
 
 def _untraced(scope: MutableMapping[str, Any]) -> bool:
