@@ -25,7 +25,9 @@ from detektor.adapters.stores import open_event_store
 from detektor.embedded.progress import outcome_totals, print_summary, progress_line
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
+from detektor.kit.signing import LinkSigner, load_link_secret
 from detektor.kit.workers import join, pause
+from detektor.objects.snapshots import SnapshotStore
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processing import Result
@@ -41,6 +43,7 @@ from detektor.services.objects.stage import ObjectsStage
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.pictures_api import router as pictures_router
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
 
@@ -62,6 +65,12 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     object_metrics = ObjectMetrics(kit.metrics)
     processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
+    signer = LinkSigner(load_link_secret(settings))  # a bad key is a ConfigError at start
+    snapshots = None
+    if settings.objects.enabled and settings.objects.snapshots.enabled:
+        snapshots = SnapshotStore(
+            settings.data_dir / "snapshots", settings.objects.snapshots, kit.metrics
+        )
     notifier = None
     if settings.mqtt_url is not None:  # Home Assistant over MQTT, as `serve notifier` does
         notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)
@@ -78,12 +87,15 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             Ingestor(store, tracking_metrics),
             settings.jaeger_ui_url,
         )
+        app.state.snapshots, app.state.signer = snapshots, signer
+        ttl = settings.objects.link_ttl_s
+        app.state.link_for = lambda path: signer.sign(path, ttl)
         bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
         store_sink = StoreEventSink(store)
         objects = None
         sink: EventSink = store_sink
         if settings.objects.enabled:
-            objects = ObjectsStage(settings.objects, store_sink, object_metrics)
+            objects = ObjectsStage(settings.objects, store_sink, object_metrics, snapshots)
             sink = objects.observe(sink)
         if notifier is not None:
             sink = notifier.observe(sink)
@@ -115,7 +127,9 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         stop_ticks = asyncio.Event()
         tickers = []
         if objects is not None:
-            tickers.append(kit.supervisor.start("objects-ticker", _ticks(objects, stop_ticks)))
+            tickers.append(
+                kit.supervisor.start("objects-ticker", _ticks(objects, snapshots, stop_ticks))
+            )
         stop_reports = asyncio.Event()
         reports = asyncio.create_task(
             _report(workers, kit, runner, stop_reports, progress), name="progress"
@@ -152,7 +166,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
 
     return create_app(
         kit,
-        routers=[tracking_router],
+        routers=[tracking_router, pictures_router],
         lifespan=lifespan,
         summary={
             "cameras": [c.name for c in cameras],
@@ -180,11 +194,17 @@ def _publisher(
 
 
 def _ticks(
-    objects: ObjectsStage, stop: asyncio.Event
+    objects: ObjectsStage, snapshots: SnapshotStore | None, stop: asyncio.Event
 ) -> Callable[[], Coroutine[object, object, None]]:
+    """Twice a second the objects stage's tick; now and then snapshot retention."""
+
     async def run() -> None:
+        next_sweep = 0.0
         while not stop.is_set():
             await objects.tick()
+            if snapshots is not None and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + objects.settings.snapshots.sweep_interval_s
+                await to_thread.run_sync(snapshots.sweep)
             await pause(stop, 0.5)
 
     return run

@@ -44,10 +44,10 @@ class Track:
     """A confirmed object as the tracker sees it after one frame.
 
     ``track_id`` is stable for the object's life on its camera and never reused there.
-    ``box`` is the tracker's estimate (a prediction while ``misses`` > 0), ``score`` the score
-    of the last detection matched to it. ``hits`` counts the frames it was matched in,
-    ``age`` the frames since it was first seen, ``misses`` the frames since its last match
-    (0: seen in this frame).
+    ``box`` is the tracker's estimate (a prediction while ``misses`` > 0); ``seen`` and
+    ``score`` are the box and score of the last detection matched to it. ``hits`` counts the
+    frames it was matched in, ``age`` the frames since it was first seen, ``misses`` the
+    frames since its last match (0: seen in this frame).
     """
 
     track_id: int
@@ -57,3 +57,4 @@ class Track:
     hits: int
     age: int
     misses: int
+    seen: Box | None = None

@@ -163,4 +163,5 @@ class CameraTracker:
             hits=book.hits,
             age=frame_index - book.first_frame,
             misses=frame_index - book.last_hit,
+            seen=book.detection.box,
         )

@@ -72,8 +72,10 @@ class CameraObjects:
         self._advance(frame_id.seq)
         self._last_at = at
         tracks = self.tracker.update(detections, self._index)
+        # The detector's own box, not the filter's estimate: a person who stops would keep
+        # drifting on the estimate's velocity and never look still.
         boxes = [
-            TrackedBox(t.track_id, t.label, _clamp(t.box), min(max(t.score, 0.0), 1.0))
+            TrackedBox(t.track_id, t.label, _clamp(t.seen or t.box), min(max(t.score, 0.0), 1.0))
             for t in tracks
             if t.misses == 0
         ]

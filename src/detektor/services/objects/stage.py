@@ -103,9 +103,7 @@ class ObjectsStage:
         """``sink``, also telling this stage about every frame skipped for no motion."""
         return _SkipObserver(sink, self)
 
-    def skipped(
-        self, frame_id: FrameId, at: datetime, trace: tuple[str | None, str | None]
-    ) -> None:
+    def skipped(self, frame_id: FrameId, at: datetime, trace: Trace = (None, None)) -> None:
         """A frame the motion gate skipped: nothing moved, the objects are still there.
 
         It is applied later, in capture order: before the next processed frame of its
@@ -256,7 +254,7 @@ def _detections(items: Sequence[object]) -> list[Detection]:
             if not (x2 > x1 and y2 > y1 and 0 <= det.score <= 1):
                 raise ValueError(f"empty box or score out of range: {item!r}")
             out.append(det)
-        except ValueError as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             log.warning("objects: ignoring a detection: %s", exc)
     return out
 
