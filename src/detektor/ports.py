@@ -19,6 +19,8 @@ from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.domain.lifecycle import FrameState
 from detektor.domain.messages import FrameMessage
+from detektor.domain.object_events import ObjectState
+from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView
 
@@ -60,6 +62,24 @@ class FrameQuery:
 @dataclass(frozen=True, slots=True)
 class FramePage:
     frames: list[FrameRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectQuery:
+    camera: str | None = None
+    label: str | None = None
+    zone: str | None = None  # objects that ever entered this zone
+    state: ObjectState | None = None
+    after: datetime | None = None  # started (first_seen) >= after
+    before: datetime | None = None  # started < before
+    limit: int = 100
+    cursor: str | None = None  # opaque, from ObjectPage.next_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    objects: list[ObjectView]
     next_cursor: str | None
 
 
@@ -110,6 +130,16 @@ class EventStore(Protocol):
         """Frames newest first by captured_at, filtered, with cursor pagination."""
         ...
 
+    def objects(self, query: ObjectQuery) -> ObjectPage:
+        """Newest first by started time, filtered, cursor pagination. Each view is
+        `fold_objects` of the object's stored events, kept in the append's transaction."""
+        ...
+
+    def object(self, object_id: str) -> tuple[ObjectView, list[Envelope]] | None:
+        """The object's view and its events in order (the fold's: occurred_at, then started,
+        updated, ended, then position); None when no event of it is stored."""
+        ...
+
     def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting: ...
 
     def cameras(self) -> list[str]: ...
@@ -129,7 +159,8 @@ class EventStore(Protocol):
     def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
         """Delete whole frames whose last event is older than the cutoff: their events, their
         row and their share of the per-camera counts go together, finished or not (ADR 13).
-        Returns the number of events deleted."""
+        An object whose events all went is removed; one that kept some is re-folded from
+        them. Returns the number of events deleted."""
         ...
 
     def hold_service_lock(self) -> None:

@@ -12,6 +12,8 @@ from typing import cast
 from detektor.domain.accounting import Accounting, account
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
+from detektor.domain.object_events import ObjectEvent, ObjectEventType
+from detektor.domain.object_projection import ObjectView, fold_objects
 from detektor.domain.projection import FrameRow, row_from_view
 from detektor.ports import AppendResult, AppendStatus, EventStore
 
@@ -111,6 +113,76 @@ def lifecycle(
         )
         for i, t in enumerate(types)
     ]
+
+
+# --- objects ---------------------------------------------------------------------------
+
+
+def life(
+    track_id: int = 1,
+    start_ms: int = 0,
+    *,
+    camera: str = "front-door",
+    label: str = "person",
+    zones: tuple[tuple[str, ...], ...] = (("porch",), ("porch", "drive"), ("drive",)),
+    states: tuple[str, ...] = (),
+    ended: bool = True,
+) -> list[Envelope]:
+    """One object's events in time order: started, then an update per further sighting (one
+    frame 100 ms apart, each with its `zones` and a better score), then ended 1 s later."""
+    object_id = f"{camera}:{T0_MS + start_ms}:{track_id}"
+    first = T0 + ms(start_ms)
+    events: list[Envelope] = []
+    best: dict[str, object] | None = None
+    for i, now_in in enumerate(zones):
+        seen = frame(i + 1, camera, at_ms=start_ms + 100 * i)  # objects share frames
+        score = round(0.5 + 0.1 * i, 2)
+        box = [10.0 + i, 20.0, 110.0 + 3 * i, 220.0]
+        if i % 2 == 0:
+            best = {"frame_id": str(seen), "box": box, "score": score, "cut": False}
+        data = {
+            "object_id": object_id,
+            "track_id": track_id,
+            "label": label,
+            "state": states[i] if i < len(states) else "active",
+            "box": box,
+            "score": score,
+            "top_score": score,
+            "median_score": round(0.5 + 0.05 * i, 3),
+            "first_seen": first.isoformat(),
+            "last_seen": seen.captured_at.isoformat(),
+            "zones": list(now_in),
+            "best": best,
+            "changes": [{"kind": "entered_zone", "zone": z} for z in now_in],
+        }
+        kind = E.OBJECT_STARTED if i == 0 else E.OBJECT_UPDATED
+        events.append(event(kind, seen, start_ms + 100 * i + 2, data=data))
+    if ended:
+        last = events[-1]
+        data = {**dict(last.data), "state": "ended", "changes": []}
+        at = (last.occurred_at - T0) / ms(1) + 1000
+        events.append(event(E.OBJECT_ENDED, last.frame_id, at, data=data))
+    return events
+
+
+def object_event(envelope: Envelope) -> ObjectEvent:
+    return ObjectEvent.from_data(
+        ObjectEventType(envelope.type.value),
+        envelope.frame_id,
+        envelope.occurred_at,
+        envelope.data,
+    )
+
+
+def folded(events: list[Envelope]) -> ObjectView:
+    """`fold_objects` of one object's events."""
+    views = fold_objects(object_event(e) for e in events)
+    assert len(views) == 1
+    return next(iter(views.values()))
+
+
+def oid(events: list[Envelope]) -> str:
+    return str(events[0].data["object_id"])
 
 
 # --- assertions shared by the contract modules ---------------------------------------------

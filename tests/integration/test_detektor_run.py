@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,13 @@ def test_run_serves_the_api_and_prints_progress_and_a_summary(tmp_path: Path) ->
     proc = subprocess.Popen(
         [sys.executable, "-m", "detektor.cli", "run", "--duration", "12", "--port", str(port)],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "DETEKTOR_LOG__FORMAT": "json", "HOME": str(tmp_path)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DETEKTOR_LOG__FORMAT": "json",
+            "HOME": str(tmp_path),
+            # The code under test, when it is not the installed one (a worktree's src).
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -33,6 +40,9 @@ def test_run_serves_the_api_and_prints_progress_and_a_summary(tmp_path: Path) ->
                 continue
         assert frames, "the API showed no frame while running"
         assert frames[0]["camera"] == "synthetic"
+        objects = httpx.get(f"http://127.0.0.1:{port}/v1/objects", timeout=2)  # served here too
+        assert objects.status_code == 200
+        assert objects.json()["next_cursor"] is None
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -1,9 +1,9 @@
 """The in-memory EventStore (`memory://`): the reference behaviour of the contract, and the
 twin for tests and throwaway runs.
 
-It owns the global log, the per-frame streams and projection rows, and the checkpoints, all
-behind one lock. It favours being obviously correct over being fast: lists are scanned and
-accounting is folded from the rows with `domain.accounting.account` itself.
+It owns the global log, the per-frame streams and projection rows, the object rows, and the
+checkpoints, all behind one lock. It favours being obviously correct over being fast: lists
+are scanned and accounting is folded from the rows with `domain.accounting.account` itself.
 """
 
 from __future__ import annotations
@@ -16,6 +16,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detektor.adapters.objectkit import (
+    ObjectFilter,
+    ObjectRow,
+    advance_row,
+    in_fold_order,
+    is_object_id,
+    object_id_of,
+    page_of,
+    refold,
+    sort_key,
+)
 from detektor.adapters.storekit import (
     MAINTENANCE_RUNNING,
     MAX_PAGE,
@@ -34,6 +45,7 @@ from detektor.domain.accounting import Accounting, FrameSummary, account
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
+from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, view_of
 from detektor.ports import (
@@ -42,6 +54,8 @@ from detektor.ports import (
     Checkpoint,
     FramePage,
     FrameQuery,
+    ObjectPage,
+    ObjectQuery,
     StoreLocked,
 )
 
@@ -58,6 +72,7 @@ class _Staged:
     positions: dict[uuid.UUID, int] = field(default_factory=dict)
     streams: dict[FrameId, Stream] = field(default_factory=dict)
     rows: dict[FrameId, FrameRow] = field(default_factory=dict)
+    objects: dict[str, ObjectRow] = field(default_factory=dict)
 
 
 class MemoryEventStore:
@@ -67,6 +82,7 @@ class MemoryEventStore:
         self._positions: dict[uuid.UUID, int] = {}
         self._streams: dict[FrameId, Stream] = {}
         self._rows: dict[FrameId, FrameRow] = {}
+        self._objects: dict[str, ObjectRow] = {}
         self._checkpoints: dict[str, str] = {}
         # Positions are never reused, even after purge, so a reader's `after` stays valid.
         self._last_position = 0
@@ -111,7 +127,13 @@ class MemoryEventStore:
         staged.log.append((position, envelope))
         staged.positions[event_id] = position
         staged.streams.setdefault(frame_id, []).append((position, envelope))
-        if step is None:
+        if step is None:  # an object event: its object's row moves instead
+            object_id = object_id_of(envelope)
+            obj = staged.objects.get(object_id, self._objects.get(object_id))
+            before = obj.positions if obj else ()
+            staged.objects[object_id] = advance_row(
+                obj, position, envelope, lambda: self._events_at(before, staged)
+            )
             return AppendResult(event_id, AppendStatus.APPENDED, position=position)
         staged.rows[frame_id] = step.row
         return AppendResult(
@@ -124,6 +146,7 @@ class MemoryEventStore:
         for frame_id, added in staged.streams.items():
             self._streams.setdefault(frame_id, []).extend(added)
         self._rows.update(staged.rows)
+        self._objects.update(staged.objects)
         self._last_position += len(staged.log)
         if checkpoint is not None and checkpoint_advances(
             self._checkpoints.get(checkpoint.consumer), checkpoint.position
@@ -169,6 +192,33 @@ class MemoryEventStore:
         more = len(chosen) > limit
         return FramePage(page, encode_cursor(page[-1]) if more else None)
 
+    def objects(self, query: ObjectQuery) -> ObjectPage:
+        chosen = ObjectFilter.of(query)
+        with self._lock:
+            views = [row.view for row in self._objects.values() if chosen.matches(row.view)]
+        ordered = sorted(views, key=sort_key, reverse=True)
+        return ObjectPage(*page_of(ordered[: chosen.limit + 1], chosen.limit))
+
+    def object(self, object_id: str) -> tuple[ObjectView, list[Envelope]] | None:
+        if not is_object_id(object_id):
+            return None
+        with self._lock:
+            row = self._objects.get(object_id)
+            if row is None:
+                return None
+            stream = self._events_at(row.positions)
+        return row.view, [envelope for _, envelope in in_fold_order(stream)]
+
+    def _events_at(self, positions: Sequence[int], staged: _Staged | None = None) -> Stream:
+        """The stored (position, envelope) pairs at `positions`, the staged ones included."""
+        found: Stream = []
+        for position in positions:
+            log = self._log if staged is None or position < staged.first_position else staged.log
+            at = bisect.bisect_left(log, position, key=lambda pair: pair[0])
+            if at < len(log) and log[at][0] == position:
+                found.append(log[at])
+        return found
+
     def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting:
         with self._lock:
             rows = [row for row in self._rows.values() if row.camera == camera]
@@ -211,12 +261,22 @@ class MemoryEventStore:
                 frame_id for frame_id, row in self._rows.items() if row.last_event_at < older_than
             }
             kept = [(p, e) for p, e in self._log if e.frame_id not in doomed]
+            touched = {
+                object_id_of(e) for _, e in self._log if e.frame_id in doomed and e.is_object_event
+            }
             deleted = len(self._log) - len(kept)
             self._log = kept
             self._positions = {e.event_id: p for p, e in kept}
             for frame_id in doomed:
                 self._streams.pop(frame_id, None)
                 del self._rows[frame_id]
+            # An object goes with its last event; one that kept some is folded from those.
+            for object_id in touched:
+                row = refold(self._events_at(self._objects[object_id].positions))
+                if row is None:
+                    del self._objects[object_id]
+                else:
+                    self._objects[object_id] = row
         return deleted
 
     def hold_service_lock(self) -> None:

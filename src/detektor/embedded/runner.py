@@ -43,6 +43,7 @@ from detektor.services.objects.stage import ObjectsStage
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.objects_api import router as objects_router
 from detektor.services.tracking.pictures_api import router as pictures_router
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
@@ -166,7 +167,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
 
     return create_app(
         kit,
-        routers=[tracking_router, pictures_router],
+        routers=[tracking_router, objects_router, pictures_router],
         lifespan=lifespan,
         summary={
             "cameras": [c.name for c in cameras],

@@ -2,7 +2,8 @@
 # parameters, never in the text.
 # ruff: noqa: S608
 """One `append`: the transaction that stores a batch of events, moves their frames'
-projection rows and per-camera counts, and records the consumer's checkpoint.
+projection rows and per-camera counts and their objects' rows, and records the consumer's
+checkpoint.
 
 Ordering. Every append first takes a transaction-scoped advisory lock (one key per schema)
 and only then draws positions, so appends are serialised and positions become visible in
@@ -21,14 +22,15 @@ The lock is its own statement: a READ COMMITTED statement takes its snapshot whe
 so a query that waited for the lock inside itself would read with a snapshot from before the
 previous append committed.
 
-Round trips. BEGIN, the lock, the duplicate lookup, the frames' rows and the first position
-go in one pipeline, and the event data is JSON-encoded while the server answers. The writes
-(rows, counts, checkpoint) and COMMIT go in another, and the results are built while the
-server commits. Batches of COPY_THRESHOLD events or more stream the events with COPY, which
-cannot be pipelined but is the fastest way in; smaller ones insert them in the write
-pipeline, so a one-event append costs two round trips. Positions are one `nextval` and, for
-more than one event, a `setval` under the lock; gaps (a rollback, a batch of duplicates) are
-harmless, since readers only need order.
+Round trips. BEGIN, the lock, the duplicate lookup, the frames' and objects' rows and the
+first position go in one pipeline, and the event data is JSON-encoded while the server
+answers. The writes (rows, counts, object rows, checkpoint) and COMMIT go in another, and the
+results are built while the server commits. Batches of COPY_THRESHOLD events or more stream
+the events with COPY, which cannot be pipelined but is the fastest way in; smaller ones insert
+them in the write pipeline, so a one-event append costs two round trips (one more when a late
+event makes a frame or an object re-fold). Positions are one `nextval` and, for more than one
+event, a `setval` under the lock; gaps (a rollback, a batch of duplicates) are harmless, since
+readers only need order.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ import psycopg
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
-from detektor.adapters.postgres import codec
+from detektor.adapters.objectkit import (
+    ObjectRow,
+    advance_row,
+    late_objects,
+    object_id_of,
+    row_from_json,
+)
+from detektor.adapters.postgres import codec, objects
 from detektor.adapters.storekit import (
     Bucket,
     VersionGate,
@@ -89,6 +98,7 @@ def append(
     if not envelopes and checkpoint is None:
         return []
     frames = [str(e.frame_id) for e in envelopes]
+    object_ids = sorted({object_id_of(e) for e in envelopes if e.is_object_event})
     # BEGIN and COMMIT are statements of their own, not conn.transaction(), so that they
     # ride in the pipelines instead of costing a round trip each.
     try:
@@ -105,6 +115,7 @@ def append(
                 f"SELECT {codec.FRAME_COLUMNS} FROM frames WHERE frame_id = ANY(%b)",
                 (sorted(set(frames)),),
             )
+            found_objects = conn.execute(objects.SELECT_ROWS, (object_ids,)) if object_ids else None
             first = conn.execute("SELECT nextval('events_position_seq')")
             previous = conn.execute(_CHECKPOINT, (checkpoint.consumer,)) if checkpoint else None
             data = [codec.dumps(e.data) for e in envelopes]
@@ -112,6 +123,7 @@ def append(
             conn,
             stored={event_id.int: position for event_id, position in found},
             rows={record[0]: codec.frame_from(record) for record in rows},
+            objects=[row_from_json(body) for (body,) in found_objects or ()],
             first_position=_scalar(first.fetchone()),
             gate=VersionGate(expected_versions),
         )
@@ -149,6 +161,7 @@ class _Batch:
         *,
         stored: dict[int, int],
         rows: dict[str, FrameRow],
+        objects: list[ObjectRow],
         first_position: int,
         gate: VersionGate,
     ) -> None:
@@ -156,6 +169,8 @@ class _Batch:
         self._stored = stored  # event id -> position, of this batch's ids already in the log
         self._before = rows  # the batch's frames' rows as they were
         self._rows = dict(rows)  # ... and as the batch moves them
+        self._objects_before = {row.object_id: row for row in objects}  # the same for objects
+        self._objects = dict(self._objects_before)
         self._first = first_position
         self._gate = gate
         # (position, envelope, frame id text, data as JSON) of the events to store
@@ -186,6 +201,8 @@ class _Batch:
         conn, count = self._conn, len(self._admitted)
         # Before the COPY: no other statement can run while it is open.
         streams = self._load_streams(self._late_frames())
+        late = late_objects(self._objects_before, ((p, e) for p, e, _, _ in self._admitted))
+        object_streams = objects.streams(conn, sorted(late), self._objects_before)
         records: list[codec.EventRecord] = []
         if count >= COPY_THRESHOLD:
             # Rows stream to the server as they are projected, so its inserts overlap with
@@ -194,13 +211,18 @@ class _Batch:
             # which leaves a whole batch's inserts for after the last row.
             with conn.cursor().copy(_COPY_EVENTS) as copy:
                 copy.set_types(list(codec.EVENT_COPY_TYPES))
-                anomalies = self._project(streams, copy.write_row)
+                anomalies = self._project(streams, object_streams, copy.write_row)
         else:
-            anomalies = self._project(streams, records.append)
+            anomalies = self._project(streams, object_streams, records.append)
         changed = [
             row for frame, row in sorted(self._rows.items()) if row is not self._before.get(frame)
         ]
         deltas = self._count_deltas(changed)
+        moved = [
+            row
+            for object_id, row in sorted(self._objects.items())
+            if row is not self._objects_before.get(object_id)
+        ]
         with conn.pipeline():
             if count > 1:
                 conn.execute("SELECT setval('events_position_seq', %s)", (self._first + count - 1,))
@@ -210,6 +232,8 @@ class _Batch:
                 conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(changed))
             if deltas:
                 conn.execute(_UPSERT_COUNTS, _count_columns(deltas))
+            if moved:
+                conn.execute(objects.UPSERT_ROWS, objects.upsert_params(moved))
             if checkpoint is not None:
                 conn.execute(_UPSERT_CHECKPOINT, (checkpoint.consumer, checkpoint.position))
             conn.execute("COMMIT")
@@ -224,15 +248,21 @@ class _Batch:
         )
 
     def _project(
-        self, streams: dict[str, Stream], sink: Callable[[codec.EventRecord], object]
+        self,
+        streams: dict[str, Stream],
+        object_streams: dict[str, Stream],
+        sink: Callable[[codec.EventRecord], object],
     ) -> dict[int, str | None]:
-        """Move the rows by every admitted event in order, handing each event's row to `sink`."""
+        """Move the rows by every admitted event in order, handing each event's row to `sink`.
+        `streams` and `object_streams` hold the stored events of the frames and objects that
+        will re-fold; each event admitted is added to its own as it is projected."""
         anomalies: dict[int, str | None] = {}
         for position, envelope, frame, data in self._admitted:
             if envelope.is_object_event:
-                # No row to move; kept in the stream a later late event may re-fold.
+                # No frame row to move; kept in the stream a later late event may re-fold.
                 if frame in streams:
                     streams[frame].append((position, envelope))
+                self._advance_object(object_streams, position, envelope)
                 anomalies[position] = None
                 sink(codec.event_record(position, envelope, frame, data, None))
                 continue
@@ -250,6 +280,19 @@ class _Batch:
             anomalies[position] = step.anomaly
             sink(codec.event_record(position, envelope, frame, data, step.anomaly))
         return anomalies
+
+    def _advance_object(
+        self, object_streams: dict[str, Stream], position: int, envelope: Envelope
+    ) -> None:
+        object_id = object_id_of(envelope)
+        row = self._objects.get(object_id)
+        # A late event's object is in object_streams (late_objects); reaching for one that
+        # is not would be a bug, since its events cannot be read while the COPY is open.
+        self._objects[object_id] = advance_row(
+            row, position, envelope, lambda: list(object_streams[object_id])
+        )
+        if object_id in object_streams:
+            object_streams[object_id].append((position, envelope))
 
     def _late_frames(self) -> list[str]:
         """Every frame that an event of the batch will make re-fold (and maybe a few more).

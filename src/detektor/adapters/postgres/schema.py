@@ -8,21 +8,23 @@ one's rows and applies nothing. The lock also covers `CREATE SCHEMA IF NOT EXIST
 `CREATE EXTENSION`, which race on catalog unique indexes when run concurrently. Released
 migrations are never edited: a change is a new migration at the end of the list.
 
-A migration may be conditional (TimescaleDB): when its condition does not hold it is not
-recorded, so it is reconsidered on every start and applies once the server supports it.
+A migration may run code after its statements (`run`). One that has only code may be
+conditional (TimescaleDB): when its condition does not hold it is not recorded, so it is
+reconsidered on every start and applies once the server supports it. 0005 creates the object
+projection and folds the object events already stored into it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Connection, sql
 
-from detektor.adapters.postgres import timescale
+from detektor.adapters.postgres import objects, timescale
 from detektor.adapters.storekit import FINISHED
 
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -54,8 +56,8 @@ class Migration:
     version: str
     name: str
     statements: tuple[str, ...] = ()
-    # Instead of statements: runs the migration itself and says whether it applied; False
-    # leaves it unrecorded, to be tried again on the next start.
+    # After the statements: runs code of the migration and says whether it applied; False
+    # (only for a migration without statements) leaves it unrecorded, to be tried again.
     run: Callable[[Connection[Any], float], bool] | None = None
 
 
@@ -138,6 +140,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration("0004", "timescaledb hypertable, compression and retention", run=timescale.convert),
+    Migration(
+        "0005",
+        "object projection",
+        (
+            # The filter and order columns, written from `body` (the whole row as JSON:
+            # view, event positions, fold key; adapters.objectkit), which reads return.
+            """CREATE TABLE objects (
+                object_id text COLLATE "C" PRIMARY KEY,
+                camera text COLLATE "C" NOT NULL,
+                label text COLLATE "C" NOT NULL,
+                state text NOT NULL,
+                started_at timestamptz NOT NULL,
+                zones_entered text[] NOT NULL,
+                body jsonb NOT NULL
+            )""",
+            # The object list's orders: newest first, overall, per camera, label and state;
+            # and the zone filter (`zones_entered @> ARRAY[zone]`).
+            "CREATE INDEX objects_started ON objects (started_at DESC, object_id DESC)",
+            "CREATE INDEX objects_camera ON objects (camera, started_at DESC, object_id DESC)",
+            "CREATE INDEX objects_label ON objects (label, started_at DESC, object_id DESC)",
+            "CREATE INDEX objects_state ON objects (state, started_at DESC, object_id DESC)",
+            "CREATE INDEX objects_zones ON objects USING gin (zones_entered)",
+        ),
+        run=objects.backfill,
+    ),
 )
 
 
@@ -157,11 +184,17 @@ def _require_utf8(conn: Connection[Any]) -> None:
         )
 
 
-def migrate(conn: Connection[Any], schema: str, retention_days: float) -> list[str]:
+def migrate(
+    conn: Connection[Any],
+    schema: str,
+    retention_days: float,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[str]:
     """Apply the pending migrations to `schema` (created if missing); returns their versions.
 
     `conn` must be in autocommit mode with its search_path set to `schema`. Raises
-    RuntimeError for a schema migrated by a newer build.
+    RuntimeError for a schema migrated by a newer build. (`migrations`: a prefix of
+    MIGRATIONS, for tests that build a schema of an earlier version.)
     """
     _require_utf8(conn)
     applied: list[str] = []
@@ -179,15 +212,13 @@ def migrate(conn: Connection[Any], schema: str, retention_days: float) -> list[s
                 f"schema {schema!r} has migrations {', '.join(unknown)} that this build does "
                 "not know; it was migrated by a newer detektor, so upgrade this one"
             )
-        for migration in MIGRATIONS:
+        for migration in migrations:
             if migration.version in recorded:
                 continue
-            if migration.run is not None:
-                if not migration.run(conn, retention_days):
-                    continue
-            else:
-                for statement in migration.statements:
-                    conn.execute(statement)
+            for statement in migration.statements:
+                conn.execute(statement)
+            if migration.run is not None and not migration.run(conn, retention_days):
+                continue
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),

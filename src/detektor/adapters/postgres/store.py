@@ -11,7 +11,8 @@ meant to be called from a thread pool; the pool lends each thread its own connec
 
 Writes that move projection rows (append, replace_rows, purge) all take the schema's append
 lock, so per-camera counts never drift from the rows they summarise. Purge removes whole
-frames, row, events and counts in one transaction (ADR 13). Appends and purges also take the
+frames, row, events and counts in one transaction (ADR 13), and re-folds or removes the
+objects whose events went with them. Appends and purges also take the
 service lock's key in shared mode, so they wait while a replay holds it (`service_lock`).
 """
 
@@ -27,7 +28,8 @@ from typing import Any
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from detektor.adapters.postgres import batch, codec, timescale
+from detektor.adapters.objectkit import ObjectFilter, in_fold_order, is_object_id, page_of
+from detektor.adapters.postgres import batch, codec, objects, timescale
 from detektor.adapters.postgres.schema import (
     IS_FINISHED,
     IS_IN_FLIGHT,
@@ -51,10 +53,18 @@ from detektor.adapters.storekit import (
 from detektor.domain.accounting import Accounting
 from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
+from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, view_of
 from detektor.kit.redact import mask_url
-from detektor.ports import AppendResult, Checkpoint, FramePage, FrameQuery
+from detektor.ports import (
+    AppendResult,
+    Checkpoint,
+    FramePage,
+    FrameQuery,
+    ObjectPage,
+    ObjectQuery,
+)
 
 _RECOUNT = (
     "INSERT INTO camera_counts (camera, state, reason, has_captured, n) "
@@ -186,6 +196,24 @@ class PostgresEventStore:
         page = [codec.frame_from(record) for record in records[:limit]]
         return FramePage(page, encode_cursor(page[-1]) if len(records) > limit else None)
 
+    def objects(self, query: ObjectQuery) -> ObjectPage:
+        chosen = ObjectFilter.of(query)
+        with self._pool.connection() as conn:
+            rows = objects.select(conn, chosen)
+        return ObjectPage(*page_of([row.view for row in rows], chosen.limit))
+
+    def object(self, object_id: str) -> tuple[ObjectView, list[Envelope]] | None:
+        if not is_object_id(object_id):
+            return None
+        # One snapshot for the row and its events, so a purge between them cannot split them.
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            row = objects.load(conn, [object_id]).get(object_id)
+            stream = objects.events_at(conn, row.positions) if row else []
+        if row is None:
+            return None
+        return row.view, [envelope for _, envelope in in_fold_order(stream)]
+
     def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting:
         cutoff = stale_cutoff(camera, now, stale_after)
         with self._pool.connection() as conn, conn.pipeline():
@@ -276,9 +304,11 @@ class PostgresEventStore:
             gone = conn.execute(_DELETE_OLD_FRAMES, (older_than, older_than, limit)).fetchall()
             if not gone:
                 return 0, 0
-            events = conn.execute(
-                "DELETE FROM events WHERE frame_id = ANY(%b)", ([g[0] for g in gone],)
-            ).rowcount
+            deleted = conn.execute(objects.DELETE_EVENTS, ([g[0] for g in gone],)).fetchone()
+            assert deleted is not None
+            events, touched = int(deleted[0]), list(deleted[1])
+            if touched:
+                objects.resync(conn, touched)
             counts = Counter(tuple(record[1:]) for record in gone)
             keys = sorted(counts)
             conn.execute(

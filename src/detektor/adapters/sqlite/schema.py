@@ -5,6 +5,9 @@ Migrations are an ordered list; each one runs in its own transaction together wi
 again (or in two processes at once) applies only what is missing. Released migrations are
 never edited: a change is a new migration at the end of the list.
 
+A migration may also run code after its statements (`run`), in the same transaction: 0004
+folds the object events already stored into the new object projection.
+
 Timestamps are stored as `domain.fields.format_timestamp` text, fixed-width UTC, so comparing
 and ordering the text is comparing and ordering the instants.
 """
@@ -12,9 +15,11 @@ and ordering the text is comparing and ordering the instants.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from detektor.adapters.sqlite import objects
 from detektor.domain.fields import format_timestamp
 
 
@@ -23,6 +28,7 @@ class Migration:
     version: str
     name: str
     statements: tuple[str, ...]
+    run: Callable[[sqlite3.Connection], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -92,12 +98,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         "consumer checkpoints",
         ("CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY, position TEXT NOT NULL)",),
     ),
+    Migration(
+        "0004",
+        "object projection",
+        (
+            # The filter and order columns, and the whole row (view, positions, fold key) as
+            # JSON in `body`, which is what reads return (adapters.objectkit).
+            """CREATE TABLE objects (
+                object_id TEXT PRIMARY KEY,
+                camera TEXT NOT NULL,
+                label TEXT NOT NULL,
+                state TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                body TEXT NOT NULL
+            )""",
+            # The object list's orders: newest first, per camera, label and state.
+            "CREATE INDEX objects_started ON objects (started_at, object_id)",
+            "CREATE INDEX objects_camera ON objects (camera, started_at, object_id)",
+            "CREATE INDEX objects_label ON objects (label, started_at, object_id)",
+            "CREATE INDEX objects_state ON objects (state, started_at, object_id)",
+            # Every zone each object ever entered, for the zone filter.
+            """CREATE TABLE object_zones (
+                zone TEXT NOT NULL,
+                object_id TEXT NOT NULL,
+                PRIMARY KEY (zone, object_id)
+            )""",
+            "CREATE INDEX object_zones_object ON object_zones (object_id)",
+        ),
+        run=objects.backfill,
+    ),
 )
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
+def migrate(db: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
     """Apply the pending migrations on a connection in autocommit mode; returns their
-    versions. Raises RuntimeError for a database migrated by a newer build."""
+    versions. Raises RuntimeError for a database migrated by a newer build. (`migrations`:
+    a prefix of MIGRATIONS, for tests that build a database of an earlier version.)"""
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -114,7 +150,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             "know; it was migrated by a newer detektor, so upgrade this one"
         )
     applied: list[str] = []
-    for migration in MIGRATIONS:
+    for migration in migrations:
         # IMMEDIATE takes the write lock before the check, so two processes migrating at
         # once cannot both decide to apply the same migration.
         db.execute("BEGIN IMMEDIATE")
@@ -125,6 +161,8 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             if done is None:
                 for statement in migration.statements:
                     db.execute(statement)
+                if migration.run is not None:
+                    migration.run(db)
                 db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, format_timestamp(datetime.now(UTC))),

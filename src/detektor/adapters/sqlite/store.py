@@ -5,7 +5,8 @@ anything is read. Appends are therefore serialised, within this process by the l
 processes by SQLite, and positions (AUTOINCREMENT) commit in the order they are assigned: no
 transaction can commit position N+1 while N is still uncommitted. That is why a catch-up
 reader of `read_log(after=N)` never skips an event that commits late. The frame's projection
-row, the per-camera counts and the consumer's checkpoint are written in the same transaction.
+row, the per-camera counts, the object's row (`objects`) and the consumer's checkpoint are
+written in the same transaction.
 
 WAL lets readers in other processes read while one process appends; `busy_timeout` makes a
 writer wait for another process's write lock instead of failing at once.
@@ -20,7 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from detektor.adapters.sqlite import codec, schema
+from detektor.adapters.objectkit import ObjectFilter, in_fold_order, is_object_id, page_of
+from detektor.adapters.sqlite import codec, objects, schema
 from detektor.adapters.sqlite.lockfile import LockFile
 from detektor.adapters.storekit import (
     MAX_PAGE,
@@ -43,9 +45,18 @@ from detektor.domain.accounting import Accounting
 from detektor.domain.events import Envelope
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
+from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, view_of
-from detektor.ports import AppendResult, AppendStatus, Checkpoint, FramePage, FrameQuery
+from detektor.ports import (
+    AppendResult,
+    AppendStatus,
+    Checkpoint,
+    FramePage,
+    FrameQuery,
+    ObjectPage,
+    ObjectQuery,
+)
 
 
 class SqliteEventStore:
@@ -119,7 +130,8 @@ class SqliteEventStore:
         position = db.execute(codec.INSERT_EVENT, codec.event_params(envelope)).lastrowid
         assert position is not None
         step = project(row, position, envelope, lambda: _stream(db, frame_id, but=position))
-        if step is None:  # an object event: no row to move
+        if step is None:  # an object event: its object's row moves instead
+            objects.advance(db, position, envelope)
             return AppendResult(event_id, AppendStatus.APPENDED, position=position)
         if step.anomaly is not None:
             db.execute("UPDATE events SET anomaly = ? WHERE position = ?", (step.anomaly, position))
@@ -154,6 +166,22 @@ class SqliteEventStore:
             records = self._db.execute(codec.select_frames(where), (*params, limit + 1)).fetchall()
         rows = [codec.frame_from(record) for record in records[:limit]]
         return FramePage(rows, encode_cursor(rows[-1]) if len(records) > limit else None)
+
+    def objects(self, query: ObjectQuery) -> ObjectPage:
+        chosen = ObjectFilter.of(query)
+        with self._lock:
+            rows = objects.select(self._db, chosen)
+        return ObjectPage(*page_of([row.view for row in rows], chosen.limit))
+
+    def object(self, object_id: str) -> tuple[ObjectView, list[Envelope]] | None:
+        if not is_object_id(object_id):
+            return None
+        with self._transaction("DEFERRED") as db:
+            row = objects.load(db, object_id)
+            stream = objects.events_at(db, row.positions) if row else []
+        if row is None:
+            return None
+        return row.view, [envelope for _, envelope in in_fold_order(stream)]
 
     def accounting(self, camera: str, now: datetime, stale_after: timedelta) -> Accounting:
         cutoff = stale_cutoff(camera, now, stale_after)
@@ -209,13 +237,16 @@ class SqliteEventStore:
                 gone = db.execute(codec.SELECT_PURGEABLE_FRAMES, (cutoff, batch_size)).fetchall()
                 rows = [codec.frame_from(record) for record in gone]
                 ids = [(str(r.frame_id),) for r in rows]
+                touched: set[str] = set()
                 for frame_id in ids:
+                    touched |= objects.touched(db, frame_id[0])
                     deleted += db.execute(
                         "DELETE FROM events WHERE frame_id = ?", frame_id
                     ).rowcount
                 db.executemany("DELETE FROM frames WHERE frame_id = ?", ids)
                 for (camera, key), n in Counter((r.camera, bucket(r)) for r in rows).items():
                     _count(db, camera, key, -n)
+                objects.resync(db, touched)
             if len(rows) < batch_size:
                 return deleted
 

@@ -29,6 +29,7 @@ from detektor.services.tracking.api import router
 from detektor.services.tracking.consumer import EventsConsumer
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
+from detektor.services.tracking.objects_api import router as objects_router
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
@@ -89,7 +90,7 @@ def build(settings: Settings) -> FastAPI:
 
     return create_app(
         kit,
-        routers=[router],
+        routers=[router, objects_router],
         lifespan=lifespan,
         summary={
             "database": mask_secret(database_url),
