@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from detektor.adapters.objectkit import object_event
 from detektor.domain.accounting import Accounting, account
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
-from detektor.domain.object_events import ObjectEvent, ObjectEventType
 from detektor.domain.object_projection import ObjectView, fold_objects
 from detektor.domain.projection import FrameRow, row_from_view
 from detektor.ports import AppendResult, AppendStatus, EventStore
@@ -163,15 +163,6 @@ def life(
         at = (last.occurred_at - T0) / ms(1) + 1000
         events.append(event(E.OBJECT_ENDED, last.frame_id, at, data=data))
     return events
-
-
-def object_event(envelope: Envelope) -> ObjectEvent:
-    return ObjectEvent.from_data(
-        ObjectEventType(envelope.type.value),
-        envelope.frame_id,
-        envelope.occurred_at,
-        envelope.data,
-    )
 
 
 def folded(events: list[Envelope]) -> ObjectView:

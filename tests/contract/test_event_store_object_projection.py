@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from detektor.adapters.objectkit import object_event
 from detektor.domain.object_events import ObjectState
 from detektor.domain.object_projection import ObjectView, fold_objects
 from detektor.ports import EventStore, FrameQuery, ObjectQuery
@@ -29,7 +30,6 @@ from .builders import (
     frame,
     life,
     lifecycle,
-    object_event,
     oid,
     whole_log,
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from detektor.adapters.objectkit import object_event
 from detektor.adapters.stores import open_event_store
 from detektor.domain.object_events import ChangeKind, ObjectEvent, ObjectEventType, ObjectState
 from support.services import free_port
@@ -61,11 +62,7 @@ def run_scene(tmp_path: Path, scene: str, duration: float) -> list[ObjectEvent]:
         log = store.read_log(0, 100_000)
     finally:
         store.close()
-    return [
-        ObjectEvent.from_data(ObjectEventType(e.type.value), e.frame_id, e.occurred_at, e.data)
-        for _, e in log
-        if e.is_object_event
-    ]
+    return [object_event(e) for _, e in log if e.is_object_event]
 
 
 def kinds(event: ObjectEvent) -> set[ChangeKind]:
