@@ -135,3 +135,36 @@ class ObjectScript:
 
     def ended(self, after_s: float) -> ObjectEvent:
         return self._event(ObjectEventType.ENDED, after_s, seen=False)
+
+
+def started_in(frame: FrameId | str, track_id: int = 1, label: str = "person") -> Envelope:
+    """The ``object.started`` of a new object confirmed in ``frame`` (first seen there too)."""
+    fid = frame if isinstance(frame, FrameId) else FrameId.parse(frame)
+    at = fid.captured_at
+    box = (100.0, 100.0, 200.0, 400.0)
+    event = ObjectEvent(
+        type=ObjectEventType.STARTED,
+        object_id=make_object_id(fid.camera, fid, track_id),
+        camera=fid.camera,
+        frame_id=fid,
+        at=at,
+        track_id=track_id,
+        label=label,
+        state=ObjectState.ACTIVE,
+        box=box,
+        score=0.9,
+        top_score=0.9,
+        median_score=0.9,
+        first_seen=at,
+        last_seen=at,
+        zones=(),
+        best=BestFrame(fid, box, 0.9, False),
+    )
+    return envelope(event)
+
+
+def object_event_of(event: Envelope) -> ObjectEvent:
+    """The ObjectEvent an object envelope carries."""
+    return ObjectEvent.from_data(
+        ObjectEventType(event.type.value), event.frame_id, event.occurred_at, event.data
+    )
