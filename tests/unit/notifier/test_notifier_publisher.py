@@ -382,3 +382,28 @@ def test_the_minimum_hold_via_tick() -> None:
         assert [s.payload for s in link.on("detektor/front-door/person")] == [b"ON", b"OFF"]
 
     asyncio.run(scenario())
+
+
+def test_a_retried_frame_sends_the_same_message_again_and_moves_no_state_twice() -> None:
+    async def scenario() -> None:
+        n, link, sink, _ = make()
+        person = ObjectScript()
+        started = person.started()
+        frame = entry(started.frame_id, envelope(started))
+        await n.handle(frame)
+        await n.handle(frame)  # the broker's ack timed out: the consumer retries the entry
+        first, again = link.on("detektor/front-door/events")
+        assert first.payload == again.payload
+        assert again.traceparent == TRACEPARENT
+        assert events_on(link)[1]["type"] == "new"
+        assert [e.type for e in sink.events].count(EventType.PUBLISHED) == 2
+        assert [s.payload for s in link.on("detektor/front-door/person/count")] == [b"1"]
+        # A filtered event taken again stays filtered, with its reason.
+        dog = ObjectScript(label="giraffe", track_id=4)
+        giraffe = entry(dog.started().frame_id, envelope(dog.started()))
+        await n.handle(giraffe)
+        await n.handle(giraffe)
+        reasons = [f["reason"] for f in sink.events[-1].to_dict()["data"]["filtered"]]
+        assert reasons == ["duplicate"]
+
+    asyncio.run(scenario())

@@ -26,3 +26,10 @@ def succeeded(fut: asyncio.Future[None]) -> bool:
 def quiet(fut: asyncio.Future[None]) -> None:
     if not fut.cancelled() and fut.exception() is not None:
         log.warning("publishing a state message failed: %s", fut.exception())
+
+
+def quietly(futures: list[asyncio.Future[None]]) -> None:
+    """Fire and forget: a failure is logged, not raised (the republish after a reconnect
+    repairs what was lost)."""
+    for fut in futures:
+        fut.add_done_callback(quiet)

@@ -7,8 +7,8 @@ with its object events in ``objects`` (see ``entries.py``).
 ``DetectionsConsumer`` hands each entry to the ``Notifier`` and acknowledges it only after
 the broker has acknowledged what it caused: a notifier that dies mid-frame re-reads its own
 pending entries on start (at-least-once: a repeat can show as a repeated event in HA and a
-second completion, an anomaly, in the frame's timeline, never as a loss; within one run an
-object event already taken is recognised by its event id and not sent twice). While the
+second completion, an anomaly, in the frame's timeline, never as a loss; an object event
+taken again changes no state twice and sends the very same message). While the
 broker is unreachable nothing is read, so entries wait in Redis; object events older than
 ``max_event_age_s`` by the time they are read update the states but are not sent as events
 (``stale``).

@@ -13,8 +13,9 @@ and decides, per event, which message goes out, in Frigate's manner:
 - ``end``: ``object.ended`` of an object that had a message.
 
 ``before`` is the ``after`` last sent for the object (null for its first message). Events
-already taken (same event id, at-least-once delivery) and events after the object's end are
-ignored. Pure: freshness is decided by the caller.
+already taken (same event id, at-least-once delivery) change nothing again (the publisher
+repeats the message it sent for it), and events after the object's end are ignored. Pure:
+freshness is decided by the caller.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ AFTER_END = "after_end"
 NEVER_ANNOUNCED = "never_announced"
 _REMEMBER = 10_000  # event ids and ended objects remembered, per camera
 K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -86,7 +88,7 @@ class ObjectBook:
         """Take one object event; ``fresh``: younger than ``max_event_age_s`` now."""
         if event_id in self._events:
             return Verdict(None, reason=DUPLICATE)
-        _remember(self._events, event_id)
+        remember(self._events, event_id, None)
         if event.object_id in self._ended:
             return Verdict(None, reason=AFTER_END)
         tracked = self.live.get(event.object_id)
@@ -97,7 +99,7 @@ class ObjectBook:
         tracked.take(event)
         if event.type is ObjectEventType.ENDED:
             del self.live[event.object_id]
-            _remember(self._ended, event.object_id)
+            remember(self._ended, event.object_id, None)
         rules = self.rules
         reason = rules.reason(tracked.label, event.top_score, tracked.entered)
         if not fresh:
@@ -123,7 +125,8 @@ class ObjectBook:
         return count_objects(counted, labels, zones)
 
 
-def _remember(seen: OrderedDict[K, None], key: K) -> None:
-    seen[key] = None
-    if len(seen) > _REMEMBER:
+def remember(seen: OrderedDict[K, V], key: K, value: V, limit: int = _REMEMBER) -> None:
+    """Keep ``key`` in a bounded memory, forgetting the oldest beyond ``limit``."""
+    seen[key] = value
+    if len(seen) > limit:
         seen.popitem(last=False)

@@ -11,8 +11,8 @@ nothing. Once the broker has acknowledged everything the frame caused, the frame
 then ``frame.completed``, whose data lists the object events not sent and why. So each
 camera's accounting balances.
 
-The same object serves ``detektor serve notifier`` (fed by the stream consumer) and
-``detektor run`` (fed by the processor; see ``embedded.py``).
+It serves ``detektor serve notifier`` (the stream consumer) and ``detektor run`` (the
+processor; ``embedded.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
+import uuid
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -34,7 +35,7 @@ from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import EventSink
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.notifier.acks import acked, quiet, succeeded
+from detektor.services.notifier.acks import acked, quiet, quietly, succeeded
 from detektor.services.notifier.discovery import ONLINE, Entities, Topics
 from detektor.services.notifier.entries import DetectionEntry
 from detektor.services.notifier.images import Images
@@ -48,7 +49,7 @@ from detektor.services.notifier.messages import (
 )
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import MqttLink
-from detektor.services.notifier.objects import ObjectBook
+from detektor.services.notifier.objects import DUPLICATE, ObjectBook, remember
 from detektor.services.notifier.rules import CameraRules
 from detektor.services.notifier.snapshots import Link, SnapshotSource
 from detektor.services.notifier.state import CameraState, Change
@@ -56,6 +57,7 @@ from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
 Future = asyncio.Future[None]
+Sent = tuple[str, str | None, tuple[str, str]]  # (body, traceparent, topics)
 
 
 class Notifier:
@@ -90,6 +92,8 @@ class Notifier:
         self.states: dict[str, CameraState] = {}
         self.books: dict[str, ObjectBook] = {}
         self._rules: dict[str, CameraRules] = {}
+        # The messages of the last object events sent, sent again when a frame is retried.
+        self._sent: OrderedDict[uuid.UUID, Sent] = OrderedDict()
         for camera in sorted(self._zones):
             self.state(camera)
 
@@ -119,7 +123,7 @@ class Notifier:
             )
             self.books[camera] = ObjectBook(rules)
             if self._ready():
-                self._quietly(self._announce(camera))
+                quietly(self._announce(camera))
         return found
 
     async def on_connect(self) -> None:
@@ -145,7 +149,7 @@ class Notifier:
     async def flush_images(self) -> None:
         """Send the latest images that waited for their interval."""
         if self._ready():
-            self._quietly(await self.images.flush(self.clock()))
+            quietly(await self.images.flush(self.clock()))
 
     async def handle(self, entry: DetectionEntry, received: float | None = None) -> float | None:
         """Publish what one frame's object events mean, then record the frame's lifecycle
@@ -194,6 +198,9 @@ class Notifier:
         event, camera = object_event(envelope), envelope.camera
         book = self.books[camera]
         verdict = book.apply(envelope.event_id, event, fresh=fresh)
+        again = self._sent.get(envelope.event_id) if verdict.reason == DUPLICATE else None
+        if again is not None:  # a retry of this frame: the same message, at least once
+            return [self.send("event", topic, again[0], again[1], False) for topic in again[2]]
         if verdict.kind is None or verdict.tracked is None:
             reason = verdict.reason or "unknown"
             self.metrics.filtered.labels(camera, reason).inc()
@@ -201,10 +208,9 @@ class Notifier:
         body, after = event_message(verdict, envelope, event, self.snapshots is not None, self.sign)
         verdict.tracked.sent = after
         object_tp = object_traceparent(envelope, traceparent)
-        futures = [
-            self.send("event", topic, body, object_tp, False)
-            for topic in (self.topics.all_events, self.topics.events(camera))
-        ]
+        topics = (self.topics.all_events, self.topics.events(camera))
+        remember(self._sent, envelope.event_id, (body, object_tp, topics), limit=1000)
+        futures = [self.send("event", topic, body, object_tp, False) for topic in topics]
         if verdict.kind == "new":
             stamp = self.states[camera].stamp(format_timestamp(event.first_seen), after)
             futures.append(self._publish_change(camera, stamp))
@@ -282,12 +288,7 @@ class Notifier:
     def _publish_now(self, camera: str, changes: list[Change]) -> None:
         """Fire and forget (while connected): the snapshot after a reconnect repairs gaps."""
         if changes and self._ready():
-            self._quietly([self._publish_change(camera, change) for change in changes])
-
-    @staticmethod
-    def _quietly(futures: list[Future]) -> None:
-        for fut in futures:
-            fut.add_done_callback(quiet)
+            quietly([self._publish_change(camera, change) for change in changes])
 
 
 async def run_ticks(notifier: Notifier, stop: asyncio.Event, every_s: float = 0.25) -> None:
