@@ -1,4 +1,4 @@
-"""Notifier benchmark: detection-to-broker-ack latency at 40 detections/s, against raw paho.
+"""Notifier benchmark: frame-to-broker-ack latency at 40 frames/s, against raw paho.
 
     .venv/bin/python bench/notifier.py [--count 1200] [--rate 40] [--port 1883] [--no-stream]
 
@@ -6,15 +6,19 @@ Needs a Mosquitto on 127.0.0.1 (and Redis for the stream part, at ``$TEST_REDIS_
 redis://127.0.0.1:6379/0, as for the tests). Topics go under a root of their own, cleared
 afterwards.
 
-1. **Our path**: ``Notifier.handle`` (rules, zones, state, JSON, span, lifecycle events) on
-   the real ``MqttLink`` (paho-mqtt in its network thread, acks bridged to asyncio), from the
-   detection in hand to the broker's PUBACK of every message it caused.
+Each frame carries one object event (a person started in the first frame, then an update
+with a better snapshot in every frame: the busiest a lifecycle gets for one object), so
+each frame causes one event message on both event topics.
+
+1. **Our path**: ``Notifier.handle`` (object book, rules, state, JSON, spans, lifecycle
+   events) on the real ``MqttLink`` (paho-mqtt in its network thread, acks bridged to
+   asyncio), from the frame in hand to the broker's PUBACK of every message it caused.
 2. **Raw paho**, interleaved with 1 in the same run (a third of a period later, so both start
    from the same idle): a bare paho-mqtt 2 client (``loop_start``) publishes exactly the
-   messages 1 sent for the same detection (topics, payloads, QoS 1, MQTT 5 properties) and
+   messages 1 sent for the same frame (topics, payloads, QoS 1, MQTT 5 properties) and
    waits for their acks with ``wait_for_publish``. Raw **aiomqtt** likewise, when it is
    installed (it is not a dependency of Detektor).
-3. **Through Redis** (informational): XADD on a detections stream, read by the real
+3. **Through Redis** (informational): XADD on the frames stream, read by the real
    ``DetectionsConsumer``, up to the broker's ack.
 
 Prints p50/p99 of each and the ratio raw/ours (1.0 = no overhead). Targets: p99 ≤ 20 ms,
@@ -45,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from detektor import package_version
 from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.domain.frames import FrameId
+from detektor.domain.events import Envelope
 from detektor.kit.health import Liveness
 from detektor.kit.metrics import Metrics
 from detektor.kit.telemetry import setup_telemetry
@@ -56,6 +60,7 @@ from detektor.services.notifier.mqtt import MqttLink, broker_from
 from detektor.services.notifier.publisher import Notifier
 from detektor.services.notifier.rules import Detection
 from detektor.settings import Settings
+from support.object_events import ObjectScript, envelope
 from support.redis import REDIS_URL  # TEST_REDIS_URL, as the tests use
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -69,6 +74,21 @@ def pct(values: list[float], q: float) -> float:
 def detection(i: int) -> Detection:
     x = 100 + (i % 50)
     return Detection("person", 0.8 + (i % 10) / 100, (x, 120, x + 80, 400))
+
+
+class Person:
+    """One object's events, one per frame: started, then a better snapshot each time."""
+
+    def __init__(self) -> None:
+        self.script = ObjectScript(camera="bench", start=datetime.now(UTC))
+        self.first = True
+
+    def next(self) -> Envelope:
+        if self.first:
+            self.first = False
+            return envelope(self.script.started())
+        elapsed = (datetime.now(UTC) - self.script.start).total_seconds()
+        return envelope(self.script.better_snapshot(elapsed, 0.9))
 
 
 class Recorder:
@@ -142,6 +162,7 @@ async def interleaved(
     except ImportError:
         aio = None
     out: dict[str, list[float]] = {"ours": [], "whole": [], "paho": [], "aiomqtt": []}
+    person = Person()
     loop = asyncio.get_running_loop()
     start = loop.time()
 
@@ -151,8 +172,8 @@ async def interleaved(
     try:
         for i in range(count + 40):
             await at(i)
-            now_ms = int(time.time() * 1000)
-            entry = DetectionEntry(FrameId.make("bench", now_ms, i), [detection(i)], TRACEPARENT)
+            event = person.next()
+            entry = DetectionEntry(event.frame_id, [detection(i)], TRACEPARENT, (event,))
             recorder.sent.clear()
             t0 = time.perf_counter()
             to_ack = await notifier.handle(entry, t0)
@@ -208,13 +229,14 @@ async def through_redis(settings: Settings, count: int, rate: float, port: int) 
     sent: dict[str, float] = {}
     loop = asyncio.get_running_loop()
     writer = Redis.from_url(REDIS_URL)
+    person = Person()
     try:
         await asyncio.sleep(0.3)
         start = loop.time()
         for i in range(count):
             await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
-            now_ms = int(time.time() * 1000)
-            fid = str(FrameId.make("bench", now_ms, i))
+            event = person.next()
+            fid = str(event.frame_id)
             det = detection(i).to_dict()
             sent[fid] = time.monotonic()
             await writer.xadd(
@@ -222,9 +244,10 @@ async def through_redis(settings: Settings, count: int, rate: float, port: int) 
                 {
                     "frame_id": fid,
                     "camera": "bench",
-                    "captured_ms": str(now_ms),
+                    "captured_ms": str(event.frame_id.captured_ms),
                     "detections": json.dumps([det]),
                     "traceparent": TRACEPARENT,
+                    "objects": json.dumps([event.to_dict()]),
                 },
             )
         deadline = loop.time() + 10
@@ -258,8 +281,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=1200, help="detections per measurement")
-    parser.add_argument("--rate", type=float, default=40.0, help="detections per second")
+    parser.add_argument("--count", type=int, default=1200, help="frames per measurement")
+    parser.add_argument("--rate", type=float, default=40.0, help="frames per second")
     parser.add_argument("--port", type=int, default=1883)
     parser.add_argument("--no-stream", action="store_true", help="skip the Redis measurement")
     args = parser.parse_args()
@@ -278,10 +301,7 @@ def main() -> None:
         }
     )
     when = f"{datetime.now(UTC):%Y-%m-%d}"
-    print(
-        f"notifier bench {when}: {args.count} detections at {args.rate:g}/s, QoS 1, "
-        f"port {args.port}"
-    )
+    print(f"notifier bench {when}: {args.count} frames at {args.rate:g}/s, QoS 1, port {args.port}")
     try:
         runs = asyncio.run(interleaved(settings, args.count, args.rate, args.port))
         stream = []
@@ -292,7 +312,7 @@ def main() -> None:
         telemetry.shutdown()
     ours = runs["ours"]
     rows = [
-        ("ours: detection -> PUBACK", ours),
+        ("ours: frame -> PUBACK", ours),
         ("ours: whole handle() incl. lifecycle", runs["whole"]),
         ("raw paho 2 (loop_start), same messages", runs["paho"]),
     ]

@@ -8,89 +8,36 @@ and restarts it mid-stream.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 import redis
-from paho.mqtt.enums import CallbackAPIVersion
 
+from detektor.domain.events import Envelope
+from detektor.domain.frames import FrameId
+from support.mqtt import PrivateMosquitto, Subscriber, clear_retained
+from support.object_events import envelope, started_in
 from support.postgres import temporary_database
 from support.process import ServiceProcess
 from support.redis import redis_namespace
-from support.services import free_port, require_binary, require_port
+from support.services import require_binary, require_port
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 PORCH = [[0, 300], [640, 300], [640, 480], [0, 480]]
 PASSWORD = "hunter2-not-logged"
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    payload: str
-    retain: bool
-    user_properties: dict[str, str]
-
-
-class Subscriber:
-    """A paho MQTT 5 client that records everything under ``topic``."""
-
-    def __init__(self, port: int, topic: str) -> None:
-        self.messages: list[Message] = []
-        self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        info = self.client.subscribe(topic, qos=1)
-        assert info[0] == mqtt.MQTT_ERR_SUCCESS
-
-    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        props = dict(getattr(msg.properties, "UserProperty", []) or [])
-        with self._lock:
-            self.messages.append(Message(msg.topic, msg.payload.decode(), bool(msg.retain), props))
-
-    def seen(self) -> list[Message]:
-        with self._lock:
-            return list(self.messages)
-
-    def latest(self, topic: str) -> Message | None:
-        found = [m for m in self.seen() if m.topic == topic]
-        return found[-1] if found else None
-
-    def wait(self, topic: str, payload: str | None = None, timeout: float = 10.0) -> Message:
-        def check() -> Message | None:
-            m = self.latest(topic)
-            return m if m is not None and payload in (None, m.payload) else None
-
-        return wait_for(check, timeout, f"{topic} = {payload or 'anything'}")
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def clear_retained(port: int, root: str) -> None:
-    """Remove every retained message under ``root`` (best effort)."""
-    sub = Subscriber(port, f"{root}/#")
-    time.sleep(0.5)
-    for topic in {m.topic for m in sub.seen() if m.retain}:
-        sub.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
-    sub.close()
 
 
 def configs(sub: Subscriber, root: str, count: int) -> dict[str, dict[str, Any]]:
@@ -111,7 +58,7 @@ def assert_valid_discovery(topic: str, payload: dict[str, Any], root: str) -> No
     prefix, component, node, obj, tail = topic.rsplit("/", 4)
     assert prefix == f"{root}/homeassistant"
     assert tail == "config"
-    assert component in ("binary_sensor", "sensor")
+    assert component in ("binary_sensor", "sensor", "image")
     camera = node.removeprefix("detektor_")
     assert payload["unique_id"] == f"detektor_{camera}_{obj}"
     assert {"name", "state_topic", "availability", "device"} <= payload.keys()
@@ -139,9 +86,10 @@ def notifier_env(redis_url: str, ns: str, root: str, port: int = 1883) -> dict[s
         "DETEKTOR_NOTIFIER__CAMERAS": json.dumps(
             {
                 "front-door": {"labels": ["person"]},
-                "porch": {"labels": ["person"], "zones": {"steps": PORCH}},
+                "porch": {"labels": ["person"], "required_zones": ["steps"]},
             }
         ),
+        "DETEKTOR_OBJECTS__CAMERAS": json.dumps({"porch": {"zones": {"steps": {"points": PORCH}}}}),
     }
 
 
@@ -186,7 +134,10 @@ def pipeline_events(r: redis.Redis, stream: str, fid: str) -> None:
         r.xadd(stream, {"envelope": json.dumps(envelope)})
 
 
-def detection(r: redis.Redis, stream: str, fid: str, detections: object) -> None:
+def detection(
+    r: redis.Redis, stream: str, fid: str, detections: object, objects: Sequence[Envelope] = ()
+) -> None:
+    """One frame's entry: its detections, and the object events the objects stage made."""
     camera, ms, _ = fid.split(":")
     fields = {
         "frame_id": fid,
@@ -194,6 +145,7 @@ def detection(r: redis.Redis, stream: str, fid: str, detections: object) -> None
         "captured_ms": ms,
         "detections": detections if isinstance(detections, str) else json.dumps(detections),
         "traceparent": TRACEPARENT,
+        "objects": json.dumps([e.to_dict() for e in objects]),
     }
     r.xadd(stream, fields)  # type: ignore[arg-type]
 
@@ -210,7 +162,7 @@ def mqtt_root() -> Iterator[str]:
     clear_retained(1883, root)
 
 
-def test_detections_reach_home_assistant_over_the_real_mosquitto(
+def test_objects_reach_home_assistant_over_the_real_mosquitto(
     tmp_path: Path, mqtt_root: str
 ) -> None:
     root = mqtt_root
@@ -235,7 +187,9 @@ def test_detections_reach_home_assistant_over_the_real_mosquitto(
             wait_ready(notifier)
             # Subscribing after the notifier announced itself: what arrives is retained.
             sub = Subscriber(1883, f"{root}/#")
-            found = configs(sub, root, 8)  # 4 entities for each of 2 cameras
+            # front-door: person x 3 + last detection + camera; porch: the same + 3 for the
+            # steps zone, configured in the objects section.
+            found = configs(sub, root, 13)
             for topic, payload in found.items():
                 assert_valid_discovery(topic, payload, root)
             assert len({p["unique_id"] for p in found.values()}) == len(found)
@@ -243,31 +197,44 @@ def test_detections_reach_home_assistant_over_the_real_mosquitto(
                 f"{root}/homeassistant/binary_sensor/detektor_front-door/person/config"
             ]
             assert person_cfg["device_class"] == "occupancy"
+            steps_cfg = found[
+                f"{root}/homeassistant/binary_sensor/detektor_porch/zone_steps_person/config"
+            ]
+            assert steps_cfg["state_topic"] == f"{root}/detektor/porch/zones/steps/person"
             online = sub.wait(f"{root}/detektor/availability", "online")
             assert online.retain
 
-            # A synthetic person at the front door: on, an event, then off after the delay.
+            # A person the objects stage confirmed at the front door: new, then end.
             fid = frame_id("front-door", 1)
             pipeline_events(r, f"{ns}:events", fid)
-            started = time.monotonic()
-            detection(r, f"{ns}:detections", fid, [person()])
+            started = started_in(fid)
+            detection(r, f"{ns}:detections", fid, [person()], [started])
             sub.wait(f"{root}/detektor/front-door/person", "ON")
             assert sub.wait(f"{root}/detektor/front-door/person/count", "1")
             event = sub.wait(f"{root}/detektor/front-door/events")
             body = json.loads(event.payload)
-            assert body["frame_id"] == fid
-            assert body["label"] == "person"
-            assert body["box"] == [100, 100, 200, 400]
-            assert body["snapshot_url"] == f"http://tracking.local:8000/v1/frames/{fid}"
+            assert body["type"] == "new"
+            assert body["before"] is None
+            assert body["after"]["frame_id"] == fid
+            assert body["after"]["label"] == "person"
+            assert body["after"]["box"] == [100, 100, 200, 400]
+            assert body["after"]["snapshot_url"] is None  # no snapshot store here
             assert not event.retain
+            assert json.loads(sub.wait(f"{root}/detektor/events").payload) == body
             traceparent = event.user_properties["traceparent"]
             assert traceparent.split("-")[1] == TRACEPARENT.split("-")[1]
             stamp = sub.wait(f"{root}/detektor/front-door/last_detection")
             assert datetime.fromisoformat(stamp.payload) == datetime.fromtimestamp(
                 int(fid.split(":")[1]) / 1000, UTC
             )
+            later = frame_id("front-door", 2)
+            pipeline_events(r, f"{ns}:events", later)
+            ended = envelope(_ended(started, FrameId.parse(fid).captured_at + timedelta(seconds=2)))
+            detection(r, f"{ns}:detections", later, [], [ended])
             sub.wait(f"{root}/detektor/front-door/person", "OFF", timeout=5)
-            assert time.monotonic() - started >= 1.0
+            end = [json.loads(m.payload) for m in sub.on(f"{root}/detektor/front-door/events")]
+            assert [b["type"] for b in end] == ["new", "end"]
+            assert end[1]["before"] == body["after"]
 
             def timeline(frame: str, state: str) -> dict[str, Any] | None:
                 reply = httpx.get(f"{tracking.url}/v1/frames/{frame}", timeout=2)
@@ -282,36 +249,34 @@ def test_detections_reach_home_assistant_over_the_real_mosquitto(
             assert view["trace_id"] == TRACEPARENT.split("-")[1]
 
             # Bad input never crashes the service.
-            bad = frame_id("front-door", 2)
+            bad = frame_id("front-door", 3)
             detection(r, f"{ns}:detections", bad, "{not json")
-            car = frame_id("front-door", 3)
+            car = frame_id("front-door", 4)
             pipeline_events(r, f"{ns}:events", car)
-            detection(
-                r, f"{ns}:detections", car, [{"label": "car", "score": 0.9, "box": [1, 1, 9, 9]}]
-            )
-            lawn = frame_id("porch", 4)
+            detection(r, f"{ns}:detections", car, [], [started_in(car, 2, "car")])
+            lawn = frame_id("porch", 5)
             pipeline_events(r, f"{ns}:events", lawn)
-            detection(
-                r, f"{ns}:detections", lawn, [person(10, 10, 50, 200)]
-            )  # feet above the steps
+            detection(r, f"{ns}:detections", lawn, [], [started_in(lawn, 3)])  # not on the steps
             dead = wait_for(lambda: r.xrange(f"{ns}:detections:dead"), 10, "a dead letter")
             assert dead[0][1][b"frame_id"] == bad.encode()
             assert b"not valid JSON" in dead[0][1][b"dead_reason"]
             failed = wait_for(lambda: timeline(bad, "failed"), 10, "malformed frame failed")
             assert "not valid JSON" in failed["events"][-1]["data"]["error"]
-            for frame, reason in ((car, "label_not_configured"), (lawn, "outside_zones")):
+            for frame, reason in ((car, "label_not_configured"), (lawn, "outside_required_zones")):
                 view = wait_for(lambda f=frame: timeline(f, "completed"), 10, f"{frame} completed")
                 last = view["events"][-1]
                 assert [e["type"] for e in view["events"]][-1] == "frame.completed"
                 assert "frame.published" not in [e["type"] for e in view["events"]]
                 assert last["data"]["filtered"][0]["reason"] == reason
+            # The person on the lawn is counted all the same: the porch has a person.
+            sub.wait(f"{root}/detektor/porch/person", "ON")
             events = [m for m in sub.seen() if m.topic.endswith("/events")]
-            assert [json.loads(m.payload)["frame_id"] for m in events] == [fid]
+            assert {json.loads(m.payload)["after"]["frame_id"] for m in events} == {fid}
             assert httpx.get(f"{notifier.url}/healthz").status_code == 200
             metrics = httpx.get(f"{notifier.url}/metrics").text
             assert (
-                'detektor_notifier_filtered_total{camera="porch",reason="outside_zones"} 1.0'
-                in metrics
+                'detektor_notifier_filtered_total{camera="porch",reason="outside_required_zones"}'
+                " 1.0" in metrics
             )
             assert "detektor_notifier_dead_letters_total 1.0" in metrics
             assert "detektor_notifier_connected 1.0" in metrics
@@ -325,60 +290,67 @@ def test_detections_reach_home_assistant_over_the_real_mosquitto(
         assert "connected to MQTT broker mqtt://detektor:***@127.0.0.1:1883" in notifier.output()
 
 
-def test_an_invalid_zone_polygon_stops_the_start_with_a_clear_error() -> None:
-    bow_tie = {"front-door": {"zones": {"porch": [[0, 0], [10, 10], [10, 0], [0, 10]]}}}
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DETEKTOR_MQTT_URL": "mqtt://user:secret@127.0.0.1:1883",
-        "DETEKTOR_NOTIFIER__CAMERAS": json.dumps(bow_tie),
-    }
+def _ended(started: Envelope, at: datetime) -> Any:
+    from dataclasses import replace
+
+    from detektor.domain.object_events import ObjectEventType, ObjectState
+    from support.object_events import object_event_of
+
+    return replace(
+        object_event_of(started), type=ObjectEventType.ENDED, state=ObjectState.ENDED, at=at
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {
+                "DETEKTOR_OBJECTS__CAMERAS": json.dumps(
+                    {
+                        "front-door": {
+                            "zones": {"porch": {"points": [[0, 0], [10, 10], [10, 0], [0, 10]]}}
+                        }
+                    }
+                )
+            },
+            ["zones.porch.points", "self-intersecting"],
+        ),
+        (
+            {"DETEKTOR_NOTIFIER__CAMERAS": json.dumps({"front-door": {"zones": {"porch": PORCH}}})},
+            ["zones moved", "objects.cameras.<camera>.zones"],
+        ),
+        (
+            {
+                "DETEKTOR_NOTIFIER__CAMERAS": json.dumps(
+                    {"front-door": {"required_zones": ["porch"]}}
+                )
+            },
+            ["'porch' is not a zone of objects.cameras.front-door.zones"],
+        ),
+    ],
+    ids=["bow-tie", "zones-moved", "unknown-required-zone"],
+)
+def test_zone_mistakes_stop_the_start_with_a_clear_error(
+    env: dict[str, str], says: list[str]
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "detektor.cli", "serve", "notifier"],
-        env=env,
+        env={
+            "PATH": "/usr/bin:/bin",
+            # The code under test, where PYTHONPATH points at a checkout.
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+            "DETEKTOR_MQTT_URL": "mqtt://user:secret@127.0.0.1:1883",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 2
-    assert "zone 'porch' is not a valid polygon" in done.stderr
-    assert "self-intersecting" in done.stderr
+    for text in says:
+        assert text in done.stderr
     assert "secret" not in done.stderr + done.stdout
-
-
-class PrivateMosquitto:
-    """A mosquitto of the test's own on a free port, without persistence: a restart loses
-    every retained message, so what comes back was re-published by the notifier."""
-
-    def __init__(self, binary: str, tmp: Path) -> None:
-        self.port = free_port()
-        self.config = tmp / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        )
-        self.binary, self.log = binary, tmp / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT
-            )
-        require = lambda: _port_open(self.port)  # noqa: E731
-        wait_for(require, 10, f"mosquitto on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-        self.proc = None
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path) -> None:
@@ -405,15 +377,17 @@ def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path
                 broker.start()
                 wait_ready(notifier)
                 before = Subscriber(broker.port, f"{root}/#")
-                configs(before, root, 8)
+                configs(before, root, 13)
                 before.wait(f"{root}/detektor/availability", "online")
                 before.close()
 
                 frames = [frame_id("front-door", n) for n in range(30)]
+                # The person is confirmed in the first frame and stays: the rest say nothing.
+                objects = [[started_in(frames[0])]] + [[] for _ in frames[1:]]
                 feeding = threading.Thread(
                     target=lambda: [
-                        (detection(r, f"{ns}:detections", f, [person()]), time.sleep(0.1))
-                        for f in frames
+                        (detection(r, f"{ns}:detections", f, [person()], o), time.sleep(0.1))
+                        for f, o in zip(frames, objects, strict=True)
                     ]
                 )
                 feeding.start()
@@ -425,7 +399,7 @@ def test_broker_restart_mid_stream_reconnects_and_announces_again(tmp_path: Path
 
                 wait_ready(notifier, timeout=20)
                 after = Subscriber(broker.port, f"{root}/#")
-                found = configs(after, root, 8)  # re-published: the broker kept nothing
+                found = configs(after, root, 13)  # re-published: the broker kept nothing
                 for topic, payload in found.items():
                     assert_valid_discovery(topic, payload, root)
                 assert after.wait(f"{root}/detektor/availability", "online").retain
@@ -464,7 +438,6 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
 
     from detektor.adapters.event_sinks import MemoryEventSink
     from detektor.domain.events import EventType
-    from detektor.domain.frames import FrameId
     from detektor.domain.messages import FrameMessage
     from detektor.kit.app import ServiceKit
     from detektor.pipeline.decoding import Frame
@@ -473,6 +446,13 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
     from detektor.pipeline.processing import Result
     from detektor.services.notifier.embedded import EmbeddedNotifier
     from detektor.settings import Settings
+
+    def jpeg(shade: int) -> bytes:
+        import cv2
+
+        ok, data = cv2.imencode(".jpg", np.full((48, 64, 3), shade, np.uint8))
+        assert ok
+        return bytes(data.tobytes())
 
     root = mqtt_root
     settings = Settings(
@@ -493,14 +473,29 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
         )
         return Frame(message, np.zeros((48, 64, 3), np.uint8))
 
+    class Pictures:
+        """The snapshot store's in-memory twin, with real JPEGs."""
+
+        def read_best(self, object_id: str, *, crop: bool = False, box: bool = True) -> bytes:
+            return jpeg(200)
+
+        def read_latest(self, camera: str, *, boxes: bool = True) -> bytes:
+            return jpeg(100)
+
     async def scenario() -> MemoryEventSink:
         kit = ServiceKit("run", settings)
-        notifier = EmbeddedNotifier(settings, kit, PipelineMetrics(kit.metrics))
+        notifier = EmbeddedNotifier(
+            settings,
+            kit,
+            PipelineMetrics(kit.metrics),
+            snapshots=Pictures(),
+            link=lambda path: f"https://ha.example{path}?sig=1",
+        )
         inner = MemoryEventSink()
         sink = notifier.observe(inner)
         await notifier.start(sink)
         await asyncio.wait_for(notifier.link.ready.wait(), 10)  # type: ignore[union-attr]
-        first, second = frame(1), frame(2)
+        first, second, third = frame(1), frame(2), frame(3)
         await sink.emit(
             [
                 lifecycle_event(
@@ -510,9 +505,16 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
                 )
             ]
         )
+        started = started_in(first.message.frame_id)
+        wrong = started_in(FrameId.make("elsewhere", first.message.captured_ms, 1))
         await notifier.publish(
-            [first, second],
-            [Result([person()]), Result([{"label": "person", "score": 2, "box": []}])],
+            [first, second, third],
+            [
+                Result([person()]),
+                Result([{"label": "person", "score": 2, "box": []}]),
+                Result([person()]),
+            ],
+            [[started], [], [wrong]],
         )
         await notifier.stop(5)
         return inner
@@ -522,11 +524,19 @@ def test_embedded_notifier_publishes_what_the_processor_hands_it(mqtt_root: str)
     assert sub.wait(f"{root}/detektor/synthetic/connected", "ON")
     event = sub.wait(f"{root}/detektor/synthetic/events")
     assert event.user_properties["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
+    after = json.loads(event.payload)["after"]
+    assert (
+        after["snapshot_url"] == f"https://ha.example/v1/objects/{after['id']}/snapshot.jpg?sig=1"
+    )
+    image = sub.wait(f"{root}/detektor/synthetic/image")
+    assert image.raw == jpeg(100)
+    assert sub.wait(f"{root}/detektor/synthetic/person/snapshot").raw == jpeg(200)
     sub.wait(f"{root}/detektor/availability", "offline")  # a clean stop says so itself
     by_type = [(e.type.value, str(e.frame_id).rsplit(":", 1)[1]) for e in inner.events]
     assert ("frame.published", "000001") in by_type
     assert ("frame.completed", "000001") in by_type
     assert ("frame.failed", "000002") in by_type  # a score of 2 is not a detection
+    assert ("frame.failed", "000003") in by_type  # an object of another camera
     sub.close()
 
 

@@ -22,6 +22,7 @@ import redis
 
 from detektor.adapters.stores import open_event_store
 from support.frames import message
+from support.object_events import started_in
 from support.process import ServiceProcess
 from support.redis import redis_namespace
 from support.services import require_port
@@ -203,14 +204,26 @@ def test_detector_dead_letters_poison_frames_and_processes_the_rest(tmp_path: Pa
 # --- the detections stream, read by the notifier --------------------------------------------
 
 
-def detection_entry(fid: str, detections: str, camera: str | None = None) -> dict[str, str]:
-    return {
+def detection_entry(
+    fid: str, detections: str, camera: str | None = None, objects: str | None = None
+) -> dict[str, str]:
+    entry = {
         "frame_id": fid,
         "camera": camera or fid.split(":")[0],
         "captured_ms": fid.split(":")[1],
         "detections": detections,
         "traceparent": TRACEPARENT,
     }
+    if objects is not None:
+        entry["objects"] = objects
+    return entry
+
+
+def person_entry(fid: str, track_id: int) -> dict[str, str]:
+    """A frame whose person the objects stage has just confirmed: one object.started."""
+    person = '[{"label": "person", "score": 0.9, "box": [10, 10, 50, 200]}]'
+    started = started_in(fid, track_id).to_dict()
+    return detection_entry(fid, person, objects=json.dumps([started]))
 
 
 def recent_frame(camera: str, seq: int) -> str:
@@ -234,9 +247,11 @@ class Subscriber:
         self.client.subscribe(f"{root}/#", qos=1)
 
     def frames(self) -> list[str]:
-        """Frame ids of the detection events published for the front door."""
+        """Frame ids of the object events published for the front door."""
         topic = f"{self.root}/detektor/front-door/events"
-        return [json.loads(p)["frame_id"] for t, p, _ in list(self.seen) if t == topic and p]
+        return [
+            json.loads(p)["after"]["frame_id"] for t, p, _ in list(self.seen) if t == topic and p
+        ]
 
     def close(self) -> None:
         # Live deliveries do not carry the retain flag: clear every topic seen.
@@ -247,22 +262,34 @@ class Subscriber:
 
 
 def notifier_batch() -> tuple[list[str], list[tuple[dict[str, Any], str]]]:
-    """Valid front-door detections, and poison between them with the reason expected."""
+    """Valid front-door entries (each a new person), and poison between them with the reason
+    expected."""
     person = '[{"label": "person", "score": 0.9, "box": [10, 10, 50, 200]}]'
     good = [recent_frame("front-door", n) for n in (1, 5, 9)]
     door = [recent_frame("front-door", n) for n in range(10)]
+    ok = json.dumps([started_in(door[0], 99).to_dict()])
+    other_camera = json.dumps([started_in(recent_frame("garage", 1)).to_dict()])
+    lifecycle = json.dumps([{**json.loads(ok)[0], "type": "frame.completed", "data": {}}])
+    no_data = json.dumps([{**json.loads(ok)[0], "data": {"object_id": "front-door:1:1"}}])
     return good, [
-        (detection_entry(good[0], person), ""),
+        (person_entry(good[0], 1), ""),
+        (detection_entry(door[2], person, objects="{not json"), "objects is not valid JSON"),
+        (detection_entry(door[2], person, objects="{}"), "objects must be a JSON list"),
+        (detection_entry(door[3], person, objects=other_camera), "objects[0]: camera 'garage'"),
+        (detection_entry(door[3], person, objects=lifecycle), "objects[0]: type 'frame.completed'"),
+        (detection_entry(door[3], person, objects=no_data), "objects[0]: data."),
+        (detection_entry(door[3], person, objects="[" * 50_000), "objects is not valid JSON"),
+        (detection_entry(door[3], person, objects=ok.replace("person", "\\ud800")), "objects[0]"),
         (detection_entry(door[2], "{not json"), "not valid JSON"),
         (detection_entry(door[3], person.replace("0.9", "9" * 400)), "score"),
         (detection_entry(door[4], person.replace("0.9", HUGE_INT)), "not valid JSON"),
-        (detection_entry(good[1], person), ""),
+        (person_entry(good[1], 2), ""),
         (detection_entry(door[6], "[" * 50_000), "not valid JSON"),
         (detection_entry(door[7], person.replace("person", "\\ud800")), "label"),
         (detection_entry(recent_frame("garage", 8), person), "unknown camera 'garage'"),
         ({"frame_id": recent_frame("front-door", 10)}, "missing field"),
         ({"frame_id": b"\xff\xfe", "detections": b"\xed\xa0\x80"}, "not UTF-8"),
-        (detection_entry(good[2], person), ""),
+        (person_entry(good[2], 3), ""),
     ]
 
 
@@ -271,7 +298,6 @@ def test_notifier_dead_letters_unusable_detections_and_publishes_the_rest(
 ) -> None:
     require_port("127.0.0.1", 1883, "Mosquitto")
     root = f"test-{uuid.uuid4().hex[:10]}"
-    person = '[{"label": "person", "score": 0.9, "box": [10, 10, 50, 200]}]'
     with redis_namespace() as (r_url, ns):
         env = {
             "DETEKTOR_MQTT_URL": "mqtt://127.0.0.1:1883",
@@ -301,13 +327,13 @@ def test_notifier_dead_letters_unusable_detections_and_publishes_the_rest(
                 wait_for(lambda: nothing_pending(r, stream, "notifier"), 10, "all acknowledged")
                 # Still consuming.
                 later = recent_frame("front-door", 11)
-                r.xadd(stream, detection_entry(later, person))  # type: ignore[arg-type]
+                r.xadd(stream, person_entry(later, 11))  # type: ignore[arg-type]
                 wait_for(lambda: later in sub.frames(), 30, "a later detection")
                 assert healthy(svc)
 
             with ServiceProcess("notifier", tmp_path, env) as svc:
                 after = recent_frame("front-door", 12)
-                r.xadd(stream, detection_entry(after, person))  # type: ignore[arg-type]
+                r.xadd(stream, person_entry(after, 12))  # type: ignore[arg-type]
                 wait_for(lambda: after in sub.frames(), 30, "after restart")
                 assert r.xlen(dead) == len(expected)  # the poison was not read again
                 # Published before the ack: wait for it rather than race it.

@@ -66,3 +66,60 @@ def test_missing_fields_are_listed_and_the_frame_id_survives_when_it_can() -> No
     assert parse_entry(broken) == "missing field(s) camera, detections"
     assert str(raw_frame_id(broken)) == FRAME.decode()
     assert raw_frame_id({b"camera": b"x"}) is None
+
+
+def object_envelopes(camera: str = "front-door", **over: object) -> list[dict[str, object]]:
+    from support.object_events import ObjectScript, envelope
+
+    person = ObjectScript(camera=camera)
+    found = [envelope(person.started()).to_dict(), envelope(person.ended(3)).to_dict()]
+    found[0].update(over)
+    return found
+
+
+def test_an_entry_with_its_object_events() -> None:
+    raw = object_envelopes()
+    entry = parse_entry(fields(objects=json.dumps(raw).encode()))
+    assert not isinstance(entry, str)
+    assert [e.type.value for e in entry.objects] == ["object.started", "object.ended"]
+    assert [e.to_dict() for e in entry.objects] == raw
+    for empty in (b"", b"[]"):
+        none = parse_entry(fields(objects=empty))
+        assert not isinstance(none, str)
+        assert none.objects == ()
+
+
+@pytest.mark.parametrize(
+    ("objects", "reason"),
+    [
+        (b"{not json", "objects is not valid JSON"),
+        (b'{"type": "object.started"}', "objects must be a JSON list"),
+        (b"[1]", "objects[0]: envelope: must be"),
+        (b"[{}]", "objects[0]: event_id: is required"),
+        (
+            json.dumps(object_envelopes(type="frame.completed", data={})).encode(),
+            "not an object event",
+        ),
+        (json.dumps(object_envelopes(type="object.exploded")).encode(), "unknown event type"),
+        (json.dumps(object_envelopes("back-yard")).encode(), "is not the frame's camera"),
+        (json.dumps(object_envelopes(data={"object_id": "front-door:1:1"})).encode(), "data."),
+        (json.dumps(object_envelopes(schema_version=99)).encode(), "newer than this build"),
+        (json.dumps(object_envelopes(trace_id="0" * 32)).encode(), "trace_id"),
+    ],
+    ids=[
+        "bad-json",
+        "not-a-list",
+        "not-an-object",
+        "empty-envelope",
+        "lifecycle-type",
+        "unknown-type",
+        "other-camera",
+        "bad-data",
+        "future-schema",
+        "zero-trace-id",
+    ],
+)
+def test_malformed_object_events_give_a_reason(objects: bytes, reason: str) -> None:
+    entry = parse_entry(fields(objects=objects))
+    assert isinstance(entry, str)
+    assert reason in entry

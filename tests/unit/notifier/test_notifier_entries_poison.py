@@ -61,3 +61,35 @@ def test_each_poison_entry_is_answered_with_a_reason(raw: str | bytes, reason: s
     assert reason in answer
     json.dumps(answer).encode()  # a reason can always be written to the dead-letter stream
     answer.encode()
+
+
+def deep_data() -> str:
+    """A valid object.started envelope whose data nests 300 lists deep (JSON parses it)."""
+    from support.object_events import ObjectScript, envelope
+
+    text = json.dumps([envelope(ObjectScript().started()).to_dict()])
+    start = text.index('"data": ') + len('"data": ')
+    end = text.rindex("}}]") + 1
+    return text[:start] + '{"box": ' + "[" * 300 + "]" * 300 + "}" + text[end:]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "objects is not valid JSON: RecursionError"),
+        (f"[{HUGER}]", "objects is not valid JSON: ValueError"),
+        ("[" + "{}," * 1001 + "{}]", "1002 object events is more than 1000"),
+        ("[" + "0," * 3_000_000 + "0]", "more than 4194304"),
+        ('[{"event_id": "\\ud800"}]', "objects[0]"),
+        (deep_data(), "objects[0]: data"),
+    ],
+    ids=["deep-nesting", "5000-digits", "too-many", "too-big", "surrogate", "deep-data"],
+)
+def test_each_poison_objects_field_is_answered_with_a_reason(raw: str, reason: str) -> None:
+    answer = parse_entry(
+        {**with_detections("[]"), b"objects": raw.encode("utf-8", "surrogatepass")}
+    )
+    assert isinstance(answer, str)
+    assert reason in answer
+    json.dumps(answer).encode()
+    answer.encode()

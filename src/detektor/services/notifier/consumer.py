@@ -1,16 +1,23 @@
-"""Reading the detections stream (consumer group ``notifier``), and watching for captures.
+"""Reading the per-frame stream (consumer group ``notifier``), and watching for captures.
+
+The stream is ``notifier.detections_stream`` for now; once the objects stage writes its own
+(``objects.stream``), entries with the same fields come from there. Each entry is a frame,
+with its object events in ``objects`` (see ``entries.py``).
 
 ``DetectionsConsumer`` hands each entry to the ``Notifier`` and acknowledges it only after
 the broker has acknowledged what it caused: a notifier that dies mid-frame re-reads its own
-pending entries on start (at-least-once; a repeat shows as a duplicate event in HA and an
-anomaly in the frame's timeline, never as a loss). While the broker is unreachable nothing
-is read, so detections wait in Redis; when they are older than ``max_event_age_s`` by the
-time they are read, they update nothing and are completed as ``stale``.
+pending entries on start (at-least-once: a repeat can show as a repeated event in HA and a
+second completion, an anomaly, in the frame's timeline, never as a loss; an object event
+taken again changes no state twice and sends the very same message). While the
+broker is unreachable nothing is read, so entries wait in Redis; object events older than
+``max_event_age_s`` by the time they are read update the states but are not sent as events
+(``stale``).
 
 An entry that cannot be used (missing fields, bad JSON, a box that is not four numbers, a
-number out of range, a camera the notifier is not configured for) goes to ``<stream>:dead``
-with the reason, its frame (when the id parses) gets ``frame.failed``, and it is
-acknowledged; the entries after it go on. Nothing in an entry can crash the consumer.
+number out of range, an object event that is malformed, of another type or of another
+camera, a camera the notifier is not configured for) goes to ``<stream>:dead`` with the
+reason, its frame (when the id parses) gets ``frame.failed``, and it is acknowledged; the
+entries after it go on. Nothing in an entry can crash the consumer.
 
 ``CaptureWatcher`` follows the lifecycle-events stream without a group (plain XREAD from
 now on) for ``frame.captured``: that is what keeps a camera's entity ``connected`` while the

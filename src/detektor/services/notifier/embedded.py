@@ -3,18 +3,20 @@
 The same ``Notifier`` as ``detektor serve notifier``, fed by the processor instead of the
 detections stream. Wiring in the runner::
 
-    notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)  # build_run_app; ConfigError
+    notifier = EmbeddedNotifier(settings, kit, pipeline, cameras,  # build_run_app; ConfigError
+                                snapshots=store_of_pictures, link=signer)
     ...                                                       # in the lifespan:
     sink = notifier.observe(StoreEventSink(store))            # sees frame.captured
     runner = ProcessorRunner(..., settings.processor.model_copy(update={"last_stage": False}),
-                             ..., publish=notifier.publish)
+                             ..., publish=notifier.publish)   # publish(frames, results, objects)
     notifier.latencies = runner.latencies
     await notifier.start(sink)
     ...                                                       # on shutdown, after the runner:
     await notifier.stop(settings.shutdown_timeout_s)          # before sink.close()
 
-``publish`` never blocks the processor: it queues the frames and returns; a worker
-publishes them in order. Frames still queued when ``stop`` gives up are recorded as
+``publish`` never blocks the processor: it queues the frames (with each frame's object
+events, which the objects stage has already stored) and returns; a worker publishes them in
+order. Frames still queued when ``stop`` gives up are recorded as
 ``frame.dropped`` with ``reason=shutdown``, so the run's accounting balances.
 """
 
@@ -36,12 +38,13 @@ from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processing import Result
 from detektor.ports import EventSink
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.notifier.entries import DetectionEntry, parse_detections
+from detektor.services.notifier.entries import DetectionEntry, object_problem, parse_detections
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import MqttLink, PublishError, Refused
 from detektor.services.notifier.publisher import Notifier, run_ticks
-from detektor.services.notifier.service import broker_of
-from detektor.settings import Settings
+from detektor.services.notifier.service import broker_of, required_zone_problems
+from detektor.services.notifier.snapshots import Link, SnapshotSource
+from detektor.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 10_000
@@ -54,10 +57,15 @@ class EmbeddedNotifier:
         kit: ServiceKit,
         pipeline: PipelineMetrics,
         cameras: Sequence[CameraSettings] | None = None,
+        snapshots: SnapshotSource | None = None,
+        link: Link | None = None,
     ) -> None:
         self.settings, self.kit, self.pipeline = settings, kit, pipeline
-        self.cameras = cameras
+        self.cameras, self.snapshots, self.sign = cameras, snapshots, link
         self.broker = broker_of(settings)  # a bad URL is a ConfigError at build time
+        problems = required_zone_problems(settings)
+        if problems:
+            raise ConfigError("; ".join(problems))
         self.metrics = NotifierMetrics(kit.metrics)
         self._latencies: deque[float] | None = None
         self.notifier: Notifier | None = None
@@ -84,7 +92,13 @@ class EmbeddedNotifier:
 
     async def start(self, sink: EventSink) -> None:
         notifier = self.notifier = Notifier(
-            self.settings, self.metrics, sink, self.pipeline, cameras=self.cameras
+            self.settings,
+            self.metrics,
+            sink,
+            self.pipeline,
+            cameras=self.cameras,
+            snapshots=self.snapshots,
+            link=self.sign,
         )
         notifier.latencies = self._latencies
         link = self.link = notifier.link = MqttLink(
@@ -103,16 +117,26 @@ class EmbeddedNotifier:
             ),
         ]
 
-    async def publish(self, frames: Sequence[Frame], results: Sequence[Result]) -> None:
-        """The processor's ``publish`` hook: queue each frame's detections, never wait."""
-        for frame, result in zip(frames, results, strict=True):
+    async def publish(
+        self,
+        frames: Sequence[Frame],
+        results: Sequence[Result],
+        objects: Sequence[Sequence[Envelope]] | None = None,
+    ) -> None:
+        """The processor's ``publish`` hook: queue each frame with its object events
+        (``objects[i]`` belongs to ``frames[i]``), never wait."""
+        per_frame = objects if objects is not None else [()] * len(frames)
+        for frame, result, events in zip(frames, results, per_frame, strict=True):
             msg = frame.message
             detections = parse_detections(result.detections)
-            if isinstance(detections, str):
+            problem = detections if isinstance(detections, str) else None
+            for i, event in enumerate(events):
+                problem = problem or _problem(i, object_problem(event, msg.frame_id))
+            if problem is not None or isinstance(detections, str):
                 if self.notifier is not None:
-                    await self.notifier.fail(msg.frame_id, detections)
+                    await self.notifier.fail(msg.frame_id, problem or "unusable entry")
                 continue
-            entry = DetectionEntry(msg.frame_id, detections, msg.traceparent)
+            entry = DetectionEntry(msg.frame_id, detections, msg.traceparent, tuple(events))
             try:
                 self.queue.put_nowait(entry)
             except asyncio.QueueFull:
@@ -175,6 +199,10 @@ class EmbeddedNotifier:
         await self.notifier.sink.emit(events)
         for e in entries:
             self.pipeline.outcome(e.camera, "dropped", reason)
+
+
+def _problem(index: int, problem: str | None) -> str | None:
+    return None if problem is None else f"objects[{index}]: {problem}"
 
 
 class _ObservedSink:

@@ -1,10 +1,15 @@
-"""Detection entries: what the detector wrote for one frame, checked before anything is sent.
+"""Frame entries: what the stages before wrote for one frame, checked before anything is sent.
 
 A stream entry has ``frame_id``, ``camera``, ``captured_ms``, ``detections`` (a JSON list of
-``{"label", "score", "box": [x1, y1, x2, y2]}``) and optionally ``traceparent``. Parsing
-returns either a ``DetectionEntry`` or the reason it cannot be used (for the dead-letter
-stream); it never raises, whatever the entry holds: bad JSON, huge integers, deep nesting,
-labels with control characters or lone surrogates, numbers out of range.
+``{"label", "score", "box": [x1, y1, x2, y2]}``), and optionally ``traceparent`` and
+``objects``: a JSON list of the frame's object events, each an envelope as
+``Envelope.to_dict`` writes it (``object.started|updated|ended``, read back by
+``Envelope.from_dict``, which checks the data with ``ObjectEvent.from_data``). An object
+event must be of the entry's camera; for ``object.ended`` its ``frame_id`` is the object's
+last sighting, an earlier frame. Parsing returns either a ``DetectionEntry`` or the reason it
+cannot be used (for the dead-letter stream); it never raises, whatever the entry holds: bad
+JSON, huge integers, deep nesting, labels with control characters or lone surrogates, numbers
+out of range, envelopes of another type or camera.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detektor.domain.errors import ValidationError
+from detektor.domain.events import Envelope
 from detektor.domain.frames import FrameId
 from detektor.services.notifier.rules import Detection
 
@@ -23,6 +29,8 @@ MAX_DETECTIONS = 1000
 MAX_DETECTIONS_BYTES = 1024 * 1024  # 1,000 detections take about 100 kB
 MAX_LABEL_CHARS = 100
 MAX_COORDINATE = 1_000_000.0  # source pixels; far beyond any frame, well inside a float
+MAX_OBJECT_EVENTS = 1000
+MAX_OBJECTS_BYTES = 4 * 1024 * 1024  # an object event takes about 800 bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,7 @@ class DetectionEntry:
     frame_id: FrameId
     detections: list[Detection]
     traceparent: str | None = None
+    objects: tuple[Envelope, ...] = ()  # the frame's object events, in the stage's order
 
     @property
     def camera(self) -> str:
@@ -79,7 +88,44 @@ def parse_entry(fields: Mapping[bytes, bytes]) -> DetectionEntry | str:
     detections = parse_detections(raw)
     if isinstance(detections, str):
         return detections
-    return DetectionEntry(frame_id, detections, text.get("traceparent") or None)
+    objects = parse_objects(text["objects"], frame_id) if text.get("objects") else ()
+    if isinstance(objects, str):
+        return objects
+    return DetectionEntry(frame_id, detections, text.get("traceparent") or None, objects)
+
+
+def parse_objects(text: str, frame_id: FrameId) -> tuple[Envelope, ...] | str:
+    """The frame's object events from the entry's ``objects`` JSON, or why not."""
+    if len(text) > MAX_OBJECTS_BYTES:
+        return f"objects is {len(text)} characters, more than {MAX_OBJECTS_BYTES}"
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return f"objects is not valid JSON: {type(exc).__name__}: {str(exc)[:200]}"
+    if not isinstance(raw, list):
+        return f"objects must be a JSON list of object event envelopes, got {type(raw).__name__}"
+    if len(raw) > MAX_OBJECT_EVENTS:
+        return f"{len(raw)} object events is more than {MAX_OBJECT_EVENTS}"
+    out = []
+    for i, item in enumerate(raw):
+        try:
+            event = Envelope.from_dict(item)
+        except (ValidationError, RecursionError) as exc:
+            return f"objects[{i}]: {str(exc)[:300]}"
+        problem = object_problem(event, frame_id)
+        if problem:
+            return f"objects[{i}]: {problem}"
+        out.append(event)
+    return tuple(out)
+
+
+def object_problem(event: Envelope, frame_id: FrameId) -> str | None:
+    """Why ``event`` cannot be one of ``frame_id``'s object events, or None."""
+    if not event.is_object_event:
+        return f"type {event.type.value!r} is not an object event (object.started|updated|ended)"
+    if event.camera != frame_id.camera:
+        return f"camera {event.camera!r} is not the frame's camera {frame_id.camera!r}"
+    return None
 
 
 def parse_detections(raw: object) -> list[Detection] | str:

@@ -1,41 +1,39 @@
-"""Which detections reach Home Assistant: per-camera labels, minimum score and zones.
+"""Which objects reach Home Assistant: per-camera labels, minimum top score, required zones.
 
-Zones are polygons in source pixels. A detection is in a zone when the bottom centre of its
-box (where a person or a car touches the ground) lies inside the polygon. A camera with no
-zones accepts detections anywhere in the picture; with zones, only those inside at least one.
-
-Every detection that is not published gets a reason, in this order of checks:
+An object is counted (occupancy, counts) when its label is one the camera announces and its
+top score reaches ``min_score``; it is announced (events, the label's snapshot) when, on top
+of that, it has entered one of the camera's ``required_zones`` (when it has any), as Frigate's
+``required_zones`` do. Every object event not sent gets a reason, in this order of checks:
 ``stale`` (older than ``max_event_age_s``), ``label_not_configured``, ``below_min_score``,
-``outside_zones``. The reasons are counted, and stored with the frame's ``frame.completed``.
+``outside_required_zones``. The reasons are counted, and stored with the frame's
+``frame.completed``.
+
+The zone polygons themselves belong to the objects stage; ``polygon_problem`` checks them
+when its settings load.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 Point = tuple[float, float]
 
 STALE = "stale"
 LABEL_NOT_CONFIGURED = "label_not_configured"
 BELOW_MIN_SCORE = "below_min_score"
-OUTSIDE_ZONES = "outside_zones"
+OUTSIDE_REQUIRED_ZONES = "outside_required_zones"
+REASONS = (STALE, LABEL_NOT_CONFIGURED, BELOW_MIN_SCORE, OUTSIDE_REQUIRED_ZONES)
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One object the detector found: ``box`` is ``[x1, y1, x2, y2]`` in source pixels."""
+    """One box the detector found: ``box`` is ``[x1, y1, x2, y2]`` in source pixels."""
 
     label: str
     score: float
     box: tuple[float, float, float, float]
-
-    @property
-    def foot(self) -> Point:
-        """The bottom centre of the box."""
-        x1, _, x2, y2 = self.box
-        return ((x1 + x2) / 2, y2)
 
     def to_dict(self) -> dict[str, object]:
         return {"label": self.label, "score": self.score, "box": list(self.box)}
@@ -43,55 +41,25 @@ class Detection:
 
 @dataclass(frozen=True, slots=True)
 class CameraRules:
-    """The effective rules of one camera (settings resolved, zones validated)."""
+    """The effective rules of one camera (settings resolved)."""
 
     labels: tuple[str, ...]
     min_score: float = 0.0
-    zones: Mapping[str, Sequence[Point]] = field(default_factory=dict)
+    required_zones: tuple[str, ...] = ()
 
+    def counted(self, label: str, top_score: float) -> bool:
+        """Whether the object counts in occupancy and counts."""
+        return label in self.labels and top_score >= self.min_score
 
-@dataclass(slots=True)
-class Decision:
-    """The detections of one frame split into published (with the zones they are in) and
-    filtered (with the reason)."""
-
-    published: list[tuple[Detection, list[str]]] = field(default_factory=list)
-    filtered: list[tuple[Detection, str]] = field(default_factory=list)
-
-
-def decide(rules: CameraRules, detections: Sequence[Detection], *, stale: bool) -> Decision:
-    """Apply the camera's rules to a frame's detections."""
-    decision = Decision()
-    for det in detections:
-        if stale:
-            decision.filtered.append((det, STALE))
-        elif det.label not in rules.labels:
-            decision.filtered.append((det, LABEL_NOT_CONFIGURED))
-        elif det.score < rules.min_score:
-            decision.filtered.append((det, BELOW_MIN_SCORE))
-        elif rules.zones:
-            inside = [name for name, poly in rules.zones.items() if contains(poly, det.foot)]
-            if inside:
-                decision.published.append((det, inside))
-            else:
-                decision.filtered.append((det, OUTSIDE_ZONES))
-        else:
-            decision.published.append((det, []))
-    return decision
-
-
-def contains(polygon: Sequence[Point], point: Point) -> bool:
-    """Whether ``point`` lies inside ``polygon`` (even-odd ray casting)."""
-    x, y = point
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        (x1, y1), (x2, y2) = polygon[i], polygon[(i + 1) % n]
-        if (y1 > y) != (y2 > y):
-            cross_x = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-            if x < cross_x:
-                inside = not inside
-    return inside
+    def reason(self, label: str, top_score: float, entered: Iterable[str]) -> str | None:
+        """Why the object is not announced, or None when it is."""
+        if label not in self.labels:
+            return LABEL_NOT_CONFIGURED
+        if top_score < self.min_score:
+            return BELOW_MIN_SCORE
+        if self.required_zones and not set(self.required_zones).intersection(entered):
+            return OUTSIDE_REQUIRED_ZONES
+        return None
 
 
 def polygon_problem(polygon: Sequence[Sequence[float]]) -> str | None:

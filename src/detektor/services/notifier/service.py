@@ -1,4 +1,4 @@
-"""``detektor serve notifier``: detections from Redis to Home Assistant over MQTT.
+"""``detektor serve notifier``: each frame's object events from Redis to Home Assistant over MQTT.
 
 Needs ``DETEKTOR_MQTT_URL``. Start-up connects to Redis and (in the background, retrying
 with backoff) to the broker; every (re)connect re-publishes discovery, ``online`` and the
@@ -42,8 +42,27 @@ def broker_of(settings: Settings) -> Broker:
     return broker_from(settings.mqtt_url.get_secret_value(), settings.notifier)
 
 
+def required_zone_problems(settings: Settings) -> list[str]:
+    """Required zones that name no zone of the camera in ``objects.cameras``: a typo there
+    would silence the camera for good, so the start stops instead."""
+    problems = []
+    for camera, rules in settings.notifier.cameras.items():
+        known = {zone.name for zone in settings.objects.zones(camera)}
+        for name in rules.required_zones:
+            if name not in known:
+                have = ", ".join(sorted(known)) or "none"
+                problems.append(
+                    f"notifier.cameras.{camera}.required_zones: {name!r} is not a zone of "
+                    f"objects.cameras.{camera}.zones (it has: {have})"
+                )
+    return problems
+
+
 def build(settings: Settings) -> FastAPI:
     broker = broker_of(settings)
+    problems = required_zone_problems(settings)
+    if problems:
+        raise ConfigError("; ".join(problems))
     cfg = settings.notifier
     kit = ServiceKit("notifier", settings)
     metrics = NotifierMetrics(kit.metrics)

@@ -6,13 +6,12 @@ TLS). Per-camera rules go under ``notifier.cameras``, keyed by camera name::
     notifier:
       cameras:
         front-door:
-          labels: [person]
-          min_score: 0.5
-          zones:
-            porch: [[0, 300], [640, 300], [640, 480], [0, 480]]
+          labels: [person]         # the object labels announced
+          min_score: 0.5           # against the object's top score
+          required_zones: [porch]  # announced once it has entered one of them
 
-Zones are checked when the settings load: a polygon needs at least three points, a non-zero
-area, and edges that do not cross; anything else stops the service with the zone named.
+Zone polygons are drawn by the objects stage (``objects.cameras.<camera>.zones``); a
+``zones`` key here stops the start with a message saying where they moved.
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from detektor.domain.frames import CAMERA_RE
+from detektor.domain.zones import ZONE_PATTERN, ZONE_RE
 from detektor.services.notifier.discovery import RESERVED, slug
-from detektor.services.notifier.rules import polygon_problem
 
 DEFAULT_LABELS = ["person", "car", "dog", "cat"]
 _TOPIC_PREFIX = re.compile(r"^[^/#+\s][^#+]*[^/#+\s]$|^[^/#+\s]$")
@@ -48,36 +47,47 @@ def _check_labels(labels: list[str]) -> list[str]:
 
 
 class CameraRuleSettings(BaseModel):
-    """What one camera publishes: unset fields fall back to the notifier's defaults."""
+    """What one camera announces: unset fields fall back to the notifier's defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
     labels: list[str] | None = Field(
-        default=None, description="labels with entities and events; unset: notifier.labels"
+        default=None, description="object labels with entities and events; unset: notifier.labels"
     )
     min_score: float | None = Field(
-        default=None, ge=0, le=1, description="lowest score published; unset: notifier.min_score"
+        default=None,
+        ge=0,
+        le=1,
+        description="lowest top score of an object announced; unset: notifier.min_score",
     )
-    zones: dict[str, list[list[float]]] = Field(
-        default_factory=dict,
-        description="named polygons in source pixels; a detection counts where its box's "
-        "bottom centre is",
+    required_zones: list[str] = Field(
+        default_factory=list,
+        description="announce an object only once it has entered one of these zones "
+        "(objects.cameras.<camera>.zones); empty: anywhere",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zones_moved(cls, data: object) -> object:
+        if isinstance(data, dict) and "zones" in data:
+            raise ValueError(
+                "zones moved: zone polygons are now objects.cameras.<camera>.zones "
+                "(e.g. porch: {points: [[0, 300], [640, 300], [640, 480], [0, 480]]}); "
+                "here, required_zones: [porch] announces only objects that entered one of them"
+            )
+        return data
 
     @field_validator("labels")
     @classmethod
     def _labels(cls, labels: list[str] | None) -> list[str] | None:
         return None if labels is None else _check_labels(labels)
 
-    @field_validator("zones")
+    @field_validator("required_zones")
     @classmethod
-    def _zones(cls, zones: dict[str, list[list[float]]]) -> dict[str, list[list[float]]]:
-        for name, polygon in zones.items():
-            if not name.strip():
-                raise ValueError("zone names must not be empty")
-            problem = polygon_problem(polygon)
-            if problem:
-                raise ValueError(f"zone {name!r} is not a valid polygon: {problem}")
+    def _zone_names(cls, zones: list[str]) -> list[str]:
+        for name in zones:
+            if ZONE_RE.fullmatch(name) is None:
+                raise ValueError(f"zone name {name!r} must match {ZONE_PATTERN}")
         return zones
 
 
@@ -89,23 +99,29 @@ class NotifierSettings(BaseModel):
     )
     state_prefix: str = Field(default="detektor", description="root of state and event topics")
     off_delay_s: float = Field(
-        default=30.0, gt=0, le=86_400, description="a label turns off this long after last seen"
+        default=5.0,
+        ge=0,
+        le=86_400,
+        description="an occupancy stays ON at least this long after it turned ON (it turns "
+        "OFF when the last object of its label has ended)",
     )
     labels: list[str] = Field(
         default_factory=lambda: list(DEFAULT_LABELS),
         description="labels of cameras that name none (here or in their camera config)",
     )
-    min_score: float = Field(default=0.0, ge=0, le=1, description="lowest score published")
+    min_score: float = Field(
+        default=0.0, ge=0, le=1, description="lowest top score of an object announced"
+    )
     cameras: dict[str, CameraRuleSettings] = Field(
-        default_factory=dict, description="per-camera labels, min_score and zones"
+        default_factory=dict, description="per-camera labels, min_score and required_zones"
     )
     qos: Literal[0, 1, 2] = Field(
         default=1, description="QoS of state and event messages (discovery/availability: 1)"
     )
     snapshot_base_url: str | None = Field(
         default=None,
-        description="base URL of the tracking API as Home Assistant reaches it; events link "
-        "to <base>/v1/frames/<frame_id>",
+        description="base URL of the API as Home Assistant (and a phone) reaches it; the "
+        "signed snapshot links of events start with it",
     )
     detections_stream: str | None = Field(
         default=None, description="stream to read; unset: detector.detections_stream"
@@ -118,13 +134,19 @@ class NotifierSettings(BaseModel):
     block_ms: int = Field(default=1000, ge=10)
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_event_age_s: float = Field(
-        default=60.0, gt=0, description="older detections (a backlog) are not sent as events"
+        default=60.0,
+        gt=0,
+        description="older object events (a backlog) are not sent as events; states still "
+        "follow them",
     )
     camera_timeout_s: float = Field(
         default=30.0, gt=0, description="no frame from a camera this long: its entity is off"
     )
-    timestamp_interval_s: float = Field(
-        default=10.0, ge=0, description="least time between last-detection updates while on"
+    image_interval_s: float = Field(
+        default=2.0, ge=0, description="least time between two images of a camera's image entity"
+    )
+    snapshot_crop: bool = Field(
+        default=True, description="<label>/snapshot shows the object cut out, not the frame"
     )
     publish_timeout_s: float = Field(
         default=30.0, gt=0, description="wait this long for the broker's ack before retrying"

@@ -1,18 +1,18 @@
-"""Per-camera state behind the HA entities: occupancy with an off-delay, counts, last
-detection time and camera connectivity.
+"""Per-camera state behind the HA entities: occupancy and counts from the objects present,
+per label and per zone, the last detection and camera connectivity.
 
 Pure logic with the clock passed in (``now``, monotonic seconds), so tests drive time.
 Every method returns the ``Change`` list to publish; nothing is sent for values that did not
 change, except the full ``snapshot`` that is re-sent after every (re)connect.
 
-- A label turns ``ON`` with the first frame that has it, and ``OFF`` once ``off_delay_s``
-  has passed without a frame that has it.
-- Its count is the number of such objects in the latest processed frame; it drops to 0
-  at once when a frame no longer has it, and at the latest when the label turns off (the
-  motion gate may stop sending frames altogether).
-- The last-detection time is the capture time of a frame with published detections; it is
-  sent when a label turns on, then at most every ``timestamp_interval_s`` (so Home
-  Assistant's recorder is not written five times a second).
+- Occupancy (``<label>``, and per zone) is ``ON`` while at least one counted object of the
+  label is present, active or stationary, and turns ``OFF`` when the last one has ended; an
+  ``ON`` lasts at least ``hold_s`` (``notifier.off_delay_s``), so a passer-by does not
+  flicker a light. Time alone never turns it off: objects end by the objects stage's
+  decision, which an outage of the broker does not change.
+- ``count`` is the number of active (moving) objects of the label, ``stationary`` the
+  number of stationary ones (a parked car); both follow every change at once.
+- The last-detection time is the start of the newest announced object.
 - The camera is connected while frames from it arrive; after ``camera_timeout_s``
   without one (or without any since start) it is not.
 """
@@ -21,77 +21,95 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal
 
-from detektor.services.notifier.discovery import OFF, ON
+from detektor.domain.object_projection import ObjectCounts, StateCount
+from detektor.services.notifier.discovery import OFF, ON, Topics
 
-Kind = Literal["occupancy", "count", "last_detection", "connected"]
+Kind = Literal["occupancy", "count", "stationary", "last_detection", "connected"]
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One value to publish: ``label`` is set for occupancy and count."""
+    """One value to publish: ``label`` is set for occupancy and counts, ``zone`` for those
+    of a zone."""
 
     kind: Kind
     value: str
     label: str | None = None
+    zone: str | None = None
     attributes: Mapping[str, object] | None = None
+
+    def topic(self, topics: Topics, camera: str) -> str:
+        label, zone = self.label or "", self.zone
+        if self.kind == "occupancy":
+            return topics.occupancy(camera, label, zone)
+        if self.kind == "count":
+            return topics.count(camera, label, zone)
+        if self.kind == "stationary":
+            return topics.stationary(camera, label, zone)
+        if self.kind == "connected":
+            return topics.connected(camera)
+        return topics.last_detection(camera)
 
 
 @dataclass(slots=True)
-class _Label:
+class _Presence:
     on: bool = False
-    count: int = 0
-    last_seen: float = 0.0
+    on_since: float = 0.0
+    active: int = 0
+    stationary: int = 0
 
 
 @dataclass(slots=True)
 class CameraState:
     camera: str
     labels: Sequence[str]
-    off_delay_s: float
+    hold_s: float
     camera_timeout_s: float
-    timestamp_interval_s: float
     started: float
-    _labels: dict[str, _Label] = field(init=False)
+    zones: list[str] = field(default_factory=list)  # known zones, in order of appearance
+    _where: dict[tuple[str | None, str], _Presence] = field(init=False)
     _connected: bool | None = field(default=None, init=False)
     _last_frame: float | None = field(default=None, init=False)
     _last_detection: Change | None = field(default=None, init=False)
-    _last_detection_sent: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._labels = {label: _Label() for label in self.labels}
+        self._where = {(None, label): _Presence() for label in self.labels}
+        for zone in list(self.zones):
+            self.zones.remove(zone)
+            self.add_zone(zone)
 
-    def observe(
-        self,
-        counts: Mapping[str, int],
-        now: float,
-        captured_at: datetime,
-        attributes: Mapping[str, object] | None = None,
-    ) -> list[Change]:
-        """A processed frame: ``counts`` holds its published detections per label."""
-        changes = self.seen(now)
-        turned_on = False
-        for label, state in self._labels.items():
-            n = counts.get(label, 0)
-            if n > 0:
-                state.last_seen = now
-                if not state.on:
-                    state.on, turned_on = True, True
-                    changes.append(Change("occupancy", ON, label))
-            if n != state.count:
-                state.count = n
-                changes.append(Change("count", str(n), label))
-        if any(counts.get(label, 0) > 0 for label in self._labels):
-            self._last_detection = Change(
-                "last_detection", captured_at.isoformat(), attributes=attributes
-            )
-            sent = self._last_detection_sent
-            if turned_on or sent is None or now - sent >= self.timestamp_interval_s:
-                self._last_detection_sent = now
-                changes.append(self._last_detection)
-        return changes
+    def add_zone(self, zone: str) -> bool:
+        """Start following ``zone``; False when it is already known."""
+        if zone in self.zones:
+            return False
+        self.zones.append(zone)
+        for label in self.labels:
+            self._where[(zone, label)] = _Presence()
+        return True
+
+    def apply(self, counts: ObjectCounts, now: float) -> list[Change]:
+        """The objects present now (``count_objects`` of the counted ones)."""
+        changes: list[Change] = []
+        for (zone, label), presence in self._where.items():
+            per_label = counts.by_label if zone is None else counts.by_zone.get(zone, {})
+            count = per_label.get(label, StateCount())
+            if count.total and not presence.on:
+                presence.on, presence.on_since = True, now
+                changes.append(Change("occupancy", ON, label, zone))
+            if count.active != presence.active:
+                presence.active = count.active
+                changes.append(Change("count", str(count.active), label, zone))
+            if count.stationary != presence.stationary:
+                presence.stationary = count.stationary
+                changes.append(Change("stationary", str(count.stationary), label, zone))
+        return changes + self.expire(now, cameras=False)
+
+    def stamp(self, started_at: str, attributes: Mapping[str, object]) -> Change:
+        """A new object was announced: the last-detection entity shows it."""
+        self._last_detection = Change("last_detection", started_at, attributes=attributes)
+        return self._last_detection
 
     def seen(self, now: float) -> list[Change]:
         """A frame of this camera went by (captured, or processed)."""
@@ -101,18 +119,16 @@ class CameraState:
             return [Change("connected", ON)]
         return []
 
-    def expire(self, now: float) -> list[Change]:
-        """Labels past their off-delay turn off; a silent camera is disconnected."""
+    def expire(self, now: float, cameras: bool = True) -> list[Change]:
+        """Occupancies with no object left turn off once held long enough; a silent camera
+        is disconnected."""
         changes: list[Change] = []
-        for label, state in self._labels.items():
-            if state.on and now - state.last_seen >= self.off_delay_s:
-                state.on = False
-                changes.append(Change("occupancy", OFF, label))
-                if state.count:
-                    state.count = 0
-                    changes.append(Change("count", "0", label))
+        for (zone, label), p in self._where.items():
+            if p.on and not p.active + p.stationary and now - p.on_since >= self.hold_s:
+                p.on = False
+                changes.append(Change("occupancy", OFF, label, zone))
         since = self._last_frame if self._last_frame is not None else self.started
-        if self._connected is not False and now - since >= self.camera_timeout_s:
+        if cameras and self._connected is not False and now - since >= self.camera_timeout_s:
             self._connected = False
             changes.append(Change("connected", OFF))
         return changes
@@ -120,17 +136,20 @@ class CameraState:
     def snapshot(self) -> list[Change]:
         """Every known value, for re-publishing after a (re)connect."""
         changes: list[Change] = []
-        for label, state in self._labels.items():
-            changes.append(Change("occupancy", ON if state.on else OFF, label))
-            changes.append(Change("count", str(state.count), label))
+        for (zone, label), p in self._where.items():
+            changes.append(Change("occupancy", ON if p.on else OFF, label, zone))
+            changes.append(Change("count", str(p.active), label, zone))
+            changes.append(Change("stationary", str(p.stationary), label, zone))
         if self._last_detection is not None:
             changes.append(self._last_detection)
         if self._connected is not None:
             changes.append(Change("connected", ON if self._connected else OFF))
         return changes
 
-    def is_on(self, label: str) -> bool:
-        return self._labels[label].on
+    def is_on(self, label: str, zone: str | None = None) -> bool:
+        return self._where[(zone, label)].on
 
-    def count(self, label: str) -> int:
-        return self._labels[label].count
+    def count(self, label: str, zone: str | None = None) -> tuple[int, int]:
+        """(active, stationary)."""
+        p = self._where[(zone, label)]
+        return p.active, p.stationary
