@@ -25,7 +25,7 @@ from detektor.adapters.stores import open_event_store
 from detektor.embedded.progress import outcome_totals, print_summary, progress_line
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
-from detektor.kit.signing import LinkSigner, load_link_secret
+from detektor.kit.signing import LinkSigner, load_link_secret, signed_url
 from detektor.kit.workers import join, pause
 from detektor.objects.snapshots import SnapshotStore
 from detektor.pipeline.decoding import Frame
@@ -74,7 +74,15 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         )
     notifier = None
     if settings.mqtt_url is not None:  # Home Assistant over MQTT, as `serve notifier` does
-        notifier = EmbeddedNotifier(settings, kit, pipeline, cameras)
+        base, ttl = settings.notifier.snapshot_base_url, settings.objects.link_ttl_s
+        notifier = EmbeddedNotifier(
+            settings,
+            kit,
+            pipeline,
+            cameras,
+            snapshots=snapshots,
+            link=lambda path: signed_url(base, signer, path, ttl),
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,6 +131,8 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         if notifier is not None:
             notifier.latencies = runner.latencies
             await notifier.start(sink)
+            if objects is not None:
+                objects.on_events = notifier.objects
         camera_tasks = [kit.supervisor.start(f"camera:{w.name}", w.run) for w in workers]
         processor_task = kit.supervisor.start(runner.worker, runner.run)
         stop_ticks = asyncio.Event()
@@ -187,9 +197,9 @@ def _publisher(
         return notifier.publish if notifier is not None else None
 
     async def publish(frames: list[Frame], results: list[Result]) -> None:
-        await objects.frames(frames, results)
+        per_frame = await objects.frames(frames, results)
         if notifier is not None:
-            await notifier.publish(frames, results)
+            await notifier.publish(frames, results, per_frame)
 
     return publish
 

@@ -27,6 +27,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.app import ServiceKit
@@ -70,10 +71,12 @@ class EmbeddedNotifier:
         self._latencies: deque[float] | None = None
         self.notifier: Notifier | None = None
         self.link: MqttLink | None = None
-        self.queue: asyncio.Queue[DetectionEntry] = asyncio.Queue(QUEUE_LIMIT)
+        # Frames with their object events, and object events that came with no frame, in the
+        # order they happened.
+        self.queue: asyncio.Queue[DetectionEntry | Frameless] = asyncio.Queue(QUEUE_LIMIT)
         self._stop_ticks = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._in_hand: DetectionEntry | None = None
+        self._in_hand: DetectionEntry | Frameless | None = None
 
     @property
     def latencies(self) -> deque[float] | None:
@@ -143,6 +146,17 @@ class EmbeddedNotifier:
                 log.warning("notifier backlog full; dropping %s", msg.frame_id)
                 await self._drop([entry], "notifier_backlog")
 
+    async def objects(self, events: Sequence[Envelope]) -> None:
+        """Object events with no frame (the objects stage's ``on_events``): queued, never
+        waited on; a full queue drops them with a warning (the next frame's counts repair
+        the entities, not the event messages)."""
+        if not events:
+            return
+        try:
+            self.queue.put_nowait(Frameless(tuple(events)))
+        except asyncio.QueueFull:
+            log.warning("notifier backlog full; %d object event(s) not announced", len(events))
+
     async def stop(self, grace_s: float) -> None:
         """Publish what is queued (within ``grace_s``), then disconnect."""
         with suppress(TimeoutError):
@@ -154,7 +168,7 @@ class EmbeddedNotifier:
         left = [self._in_hand] if self._in_hand is not None else []
         while not self.queue.empty():
             left.append(self.queue.get_nowait())
-        await self._drop(left, "shutdown")
+        await self._drop([e for e in left if isinstance(e, DetectionEntry)], "shutdown")
         if self.link is not None:
             await self.link.stop()
 
@@ -171,9 +185,12 @@ class EmbeddedNotifier:
                 self._in_hand = None
                 self.queue.task_done()
 
-    async def _handle(self, entry: DetectionEntry) -> None:
+    async def _handle(self, entry: DetectionEntry | Frameless) -> None:
         assert self.notifier is not None
         assert self.link is not None
+        if isinstance(entry, Frameless):
+            await self._handle_frameless(entry)
+            return
         while True:
             await self.link.ready.wait()
             try:
@@ -190,6 +207,21 @@ class EmbeddedNotifier:
                 log.warning("publishing %s: %s; retrying", entry.frame_id, exc)
                 await asyncio.sleep(0.5)
 
+    async def _handle_frameless(self, item: Frameless) -> None:
+        assert self.notifier is not None
+        assert self.link is not None
+        while True:
+            await self.link.ready.wait()
+            try:
+                await self.notifier.handle_objects(item.events)
+                return
+            except Exception as exc:
+                if not (is_transient(exc) or isinstance(exc, PublishError)):
+                    log.exception("notifier failed on %d object event(s)", len(item.events))
+                    return
+                log.warning("publishing object events: %s; retrying", exc)
+                await asyncio.sleep(0.5)
+
     async def _drop(self, entries: list[DetectionEntry], reason: str) -> None:
         if not entries or self.notifier is None:
             return
@@ -199,6 +231,13 @@ class EmbeddedNotifier:
         await self.notifier.sink.emit(events)
         for e in entries:
             self.pipeline.outcome(e.camera, "dropped", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Frameless:
+    """Object events that came with no frame to complete."""
+
+    events: tuple[Envelope, ...]
 
 
 def _problem(index: int, problem: str | None) -> str | None:

@@ -157,29 +157,14 @@ class Notifier:
         nothing was sent."""
         received = self.clock() if received is None else received
         camera, cfg = entry.camera, self.cfg
-        state, book = self.state(camera), self.books[camera]  # state() makes the book
+        state = self.state(camera)  # state() makes the book
         wall = datetime.now(UTC)
         with traced("publish mqtt", entry.traceparent, entry.frame_id) as traceparent:
-            futures: list[Future] = []
-            events = 0
-            filtered: list[dict[str, object]] = []
-            for envelope in entry.objects:
-                fresh = (wall - envelope.occurred_at).total_seconds() <= cfg.max_event_age_s
-                sent = await self._object(envelope, fresh, traceparent)
-                if isinstance(sent, dict):
-                    filtered.append(sent)
-                else:
-                    futures += sent
-                    events += 1
+            futures, events, filtered = await self._objects(entry.objects, wall, traceparent)
             now = self.clock()
-            counts = book.counts(state.labels, state.zones)
-            for zone in counts.by_zone:  # a zone seen for the first time gets its entities
-                if state.add_zone(zone) and self._ready():
-                    futures += self._announce(camera, [zone])
             changes = state.seen(now) if entry.age_s(wall) <= cfg.max_event_age_s else []
-            changes += state.apply(counts, now)
             futures += [self._publish_change(camera, c) for c in changes]
-            futures += await self.images.flush(now)
+            futures += await self._refresh(camera, now)
             took = None
             if futures:
                 await acked(futures, cfg.publish_timeout_s)
@@ -189,6 +174,48 @@ class Notifier:
                 self.metrics.end_to_end.labels(camera).observe(max(entry.age_s(), 0.0))
             await self.sink.emit(self._lifecycle(entry, events, filtered))
             return took
+
+    async def handle_objects(self, envelopes: Sequence[Envelope]) -> None:
+        """Object events that came with no frame to complete: a still scene that made an
+        object stationary, a camera gone quiet that ended its objects, a run's end."""
+        wall = datetime.now(UTC)
+        futures: list[Future] = []
+        for camera in sorted({e.camera for e in envelopes}):
+            self.state(camera)
+            mine = [e for e in envelopes if e.camera == camera]
+            sent, _, _ = await self._objects(mine, wall, None)
+            futures += sent + await self._refresh(camera, self.clock())
+        if futures:
+            await acked(futures, self.cfg.publish_timeout_s)
+
+    async def _objects(
+        self, envelopes: Sequence[Envelope], wall: datetime, traceparent: str | None
+    ) -> tuple[list[Future], int, list[dict[str, object]]]:
+        """The messages of some object events: futures, how many went out, what did not."""
+        futures: list[Future] = []
+        events = 0
+        filtered: list[dict[str, object]] = []
+        for envelope in envelopes:
+            fresh = (wall - envelope.occurred_at).total_seconds() <= self.cfg.max_event_age_s
+            sent = await self._object(envelope, fresh, traceparent)
+            if isinstance(sent, dict):
+                filtered.append(sent)
+            else:
+                futures += sent
+                events += 1
+        return futures, events, filtered
+
+    async def _refresh(self, camera: str, now: float) -> list[Future]:
+        """The camera's counts and occupancy after its objects changed, and its images."""
+        state, book = self.states[camera], self.books[camera]
+        futures: list[Future] = []
+        counts = book.counts(state.labels, state.zones)
+        for zone in counts.by_zone:  # a zone seen for the first time gets its entities
+            if state.add_zone(zone) and self._ready():
+                futures += self._announce(camera, [zone])
+        futures += [self._publish_change(camera, c) for c in state.apply(counts, now)]
+        futures += await self.images.flush(now)
+        return futures
 
     async def _object(
         self, envelope: Envelope, fresh: bool, traceparent: str | None
