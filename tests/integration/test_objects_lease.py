@@ -1,5 +1,6 @@
 """Camera leases against the real Redis: one owner at a time, takeover after the ttl, only the
-owner renews or releases, and a lease lost (taken over, or run out while Redis is away) is said."""
+owner renews or releases, and a lease lost (taken over, or run out while Redis is away) is said;
+the fenced write of a frame and its checkpoint, and dead letters written once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from detektor.services.objects.lease import CameraLeases
+from detektor.services.objects.output import Checkpoint, ObjectsOutput
 from support.redis import redis_namespace
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -90,3 +92,35 @@ async def test_a_lease_runs_out_locally_while_redis_is_away(redis_ns: tuple[Redi
     a.redis, a._renew = redis, redis.register_script(a._renew.script)
     await asyncio.sleep(TTL + 0.1)
     assert await a.acquire("yard")
+
+
+async def test_a_frame_is_written_only_under_the_lease_and_moves_the_checkpoint(
+    redis_ns: tuple[Redis, str],
+) -> None:
+    redis, ns = redis_ns
+    a, b = CameraLeases(redis, ns, "a", 30), CameraLeases(redis, ns, "b", 30)
+    out_a = ObjectsOutput(redis, ns, f"{ns}:dead", a.key, "a")
+    out_b = ObjectsOutput(redis, ns, f"{ns}:dead", b.key, "b")
+    assert await a.acquire("yard")
+    first = await out_a.checkpoint("yard", "5-0")
+    assert first == Checkpoint("5-0", None)
+    fields = {"frame_id": "yard:1000:000001", "objects": "[]"}
+    assert await out_a.write_frame("yard", fields, Checkpoint("7-0", (1000, 1)))
+    assert not await out_b.write_frame("yard", fields, Checkpoint("9-0", (2000, 2)))  # fenced
+    entries = await redis.xrange(ns)
+    assert [e[1] for e in entries] == [{b"frame_id": b"yard:1000:000001", b"objects": b"[]"}]
+    assert await out_b.checkpoint("yard", "0-1") == Checkpoint("7-0", (1000, 1))
+    # Every instance reads every entry: a dead letter is written by the first to claim it.
+    bad = {b"camera": b"\xff"}
+    assert await out_a.dead_letter(b"3-0", bad, "not UTF-8")
+    assert not await out_b.dead_letter(b"3-0", bad, "not UTF-8")
+    dead = await redis.xrange(f"{ns}:dead")
+    assert len(dead) == 1
+    assert dead[0][1][b"dead_reason"] == b"not UTF-8"
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{", b"[]", b'{"from": 5, "key": null}', b'{"from": "1-0", "key": [1]}', b"{}"]
+)
+def test_an_unreadable_checkpoint_counts_as_none(raw: bytes) -> None:
+    assert Checkpoint.parse(raw) is None

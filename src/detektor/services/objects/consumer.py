@@ -5,7 +5,7 @@ camera's frames to several instances), starting at the stream's end on start. Pe
 
 - its camera is leased by another instance: skipped;
 - the camera is free: this instance takes its lease, then re-reads the camera's entries from
-  its checkpoint up to this one (the previous owner's unfinished work; ``output.py``);
+  its checkpoint to the stream's end (the previous owner's unfinished work; ``output.py``);
 - the entry is unusable: dead-lettered with the reason (``<detections>:objects-dead``);
 - otherwise it waits in the ``ReorderBuffer`` and, in capture order, goes through the objects
   stage; the frame's objects entry and the checkpoint are written fenced by the lease, and
@@ -127,8 +127,10 @@ class ObjectsConsumer:
         if done is not None:
             self.buffer.mark_released(camera, done)
         log.info("objects: resuming camera %s from entry %s", camera, start)
+        # Up to the stream's end, not just this entry: the previous owner may have read further
+        # than this instance has, and what it wrote there is recognised only here (by ``done``).
         while True:
-            page = await self.redis.xrange(self.stream, min=start, max=eid, count=PAGE)
+            page = await self.redis.xrange(self.stream, min=start, max="+", count=PAGE)
             for item_id, item in page:
                 if item.get(b"camera") != camera.encode():
                     continue
@@ -140,7 +142,7 @@ class ObjectsConsumer:
             if len(page) < PAGE:
                 break
             start = f"({page[-1][0].decode()}"
-        self._seen.setdefault(camera, stream_id_key(eid))
+        self._seen[camera] = max(self._seen.get(camera, (-1, -1)), stream_id_key(eid))
 
     async def _accept(self, camera: str, eid: bytes, fields: dict[bytes, bytes]) -> None:
         key = stream_id_key(eid)
@@ -238,8 +240,10 @@ class ObjectsConsumer:
             await self._hand_on(self.collected.take())
 
     async def renew(self) -> None:
+        """Renew outside the lock (a long catch-up must not make us lose a lease)."""
+        lost = await self.leases.renew_all()
         async with self.lock:
-            for camera in await self.leases.renew_all():
+            for camera in lost:
                 self.drop(camera)
             self.metrics.owned.set(len(self.leases.owned()))
 
