@@ -1,6 +1,7 @@
 """``detektor serve objects`` as two real processes against the real Redis: one owner per
 camera, a takeover when the owner dies (no frame written twice, none lost), frames put back in
-capture order, and unusable entries dead-lettered once while both instances go on."""
+capture order, unusable entries dead-lettered once while both instances go on, and a Redis
+outage longer than the lease waited out without losing a frame."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import httpx
 import pytest
 import redis
 
+from support.private_redis import PrivateRedis
 from support.process import ServiceProcess
 from support.redis import redis_namespace
+from support.services import require_binary
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -178,3 +181,37 @@ def test_out_of_order_frames_are_tracked_in_capture_order_and_bad_entries_dead_l
         for proc in procs:
             proc.__exit__()
         client.close()
+
+
+def test_a_redis_outage_longer_than_the_lease_loses_no_frame(tmp_path: Path) -> None:
+    """The owner stops processing when its lease could have run out, and once Redis is back
+    takes the camera again from its checkpoint."""
+    server = PrivateRedis(require_binary("redis-server", "redis-server"), tmp_path, aof=True)
+    server.start()
+    url = f"redis://127.0.0.1:{server.port}/0"
+    client = redis.Redis.from_url(url)
+    proc = ServiceProcess("objects", tmp_path, env(url, "t", "obj-a")).start()
+    try:
+        time.sleep(1.5)
+        t0 = int(time.time() * 1000)
+        for seq in range(1, 6):
+            publish(client, "t", seq, t0 + 200 * seq)
+        wait_for(lambda: len(objects(client, "t")) == 5, 10, "5 objects entries")
+        server.stop()
+        time.sleep(TTL_S + 1)
+        answer = httpx.get(f"{proc.url}/readyz", timeout=5)
+        assert answer.status_code == 503
+        assert answer.json()["failing"] == ["redis"]
+        server.start()
+        for seq in range(6, 16):
+            publish(client, "t", seq, t0 + 200 * seq)
+            time.sleep(0.1)
+        wait_for(lambda: len(objects(client, "t")) == 15, 20, "15 objects entries")
+        frames = [int(e["frame_id"].split(":")[2]) for e in objects(client, "t")]
+        assert frames == list(range(1, 16))
+        assert httpx.get(f"{proc.url}/healthz", timeout=5).status_code == 200
+        assert "lost the lease" in proc.output() or "ran out" in proc.output()
+    finally:
+        proc.__exit__()
+        client.close()
+        server.stop()
