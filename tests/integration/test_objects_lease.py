@@ -105,8 +105,11 @@ async def test_a_frame_is_written_only_under_the_lease_and_moves_the_checkpoint(
     first = await out_a.checkpoint("yard", "5-0")
     assert first == Checkpoint("5-0", None)
     fields = {"frame_id": "yard:1000:000001", "objects": "[]"}
-    assert await out_a.write_frame("yard", fields, Checkpoint("7-0", (1000, 1)))
-    assert not await out_b.write_frame("yard", fields, Checkpoint("9-0", (2000, 2)))  # fenced
+    assert await out_a.write_frame("yard", b"6-0", fields, Checkpoint("7-0", (1000, 1)))
+    # A retry whose first reply was lost adds nothing.
+    assert await out_a.write_frame("yard", b"6-0", fields, Checkpoint("7-0", (1000, 1)))
+    fenced = Checkpoint("9-0", (2000, 2))
+    assert not await out_b.write_frame("yard", b"8-0", fields, fenced)
     entries = await redis.xrange(ns)
     assert [e[1] for e in entries] == [{b"frame_id": b"yard:1000:000001", b"objects": b"[]"}]
     assert await out_b.checkpoint("yard", "0-1") == Checkpoint("7-0", (1000, 1))

@@ -200,11 +200,11 @@ class ObjectsConsumer:
         if late:
             fields["late"] = "1"
         done = self._done.get(camera) if late else item.key
-        cp = Checkpoint(self._resume_from(camera, later), done)
+        cp = Checkpoint(self._resume_from(item, later), done)
         delay = 0.5
         while True:
             try:
-                written = await self.output.write_frame(camera, fields, cp)
+                written = await self.output.write_frame(camera, item.eid, fields, cp)
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -218,18 +218,20 @@ class ObjectsConsumer:
         pending = self.collected.take()
         if not written:
             self.drop(camera)
-            return False
-        await self.events.emit(pending)
-        return True
+            pending = [e for e in pending if e.camera != camera]
+        if pending:
+            await self.events.emit(pending)
+        return written
 
-    def _resume_from(self, camera: str, later: Sequence[Pending]) -> str:
+    def _resume_from(self, item: Pending, later: Sequence[Pending]) -> str:
         """The first entry id not written yet: the oldest still waiting or released after
         this one; else the one after the last seen."""
+        camera = item.entry.camera
         waiting = [stream_id_key(p.eid) for p in [*later, *self.buffer.waiting(camera)]]
         if waiting:
             ms, seq = min(waiting)
             return f"{ms}-{seq}"
-        ms, seq = self._seen[camera]
+        ms, seq = self._seen.get(camera, stream_id_key(item.eid))
         return f"{ms}-{seq + 1}"
 
     async def tick(self) -> None:

@@ -9,13 +9,15 @@ The checkpoint (hash ``<objects stream>:checkpoints``, field = camera) is JSON
 ``{"from": "<entry id>", "key": [captured_ms, seq] | null}``: a new owner re-reads the camera's
 detection entries from ``from`` (inclusive; everything before it is done) and skips those
 captured at or before ``key`` (the last frame written; the entries between ``from`` and it
-were written already).
+were written already). Field ``<camera>/written`` holds the detection entry written last, so
+retrying a write whose reply was lost adds no second entry.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,17 +32,23 @@ DEAD_LETTER_MAXLEN = 100_000
 # reads every entry; only one of them writes the dead letter).
 DEAD_CLAIM_S = 3600
 
-# KEYS: lease, objects stream, checkpoints; ARGV: owner, maxlen, camera, checkpoint, fields...
+# KEYS: lease, objects stream, checkpoints; ARGV: owner, maxlen, camera, checkpoint, the
+# detection entry's id, fields... The entry id written last (field ``<camera>/written``) makes
+# a retry after a lost reply a no-op instead of a second entry.
 WRITE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
+local written = ARGV[3] .. '/written'
+if redis.call('HGET', KEYS[3], written) == ARGV[5] then
+  return 1
+end
 local fields = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4], written, ARGV[5])
 return 1
 """
 
@@ -80,7 +88,7 @@ class ObjectsOutput:
         redis: Redis,
         stream: str,
         dead_letter_stream: str,
-        lease_key: Any,
+        lease_key: Callable[[str], str],
         owner: str,
         *,
         maxlen: int = DETECTIONS_STREAM_MAXLEN,
@@ -90,11 +98,15 @@ class ObjectsOutput:
         self.lease_key, self.owner, self.maxlen = lease_key, owner, maxlen
         self._write = redis.register_script(WRITE)
 
-    async def write_frame(self, camera: str, fields: dict[str, str], cp: Checkpoint) -> bool:
-        """Add the frame's objects entry and move the checkpoint; False: the lease is gone."""
+    async def write_frame(
+        self, camera: str, source: bytes, fields: dict[str, str], cp: Checkpoint
+    ) -> bool:
+        """Add the frame's objects entry (for detection entry ``source``) and move the
+        checkpoint; False: the lease is gone. Writing the same entry again adds nothing."""
         flat = [v for pair in fields.items() for v in pair]
         keys = [self.lease_key(camera), self.stream, self.checkpoints]
-        args: list[str | int] = [self.owner, self.maxlen, camera, cp.to_json(), *flat]
+        args: list[str | bytes | int] = [self.owner, self.maxlen, camera, cp.to_json(), source]
+        args += flat
         return bool(await self._write(keys=keys, args=args))
 
     async def checkpoint(self, camera: str, first: str) -> Checkpoint | None:
