@@ -14,6 +14,9 @@ they mean and emits object events. This class owns what joins them:
   stays an object and becomes stationary instead of ending because the motion gate stopped
   sending frames. Tentative tracks are not repeated: a one-frame false hit followed by a
   still scene must stay a single sighting, not become an object by repetition.
+
+``usable`` and ``trace_ids`` check what reaches a camera from outside (the detector's dicts,
+a ``traceparent`` from a stream entry) so that nothing there can fail an event.
 """
 
 from __future__ import annotations

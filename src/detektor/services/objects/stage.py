@@ -6,6 +6,7 @@ camera's tracker and lifecycle (``camera.py``), appends the object events to the
 through the sink with the frame's trace context, keeps the best snapshot of every object whose
 best sighting this frame is, and the camera's latest frame. Tracking and JPEG encoding are CPU
 work: each batch runs in a worker thread, one batch at a time, so frames stay in order.
+``serve objects`` hands it frames without pictures through ``observe_detections``.
 
 Frames skipped for no motion reach it through ``skipped`` (the scene is unchanged); a camera
 from which nothing arrives for a while has its objects ended by ``tick``, with the time moved
