@@ -1,7 +1,8 @@
 """``detektor serve objects`` as two real processes against the real Redis: one owner per
 camera, a takeover when the owner dies (no frame written twice, none lost), frames put back in
 capture order, unusable entries dead-lettered once while both instances go on, and a Redis
-outage longer than the lease waited out without losing a frame."""
+outage longer than the lease waited out without losing a frame; frames skipped for no motion
+followed on the events stream."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import httpx
 import pytest
 import redis
 
+from detektor.domain.events import Envelope, EventType
+from detektor.domain.frames import FrameId
 from support.private_redis import PrivateRedis
 from support.process import ServiceProcess
 from support.redis import redis_namespace
@@ -215,3 +218,39 @@ def test_a_redis_outage_longer_than_the_lease_loses_no_frame(tmp_path: Path) -> 
         proc.__exit__()
         client.close()
         server.stop()
+
+
+def test_frames_skipped_for_no_motion_keep_a_still_person_an_object(
+    ns: tuple[str, str], tmp_path: Path
+) -> None:
+    """Capture's ``frame.skipped`` events, read from the events stream, reach the owner's
+    stage: the person stays and becomes stationary instead of ending for lack of frames."""
+    url, prefix = ns
+    settings = {"DETEKTOR_OBJECTS__STATIONARY_AFTER_S": "1"}  # and max_disappeared_s 2
+    proc = ServiceProcess("objects", tmp_path, {**env(url, prefix, "obj-a"), **settings}).start()
+    client = redis.Redis.from_url(url)
+    try:
+        time.sleep(1.5)
+        t0 = int(time.time() * 1000)
+        for seq in range(1, 6):
+            publish(client, prefix, seq, t0 + 200 * seq)
+        wait_for(lambda: len(objects(client, prefix)) == 5, 10, "5 objects entries")
+        for seq in range(6, 26):  # 4 s in which nothing moves
+            frame_id = FrameId.make("yard", t0 + 200 * seq, seq)
+            skipped = Envelope.new(
+                EventType.SKIPPED, frame_id, {"reason": "no_motion"}, frame_id.captured_at
+            )
+            client.xadd(f"{prefix}:events", {"envelope": json.dumps(skipped.to_dict())})
+            time.sleep(0.2)
+        time.sleep(1.5)
+
+        def kinds() -> list[str]:
+            return [e["type"] for e in events(client, prefix) if e["type"].startswith("object.")]
+
+        wait_for(lambda: "object.updated" in kinds(), 10, "object.updated")
+        assert kinds() == ["object.started", "object.updated"]
+        updated = next(e for e in events(client, prefix) if e["type"] == "object.updated")
+        assert [c["kind"] for c in updated["data"]["changes"]] == ["stationary"]
+    finally:
+        proc.__exit__()
+        client.close()
