@@ -5,5 +5,6 @@ SERVICES: dict[str, str] = {
     "detector": "detektor.services.detector.service:build",
     "example": "detektor.services.example.service:build",
     "notifier": "detektor.services.notifier.service:build",
+    "objects": "detektor.services.objects.service:build",
     "tracking": "detektor.services.tracking.service:build",
 }

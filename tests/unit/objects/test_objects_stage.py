@@ -19,6 +19,7 @@ from detektor.kit.metrics import Metrics
 from detektor.pipeline.decoding import Frame, Image
 from detektor.pipeline.processing import Result
 from detektor.services.objects import stage as stage_module
+from detektor.services.objects.camera import trace_ids
 from detektor.services.objects.metrics import ObjectMetrics
 from detektor.services.objects.settings import ObjectsSettings
 from detektor.services.objects.stage import ObjectsStage
@@ -202,3 +203,36 @@ async def test_events_from_skips_and_ticks_go_to_on_events_too() -> None:
     await stage.tick()
     assert types(heard) == ["object.ended"]
     assert heard[0].type is EventType.OBJECT_ENDED
+
+
+async def test_plain_detections_track_like_frames_without_pictures() -> None:
+    """``serve objects`` has no pixels: the same events as ``frames``, no pictures kept,
+    unusable detections left out, and a skip captured before the frame applied first."""
+    keeper = Keeper()
+    stage, sink = make(keeper, reorder_window_ms=0)
+    out: list[Envelope] = []
+    for seq in range(1, 8):
+        msg = frame(seq).message
+        dets: list[object] = ["junk", person(seq)]
+        out += await stage.observe_detections(
+            msg.frame_id, msg.captured_at, dets, None, TRACEPARENT
+        )
+    assert types(out) == ["object.started"]
+    assert out[0].trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert sink.events == out
+    assert keeper.best == []
+    assert keeper.latest == []
+    stage.skipped(frame(8).message.frame_id, frame(8).message.captured_at)
+    msg = frame(9).message
+    await stage.observe_detections(msg.frame_id, msg.captured_at, [person(9)])
+    assert stage._skips["yard"] == []
+    msg = frame(10).message
+    bad_trace = "00-" + "Z" * 32 + "-" + "y" * 16 + "-01"  # the stream's field is not checked
+    await stage.observe_detections(msg.frame_id, msg.captured_at, [person(10)], None, bad_trace)
+    assert trace_ids(bad_trace) == (None, None)  # an envelope would refuse them
+    assert trace_ids(TRACEPARENT) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+    late = frame(2).message
+    assert await stage.observe_detections(late.frame_id, late.captured_at, [person(2)]) == []
+    assert stage.metrics.stale_frames.labels("yard")._value.get() == 1
+    stage.forget("yard")
+    assert "yard" not in stage.cameras

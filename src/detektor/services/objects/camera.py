@@ -14,10 +14,15 @@ they mean and emits object events. This class owns what joins them:
   stays an object and becomes stationary instead of ending because the motion gate stopped
   sending frames. Tentative tracks are not repeated: a one-frame false hit followed by a
   still scene must stay a single sighting, not become an object by repetition.
+
+``usable`` and ``trace_ids`` check what reaches a camera from outside (the detector's dicts,
+a ``traceparent`` from a stream entry) so that nothing there can fail an event.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +35,10 @@ from detektor.domain.objects import ObjectLifecycle, TrackedObject
 from detektor.objects.model import Detection
 from detektor.objects.tracker import CameraTracker, TrackerConfig
 from detektor.services.objects.settings import ObjectsSettings
+
+log = logging.getLogger(__name__)
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX16 = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +134,29 @@ def _clamp(box: Box) -> Box:
     """The filter's estimate can put an edge a pixel past 0; boxes are never negative."""
     x1, y1, x2, y2 = (max(v, 0.0) for v in box)
     return (x1, y1, max(x2, x1), max(y2, y1))
+
+
+def trace_ids(traceparent: str | None) -> tuple[str | None, str | None]:
+    """The trace and span ids of a W3C ``traceparent``; (None, None) when it is not one (the
+    detections stream's field is not checked before it gets here)."""
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and _HEX32.fullmatch(parts[1]) and _HEX16.fullmatch(parts[2]):
+        return parts[1], parts[2]
+    return None, None
+
+
+def usable(items: Sequence[object]) -> list[Detection]:
+    """The detector's dicts as detections; one it could not have meant is left out."""
+    out = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ValueError(f"not a detection: {item!r}")
+            det = Detection.from_dict(item)
+            x1, y1, x2, y2 = det.box
+            if not (x2 > x1 and y2 > y1 and 0 <= det.score <= 1):
+                raise ValueError(f"empty box or score out of range: {item!r}")
+            out.append(det)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("objects: ignoring a detection: %s", exc)
+    return out

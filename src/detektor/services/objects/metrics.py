@@ -1,4 +1,5 @@
-"""The objects stage's Prometheus metrics: objects now, object events, trouble."""
+"""The objects stage's Prometheus metrics (objects now, object events, trouble) and those of
+``serve objects`` (cameras owned, takeovers, dead letters)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,18 @@ class ObjectMetrics:
         for key, n in counts.items():
             self.objects.labels(*key).set(n)
         self._seen.update(counts)
+
+
+class ObjectServiceMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.owned = metrics.gauge(
+            "detektor_objects_cameras_owned", "Cameras whose lease this instance holds"
+        )
+        self.takeovers = metrics.counter(
+            "detektor_objects_camera_takeovers_total",
+            "Camera leases taken (a first owner, or after another instance's)",
+        )
+        self.dead_letters = metrics.counter(
+            "detektor_objects_dead_letters_total",
+            "Detection entries serve objects could not use (sent to the dead-letter stream)",
+        )

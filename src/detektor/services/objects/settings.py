@@ -132,15 +132,15 @@ class ObjectsSettings(BaseModel):
     reorder_window_ms: int = Field(
         default=500, ge=0, le=10_000, description="wait this long for late detections"
     )
-    detections_group: str = Field(default="objects", description="consumer group (serve objects)")
     stream: str = Field(
         default="detektor:objects", description="per-frame objects stream for the notifier"
     )
     lease_ttl_s: float = Field(
-        default=10.0, ge=1, description="a camera's owner that stops renewing loses it after this"
+        default=10.0, ge=1, description="serve objects: an owner that stops renewing loses a camera"
     )
     consumer: str = Field(
-        default_factory=socket.gethostname, description="this instance's name; stable"
+        default_factory=socket.gethostname,
+        description="this instance's name (serve objects); a lease's owner is it plus a suffix",
     )
 
     @field_validator("cameras")

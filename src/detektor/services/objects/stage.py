@@ -6,6 +6,7 @@ camera's tracker and lifecycle (``camera.py``), appends the object events to the
 through the sink with the frame's trace context, keeps the best snapshot of every object whose
 best sighting this frame is, and the camera's latest frame. Tracking and JPEG encoding are CPU
 work: each batch runs in a worker thread, one batch at a time, so frames stay in order.
+``serve objects`` hands it frames without pictures through ``observe_detections``.
 
 Frames skipped for no motion reach it through ``skipped`` (the scene is unchanged); a camera
 from which nothing arrives for a while has its objects ended by ``tick``, with the time moved
@@ -32,7 +33,7 @@ from detektor.objects.model import Detection
 from detektor.pipeline.decoding import Frame, Image
 from detektor.pipeline.processing import Result
 from detektor.ports import EventSink
-from detektor.services.objects.camera import CameraObjects, Observed
+from detektor.services.objects.camera import CameraObjects, Observed, trace_ids, usable
 from detektor.services.objects.metrics import ObjectMetrics
 from detektor.services.objects.settings import ObjectsSettings
 
@@ -91,13 +92,45 @@ class ObjectsStage:
     ) -> list[list[Envelope]]:
         """Observe a batch; returns each frame's object events, already emitted to the sink."""
         async with self._lock:
-            skips = self._skips_before(frames)
+            skips = self._skips_before([(f.message.camera, f.message.captured_at) for f in frames])
             per_frame, from_skips = await to_thread.run_sync(
                 self._observe_batch, frames, results, skips
             )
             await self._emit(from_skips)
             await self._emit([e for events in per_frame for e in events], notify=False)
         return per_frame
+
+    async def observe_detections(
+        self,
+        frame_id: FrameId,
+        at: datetime,
+        detections: Sequence[object],
+        frame_size: tuple[int, int] | None = None,
+        traceparent: str | None = None,
+    ) -> list[Envelope]:
+        """One processed frame without its picture (``serve objects``): the detector's dicts
+        in, the frame's object events out, already emitted. No snapshots are kept."""
+        async with self._lock:
+            skips = self._skips_before([(frame_id.camera, at)])
+            _, events, from_skips = await to_thread.run_sync(
+                self._observe_one,
+                frame_id,
+                at,
+                usable(detections),
+                frame_size,
+                traceparent,
+                skips.get(frame_id.camera, []),
+            )
+            await self._emit(from_skips)
+            await self._emit(events, notify=False)
+        return events
+
+    def forget(self, camera: str) -> None:
+        """Drop a camera's tracker, objects and waiting skips (another instance owns it now);
+        its objects get no ``object.ended`` from here."""
+        self.cameras.pop(camera, None)
+        self._skips.pop(camera, None)
+        self._arrived.pop(camera, None)
 
     def observe(self, sink: EventSink) -> EventSink:
         """``sink``, also telling this stage about every frame skipped for no motion."""
@@ -145,13 +178,12 @@ class ObjectsStage:
             await self._emit(events)
         return events
 
-    def _skips_before(self, frames: Sequence[Frame]) -> dict[str, list[_Skip]]:
+    def _skips_before(self, frames: Sequence[tuple[str, datetime]]) -> dict[str, list[_Skip]]:
         """Per camera, the waiting skips captured before the batch's first frame of it (each
         one a frame for the tracker's counts); skips captured after stay waiting."""
         first: dict[str, datetime] = {}
-        for frame in frames:
-            at = frame.message.captured_at
-            first[frame.message.camera] = min(at, first.get(frame.message.camera, at))
+        for camera, at in frames:
+            first[camera] = min(at, first.get(camera, at))
         out = {}
         for camera, at in first.items():
             waiting = self._skips.get(camera, [])
@@ -173,20 +205,38 @@ class ObjectsStage:
         from_skips = []
         for frame, result in zip(frames, results, strict=True):
             msg = frame.message
-            cam = self.camera(msg.camera)
-            for skip in skips.pop(msg.camera, []):
-                from_skips += self._apply_skip(cam, skip)
-            self._arrived[msg.camera] = time.monotonic()
-            detections = _detections(result.detections)
-            observed = cam.observe(
-                msg.frame_id, msg.captured_at, detections, (msg.width, msg.height)
+            detections = usable(result.detections)
+            observed, events, skipped = self._observe_one(
+                msg.frame_id,
+                msg.captured_at,
+                detections,
+                (msg.width, msg.height),
+                msg.traceparent,
+                skips.pop(msg.camera, []),
             )
-            if observed.stale:
-                self.metrics.stale_frames.labels(msg.camera).inc()
-                log.warning("objects: %s came after a later frame; not tracked", msg.frame_id)
-            self._keep_pictures(cam.camera, frame.image, detections, observed)
-            out.append(self._envelopes(observed, *_ids(msg.traceparent)))
+            from_skips += skipped
+            self._keep_pictures(msg.camera, frame.image, detections, observed)
+            out.append(events)
         return out, from_skips
+
+    def _observe_one(
+        self,
+        frame_id: FrameId,
+        at: datetime,
+        detections: Sequence[Detection],
+        frame_size: tuple[int, int] | None,
+        traceparent: str | None,
+        skips: Sequence[_Skip],
+    ) -> tuple[Observed, list[Envelope], list[Envelope]]:
+        """One frame, after the skips captured before it: (observed, its events, the skips')."""
+        cam = self.camera(frame_id.camera)
+        from_skips = [e for skip in skips for e in self._apply_skip(cam, skip)]
+        self._arrived[cam.camera] = time.monotonic()
+        observed = cam.observe(frame_id, at, detections, frame_size)
+        if observed.stale:
+            self.metrics.stale_frames.labels(cam.camera).inc()
+            log.warning("objects: %s came after a later frame; not tracked", frame_id)
+        return observed, self._envelopes(observed, *trace_ids(traceparent)), from_skips
 
     def _keep_pictures(
         self, camera: str, image: Image, detections: Sequence[Detection], observed: Observed
@@ -232,31 +282,6 @@ def _envelope(event: ObjectEvent, trace_id: str | None, span_id: str | None) -> 
         trace_id=trace_id,
         span_id=span_id,
     )
-
-
-def _ids(traceparent: str | None) -> tuple[str | None, str | None]:
-    """The trace and span ids of a W3C ``traceparent`` (already checked by the decoder)."""
-    parts = (traceparent or "").split("-")
-    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-        return parts[1], parts[2]
-    return None, None
-
-
-def _detections(items: Sequence[object]) -> list[Detection]:
-    """The detector's dicts as detections; one it could not have meant is left out."""
-    out = []
-    for item in items:
-        try:
-            if not isinstance(item, dict):
-                raise ValueError(f"not a detection: {item!r}")
-            det = Detection.from_dict(item)
-            x1, y1, x2, y2 = det.box
-            if not (x2 > x1 and y2 > y1 and 0 <= det.score <= 1):
-                raise ValueError(f"empty box or score out of range: {item!r}")
-            out.append(det)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("objects: ignoring a detection: %s", exc)
-    return out
 
 
 class _SkipObserver:
