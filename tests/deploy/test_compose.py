@@ -41,7 +41,7 @@ TEST_SECRETS = {
     "DETEKTOR_API_TOKEN": "00112233445566778899",
     "MQTT_PASSWORD": "99887766554433221100",
 }
-APP_SERVICES = {"capture", "detector", "tracking", "notifier"}
+APP_SERVICES = {"capture", "detector", "tracking", "objects", "notifier"}
 EXPECTED_SERVICES = APP_SERVICES | {
     "redis", "postgres", "mosquitto", "prometheus", "alertmanager", "grafana", "jaeger",
     "loki", "alloy", "node-exporter", "cadvisor", "postgres-exporter", "redis-exporter",

@@ -24,7 +24,7 @@ COMPOSE = (
     ["/usr/bin/docker-compose"] if Path("/usr/bin/docker-compose").exists() else [DOCKER, "compose"]
 )
 FILES = [REPO / "deploy" / "compose.yml", REPO / "tests" / "stacktest" / "compose.stack.yml"]
-APP_SERVICES = ("capture", "detector", "tracking", "notifier")
+APP_SERVICES = ("capture", "detector", "tracking", "objects", "notifier")
 SECRETS = ("DETEKTOR_API_TOKEN", "POSTGRES_PASSWORD", "MQTT_PASSWORD")
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-APP_JOBS = ("capture", "detector", "tracking", "notifier")
+APP_JOBS = ("capture", "detector", "tracking", "objects", "notifier")
 CORE_SERVICES = ("capture", "detector", "tracking")
 
 
