@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 from stacktest import chaos, images, ledger, soak
 from stacktest.cameras import rtsp_camera, write_cameras
 from stacktest.engine import Engine, EngineError, PrivateEngine
+from stacktest.objects_check import check_objects
 from stacktest.output import Findings, say, step
 from stacktest.stack import APP_SERVICES, Stack
 from stacktest.verify_run import check_named, run_verify
@@ -53,6 +55,8 @@ def main(argv: list[str]) -> int:
     with ExitStack() as cleanup:
         workdir = Path(tempfile.mkdtemp(prefix="detektor-stack-"))
         workdir.chmod(0o755)
+        if not args.keep:  # registered first, so it runs last: after the engine has stopped
+            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         engine: Engine
         if args.docker_host:
             engine = Engine(Path(args.docker_host))
@@ -104,6 +108,7 @@ def _down(stack: Stack) -> None:
 
 def run(stack: Stack, audit: ledger.Audit, args: argparse.Namespace, findings: Findings) -> None:
     soak.soak(stack, args.soak, findings)
+    check_objects(stack, findings)
     with step("verify --docker on the healthy stack"):
         healthy = run_verify(stack, "healthy")
         findings.check(
