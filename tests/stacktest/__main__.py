@@ -28,11 +28,19 @@ from stacktest.stack import APP_SERVICES, Stack
 from stacktest.verify_run import check_named, run_verify
 
 UP_TIMEOUT_S = 300.0
+MIN_SOAK_S = 120.0
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/stack-test", description=__doc__)
-    parser.add_argument("--soak", type=float, default=600, metavar="S", help="soak seconds (600)")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=600,
+        metavar="S",
+        help=f"soak seconds (600; at least {MIN_SOAK_S:.0f}: the frame rate is judged minute by "
+        "minute after the first)",
+    )
     parser.add_argument(
         "--docker-host",
         metavar="SOCKET",
@@ -44,7 +52,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="pull compose's default images instead of building stand-ins (needs a registry)",
     )
     parser.add_argument("--keep", action="store_true", help="leave the stack up at the end")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.soak < MIN_SOAK_S:
+        parser.error(f"--soak must be at least {MIN_SOAK_S:.0f} s, got {args.soak:g}")
+    return args
 
 
 def main(argv: list[str]) -> int:
