@@ -190,6 +190,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
             ServiceProcess("tracking", tmp, env) as tracking,
             ServiceProcess("detector", tmp, env) as detector,
             ServiceProcess("capture", tmp, env) as capture,
+            ServiceProcess("objects", tmp, env) as objects,
             ServiceProcess("example", tmp) as example,
             # The local broker (tests/support): the notifier's gauges are read by rules/panels.
             ServiceProcess("notifier", tmp, notifier_env) as notifier,
@@ -216,7 +217,7 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
                 30,
                 "the notifier to connect to the broker",
             )
-            for service in (tracking, detector, capture, example, notifier):
+            for service in (tracking, detector, capture, objects, example, notifier):
                 names |= exposed_names(httpx.get(f"{service.url}/metrics", timeout=5).text)
             yield names
 

@@ -13,6 +13,7 @@ def pipeline_env(redis_url: str, namespace: str, database_url: str) -> dict[str,
         "DETEKTOR_TRACKING__STREAM": f"{namespace}:events",
         "DETEKTOR_TRACKING__DEAD_LETTER_STREAM": f"{namespace}:events:dead",
         "DETEKTOR_DETECTOR__DETECTIONS_STREAM": f"{namespace}:detections",
+        "DETEKTOR_OBJECTS__STREAM": f"{namespace}:objects",
         "DETEKTOR_PROCESSOR__CONSUMER": "detector-1",
         "DETEKTOR_TRACKING__CONSUMER": "tracking-1",
     }

@@ -236,3 +236,18 @@ async def test_plain_detections_track_like_frames_without_pictures() -> None:
     assert stage.metrics.stale_frames.labels("yard")._value.get() == 1
     stage.forget("yard")
     assert "yard" not in stage.cameras
+
+
+async def test_the_gauges_count_objects_per_label_and_per_zone_and_fall_back_to_zero() -> None:
+    # The person's feet walk from x=160 to x=208 at y=460: inside the yard's left half.
+    left = {"points": [[0, 400], [320, 400], [320, 480], [0, 480]], "inertia": 1}
+    stage, _ = make(max_disappeared_s=0.1, cameras={"yard": {"zones": {"left": left}}})
+    await feed(stage, range(1, 8))
+    gauge = stage.metrics.objects.labels("yard", "person", "active")._value.get()
+    in_zone = stage.metrics.in_zones.labels("yard", "left", "person", "active")._value.get()
+    assert (gauge, in_zone) == (1, 1)
+    await asyncio.sleep(0.2)
+    await stage.tick()  # the object ends: its series stay, at 0
+    gauge = stage.metrics.objects.labels("yard", "person", "active")._value.get()
+    in_zone = stage.metrics.in_zones.labels("yard", "left", "person", "active")._value.get()
+    assert (gauge, in_zone) == (0, 0)

@@ -35,19 +35,33 @@ class ObjectMetrics:
             "Snapshots that could not be written (disk full, permissions)",
             ["camera"],
         )
-        self._seen: set[tuple[str, str, str]] = set()
+        self.in_zones = metrics.gauge(
+            "detektor_zone_objects",
+            "Confirmed objects now in each zone, by camera, zone, label and state",
+            ["camera", "zone", "label", "state"],
+        )
+        self._seen: set[tuple[str, ...]] = set()
+        self._seen_zones: set[tuple[str, ...]] = set()
 
     def refresh(self, cameras: Mapping[str, CameraObjects]) -> None:
-        """Set the objects gauge from the live objects; series that went to 0 stay, at 0."""
-        counts: dict[tuple[str, str, str], int] = dict.fromkeys(self._seen, 0)
+        """Set the gauges from the live objects; series that went to 0 stay, at 0."""
+        counts: dict[tuple[str, ...], int] = dict.fromkeys(self._seen, 0)
+        zones: dict[tuple[str, ...], int] = dict.fromkeys(self._seen_zones, 0)
         for name, cam in cameras.items():
             for obj in cam.objects():
-                if obj.state is not ObjectState.ENDED:
-                    key = (name, obj.label, obj.state.value)
-                    counts[key] = counts.get(key, 0) + 1
-        for key, n in counts.items():
-            self.objects.labels(*key).set(n)
+                if obj.state is ObjectState.ENDED:
+                    continue
+                key: tuple[str, ...] = (name, obj.label, obj.state.value)
+                counts[key] = counts.get(key, 0) + 1
+                for zone in obj.zones:
+                    place: tuple[str, ...] = (name, zone, obj.label, obj.state.value)
+                    zones[place] = zones.get(place, 0) + 1
+        for series, n in counts.items():
+            self.objects.labels(*series).set(n)
+        for series, n in zones.items():
+            self.in_zones.labels(*series).set(n)
         self._seen.update(counts)
+        self._seen_zones.update(zones)
 
 
 class ObjectServiceMetrics:
