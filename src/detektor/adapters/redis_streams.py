@@ -1,14 +1,19 @@
 """Small Redis Streams helpers shared by every consumer-group reader (bus, tracking, notifier):
 creating a group, ordering entry ids, the length caps of the streams producers write, and the
-shape of a dead-lettered entry, and a consumer group's lag."""
+shape of a dead-lettered entry, and a consumer group's lag; and ``follow``, for the readers
+that watch a stream without a group."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
+from detektor.kit.transient import is_transient
+from detektor.kit.workers import pause
 
 # The MAXLEN (approximate) producers give the lifecycle-events and the detections streams; the
 # trim jobs of tracking and the notifier report how full each is against it, before the cap
@@ -82,3 +87,29 @@ async def group_lag(redis: Redis, stream: str, group: Mapping[Any, Any]) -> int:
     if len(after) <= LAG_COUNTED_UP_TO:
         return len(after)
     return max(int(group.get("lag") or 0), len(after))
+
+
+async def follow(
+    redis: Redis, stream: str, stopping: asyncio.Event
+) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
+    """The entries added to ``stream`` from now on, read without a group (every reader sees
+    them all), one list per read until ``stopping`` is set. A read that finds nothing, and
+    each wait out of a transient Redis error (retried with backoff), yields an empty list, so
+    the caller's loop keeps turning (and beating) through an outage."""
+    last = "$"
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            reply = await redis.xread({stream: last}, count=1000, block=1000)
+            delay = 0.5
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            await pause(stopping, delay)
+            delay = min(delay * 2, 10.0)
+            yield []
+            continue
+        entries = [(eid, fields or {}) for _, found in reply or [] for eid, fields in found]
+        if entries:
+            last = entries[-1][0].decode()
+        yield entries

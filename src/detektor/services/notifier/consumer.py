@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 from detektor.adapters.redis_streams import (
     dead_letter_entry,
     ensure_group,
+    follow,
     group_lag,
     safe_text,
 )
@@ -196,25 +197,12 @@ class CaptureWatcher:
         self.stopping.set()
 
     async def run(self) -> None:
-        last = "$"
-        delay = 0.5
-        while not self.stopping.is_set():
-            try:
-                reply = await self.redis.xread({self.stream: last}, count=1000, block=1000)
-                delay = 0.5
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                await pause(self.stopping, delay)
-                delay = min(delay * 2, 10.0)
-                continue
+        async for entries in follow(self.redis, self.stream, self.stopping):
             seen: set[str] = set()
-            for _, entries in reply or []:
-                for eid, fields in entries:
-                    last = eid.decode()
-                    raw = (fields or {}).get(b"envelope", b"")
-                    if b'"frame.captured"' in raw and (camera := _camera_of(raw)):
-                        seen.add(camera)
+            for _, fields in entries:
+                raw = fields.get(b"envelope", b"")
+                if b'"frame.captured"' in raw and (camera := _camera_of(raw)):
+                    seen.add(camera)
             for camera in seen:
                 self.notifier.camera_seen(camera)
 

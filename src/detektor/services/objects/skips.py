@@ -16,11 +16,10 @@ import logging
 
 from redis.asyncio import Redis
 
+from detektor.adapters.redis_streams import follow
 from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope, EventType
 from detektor.kit.health import Liveness
-from detektor.kit.transient import is_transient
-from detektor.kit.workers import pause
 from detektor.services.objects.lease import CameraLeases
 from detektor.services.objects.stage import UNCHANGED, ObjectsStage
 
@@ -46,25 +45,13 @@ class SkipWatcher:
         self.stopping.set()
 
     async def run(self) -> None:
-        last = "$"
-        delay = 0.5
-        while not self.stopping.is_set():
+        self.liveness.beat(WORKER, max_silence_s=90)
+        async for entries in follow(self.redis, self.stream, self.stopping):
             self.liveness.beat(WORKER, max_silence_s=90)
-            try:
-                reply = await self.redis.xread({self.stream: last}, count=1000, block=1000)
-                delay = 0.5
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                await pause(self.stopping, delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            for _, entries in reply or []:
-                for eid, fields in entries:
-                    last = eid.decode()
-                    raw = (fields or {}).get(b"envelope", b"")
-                    if b'"frame.skipped"' in raw:
-                        await self._skipped(raw)
+            for _, fields in entries:
+                raw = fields.get(b"envelope", b"")
+                if b'"frame.skipped"' in raw:
+                    await self._skipped(raw)
 
     async def _skipped(self, raw: bytes) -> None:
         try:
