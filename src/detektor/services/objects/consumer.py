@@ -28,6 +28,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
+from detektor.adapters.event_sinks import MemoryEventSink
 from detektor.adapters.redis_streams import stream_id_key
 from detektor.domain.events import Envelope
 from detektor.domain.frames import CAMERA_RE
@@ -56,17 +57,8 @@ class Pending:
         return _key(self.entry)
 
 
-class Collecting:
+class Collecting(MemoryEventSink):
     """The stage's sink: events wait here until their frame is written (or are dropped)."""
-
-    def __init__(self) -> None:
-        self.events: list[Envelope] = []
-
-    async def emit(self, events: Sequence[Envelope]) -> None:
-        self.events.extend(events)
-
-    async def close(self) -> None:
-        return None
 
     def take(self) -> list[Envelope]:
         out, self.events = self.events, []
