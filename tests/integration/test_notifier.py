@@ -61,8 +61,12 @@ def assert_valid_discovery(topic: str, payload: dict[str, Any], root: str) -> No
     assert component in ("binary_sensor", "sensor", "image")
     camera = node.removeprefix("detektor_")
     assert payload["unique_id"] == f"detektor_{camera}_{obj}"
-    assert {"name", "state_topic", "availability", "device"} <= payload.keys()
-    assert payload["state_topic"].startswith(f"{root}/detektor/{camera}/")
+    # An image entity shows the JPEG published on its image_topic; it has no state.
+    topic_key = "image_topic" if component == "image" else "state_topic"
+    assert {"name", topic_key, "availability", "device"} <= payload.keys()
+    assert payload[topic_key].startswith(f"{root}/detektor/{camera}/")
+    if component == "image":
+        assert payload["content_type"] == "image/jpeg"
     assert payload["availability"][0]["topic"] == f"{root}/detektor/availability"
     assert payload["device"]["identifiers"] == [node]
     if component == "binary_sensor":
@@ -218,7 +222,10 @@ def test_objects_reach_home_assistant_over_the_real_mosquitto(
             assert body["after"]["frame_id"] == fid
             assert body["after"]["label"] == "person"
             assert body["after"]["box"] == [100, 100, 200, 400]
-            assert body["after"]["snapshot_url"] is None  # no snapshot store here
+            # Signed with the key in the shared data dir: tracking opens it without the token.
+            link = body["after"]["snapshot_url"]
+            assert link.startswith(f"http://tracking.local:8000/v1/objects/{body['after']['id']}/")
+            assert "&sig=" in link
             assert not event.retain
             assert json.loads(sub.wait(f"{root}/detektor/events").payload) == body
             traceparent = event.user_properties["traceparent"]

@@ -8,12 +8,21 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from fastapi.testclient import TestClient
 
 from detektor.domain.fields import format_timestamp
-from support.tracking_app import RECENT_MS, STORES, error_of, store_url, tracking_client
+from detektor.kit.signing import LinkSigner
+from support.tracking_app import (
+    RECENT_MS,
+    STORES,
+    TEST_LINK_SECRET,
+    error_of,
+    store_url,
+    tracking_client,
+)
 
 BASE = datetime.fromtimestamp(RECENT_MS / 1000, UTC)
 
@@ -139,8 +148,13 @@ def test_the_list_shows_each_object_newest_first_with_its_snapshot_link(
         "current_zones": [],
         "best_frame_id": LIVES["a"][1]["data"]["best"]["frame_id"],  # the larger box
         "events": 3,
-        "snapshot_url": f"/v1/objects/{IDS['a']}/snapshot.jpg",
+        "snapshot_url": a["snapshot_url"],
     }
+    # Signed by the tracking service's key: it opens without the token, for this picture only.
+    path, _, query = a["snapshot_url"].partition("?")
+    assert path == f"/v1/objects/{IDS['a']}/snapshot.jpg"
+    signer = LinkSigner(TEST_LINK_SECRET.encode())
+    assert signer.verify(path, dict(parse_qsl(query))) is None
     d = body["objects"][1]
     assert (d["best_frame_id"], d["snapshot_url"]) == (None, None)  # no best frame, no snapshot
 
@@ -271,13 +285,14 @@ def test_an_unknown_or_malformed_id_is_a_404(client: TestClient, object_id: str)
 
 def test_snapshot_links_go_through_link_for_when_the_app_has_one(client: TestClient) -> None:
     app = client.app
+    signing = app.state.link_for  # type: ignore[attr-defined]
     app.state.link_for = lambda path: f"https://detektor.example{path}?sig=abc"  # type: ignore[attr-defined]
     try:
         body = client.get(f"/v1/objects/{IDS['e']}").json()
         listed = client.get("/v1/objects", params={"limit": 1}).json()["objects"][0]
     finally:
-        del app.state.link_for  # type: ignore[attr-defined]
+        app.state.link_for = signing  # type: ignore[attr-defined]
     expected = f"https://detektor.example/v1/objects/{IDS['e']}/snapshot.jpg?sig=abc"
     assert body["snapshot_url"] == listed["snapshot_url"] == expected
     plain = client.get(f"/v1/objects/{IDS['e']}").json()["snapshot_url"]
-    assert plain == f"/v1/objects/{IDS['e']}/snapshot.jpg"
+    assert plain.startswith(f"/v1/objects/{IDS['e']}/snapshot.jpg?exp=")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from detektor.services.tracking.service import build
 from detektor.settings import Settings
 from support.postgres import ADMIN_URL, temporary_database
-from support.tracking_app import captured, error_of
+from support.tracking_app import TEST_LINK_SECRET, captured, error_of
 from support.waiting import wait_for
 
 # The jobs loop runs once at start and then sleeps, so only the test's requests use the pool.
@@ -24,7 +24,8 @@ QUIET = {"consume": False, "metrics_interval_s": 3600, "purge_interval_s": 3600}
 
 def client_on(url: str) -> TestClient:
     return TestClient(
-        build(Settings(database_url=url, tracking=QUIET)), raise_server_exceptions=False
+        build(Settings(database_url=url, tracking=QUIET, link_secret=TEST_LINK_SECRET)),
+        raise_server_exceptions=False,
     )
 
 

@@ -29,6 +29,9 @@ class ServiceProcess:
             "DETEKTOR_HTTP_HOST": "127.0.0.1",
             "DETEKTOR_HTTP_PORT": str(self.port),
             "DETEKTOR_LOG__FORMAT": "json",
+            # Snapshots and the link secret: shared by the services of one test, as the data
+            # volume is in compose, and never in the working directory.
+            "DETEKTOR_DATA_DIR": str(tmp / "data"),
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

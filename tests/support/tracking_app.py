@@ -31,10 +31,14 @@ def store_url(kind: str, tmp: Path) -> Iterator[str]:
         raise ValueError(f"unknown store kind {kind!r}")
 
 
+# Set, so that building the tracking app writes no link-secret file anywhere.
+TEST_LINK_SECRET = "a-test-link-secret-long-enough-to-be-accepted"
+
+
 @contextmanager
 def tracking_client(url: str) -> Iterator[TestClient]:
     """The tracking app on `url`, its lifespan running, stream consumer off."""
-    settings = Settings(database_url=url, tracking={"consume": False})
+    settings = Settings(database_url=url, tracking={"consume": False}, link_secret=TEST_LINK_SECRET)
     with TestClient(build(settings), raise_server_exceptions=False) as client:
         yield client
 

@@ -27,7 +27,6 @@ from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
 from detektor.kit.signing import LinkSigner, load_link_secret, signed_url
 from detektor.kit.workers import join, pause
-from detektor.objects.snapshots import SnapshotStore
 from detektor.pipeline.decoding import Frame
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processing import Result
@@ -39,12 +38,14 @@ from detektor.services.capture.settings import CameraSettings
 from detektor.services.detector.processor import load_processor
 from detektor.services.notifier.embedded import EmbeddedNotifier
 from detektor.services.objects.metrics import ObjectMetrics
+from detektor.services.objects.snapshot_upkeep import SWEEP, snapshot_store, sweep_snapshots
 from detektor.services.objects.stage import ObjectsStage
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.objects_api import router as objects_router
 from detektor.services.tracking.pictures_api import router as pictures_router
+from detektor.services.tracking.pictures_api import serve_pictures
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
 
@@ -67,11 +68,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
     signer = LinkSigner(load_link_secret(settings))  # a bad key is a ConfigError at start
-    snapshots = None
-    if settings.objects.enabled and settings.objects.snapshots.enabled:
-        snapshots = SnapshotStore(
-            settings.data_dir / "snapshots", settings.objects.snapshots, kit.metrics
-        )
+    snapshots = snapshot_store(settings, kit.metrics)
     notifier = None
     if settings.mqtt_url is not None:  # Home Assistant over MQTT, as `serve notifier` does
         base, ttl = settings.notifier.snapshot_base_url, settings.objects.link_ttl_s
@@ -96,9 +93,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             Ingestor(store, tracking_metrics),
             settings.jaeger_ui_url,
         )
-        app.state.snapshots, app.state.signer = snapshots, signer
-        ttl = settings.objects.link_ttl_s
-        app.state.link_for = lambda path: signer.sign(path, ttl)
+        serve_pictures(app, snapshots, signer, settings.objects.link_ttl_s)
         bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
         store_sink = StoreEventSink(store)
         objects = None
@@ -138,9 +133,14 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         stop_ticks = asyncio.Event()
         tickers = []
         if objects is not None:
-            tickers.append(
-                kit.supervisor.start("objects-ticker", _ticks(objects, snapshots, stop_ticks))
-            )
+            tickers.append(kit.supervisor.start("objects-ticker", _ticks(objects, stop_ticks)))
+            if snapshots is not None:
+                keep = snapshots  # narrowed for the closure
+
+                async def sweep() -> None:
+                    await sweep_snapshots(keep, stop_ticks, kit.liveness)
+
+                tickers.append(kit.supervisor.start(SWEEP, sweep))
         stop_reports = asyncio.Event()
         reports = asyncio.create_task(
             _report(workers, kit, runner, stop_reports, progress), name="progress"
@@ -205,17 +205,13 @@ def _publisher(
 
 
 def _ticks(
-    objects: ObjectsStage, snapshots: SnapshotStore | None, stop: asyncio.Event
+    objects: ObjectsStage, stop: asyncio.Event
 ) -> Callable[[], Coroutine[object, object, None]]:
-    """Twice a second the objects stage's tick; now and then snapshot retention."""
+    """Twice a second the objects stage's tick."""
 
     async def run() -> None:
-        next_sweep = 0.0
         while not stop.is_set():
             await objects.tick()
-            if snapshots is not None and time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + objects.settings.snapshots.sweep_interval_s
-                await to_thread.run_sync(snapshots.sweep)
             await pause(stop, 0.5)
 
     return run

@@ -80,27 +80,36 @@ def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | No
     if msg.traceparent is not None and span_context_of({"traceparent": msg.traceparent}) is None:
         return None, f"malformed traceparent {msg.traceparent[:80]!r}"
     size = jpeg_size(msg.jpeg)
-    if size is None:
-        return None, f"undecodable JPEG ({len(msg.jpeg)} bytes): no frame header"
-    if size[0] * size[1] > max_pixels:
-        return None, (
-            f"JPEG header says {size[0]}x{size[1]} = {size[0] * size[1]} pixels, over the "
-            f"limit of {max_pixels}; not decoded"
-        )
-    if size != (msg.width, msg.height):
+    if size is not None and size != (msg.width, msg.height):
         return None, f"JPEG is {size[0]}x{size[1]} but the entry says {msg.width}x{msg.height}"
-    try:
-        decoded = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error as exc:  # OpenCV raises, rather than returns None, past its own limits
-        return None, f"undecodable JPEG ({len(msg.jpeg)} bytes): {str(exc).strip()[-200:]}"
-    if decoded is None:
-        return None, f"undecodable JPEG ({len(msg.jpeg)} bytes)"
-    image = cast(Image, decoded)
+    image = decode_jpeg(msg.jpeg, max_pixels)
+    if isinstance(image, str):
+        return None, image
     if image.shape[1] != msg.width or image.shape[0] != msg.height:
         return None, (
             f"JPEG is {image.shape[1]}x{image.shape[0]} but the entry says {msg.width}x{msg.height}"
         )
     return Frame(msg, image), None
+
+
+def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> Image | str:
+    """The BGR image, or why not: the header is read first, so a JPEG claiming more than
+    ``max_pixels`` is refused before a decoder allocates for it."""
+    size = jpeg_size(data)
+    if size is None:
+        return f"undecodable JPEG ({len(data)} bytes): no frame header"
+    if size[0] * size[1] > max_pixels:
+        return (
+            f"JPEG header says {size[0]}x{size[1]} = {size[0] * size[1]} pixels, over the "
+            f"limit of {max_pixels}; not decoded"
+        )
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV raises, rather than returns None, past its own limits
+        return f"undecodable JPEG ({len(data)} bytes): {str(exc).strip()[-200:]}"
+    if decoded is None:
+        return f"undecodable JPEG ({len(data)} bytes)"
+    return cast(Image, decoded)
 
 
 def raw_frame_id(delivery: Delivery) -> FrameId | None:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from detektor.services.tracking.service import build
 from detektor.settings import Settings
+from support.tracking_app import TEST_LINK_SECRET
 
 # An hour ago, whole seconds: a fixed date falls out of the service's 7-day retention one day,
 # and the retention job, which runs when the service starts, then purges the test's frames.
@@ -65,6 +66,7 @@ def frame_id(camera: str, seq: int, at: datetime = T0) -> str:
 def client() -> Iterator[TestClient]:
     settings = Settings(
         database_url="memory://",
+        link_secret=TEST_LINK_SECRET,
         jaeger_ui_url="http://jaeger:16686",
         tracking={"consume": False, "stale_after_s": 30, "max_body_bytes": 64 * 1024},
     )

@@ -33,7 +33,11 @@ def build(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis, bus, sink = redis_adapters(settings, kit)
-        results = RedisDetectionStream(redis, settings.detector.detections_stream)
+        results = RedisDetectionStream(
+            redis,
+            settings.detector.detections_stream,
+            pictures_ttl_s=settings.detector.pictures_ttl_s,
+        )
         runner = ProcessorRunner(
             processor,
             bus,

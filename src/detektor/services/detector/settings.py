@@ -39,6 +39,13 @@ class DetectorSettings(BaseModel):
     detections_stream: str = Field(
         default="detektor:detections", description="Redis stream the results are published on"
     )
+    pictures_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="keep each processed frame's JPEG in Redis this long, for the objects "
+        "service's snapshots (0: no pictures, no snapshots in the distributed setup)",
+    )
 
     @model_validator(mode="after")
     def _yolo_needs_a_model(self) -> DetectorSettings:

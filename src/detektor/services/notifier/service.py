@@ -23,6 +23,7 @@ from detektor.adapters.event_sinks import RedisEventSink
 from detektor.adapters.redis_streams import DETECTIONS_STREAM_MAXLEN
 from detektor.adapters.stream_trim import StreamMetrics, keep_trimmed
 from detektor.kit.app import ServiceKit, create_app
+from detektor.kit.signing import LinkSigner, load_link_secret, signed_url
 from detektor.kit.workers import join
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.services.notifier.consumer import WORKER as CONSUMER
@@ -30,6 +31,7 @@ from detektor.services.notifier.consumer import CaptureWatcher, DetectionsConsum
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import Broker, MqttLink, broker_from
 from detektor.services.notifier.publisher import Notifier, run_ticks
+from detektor.services.objects.snapshot_upkeep import snapshot_store
 from detektor.settings import ConfigError, Settings
 
 
@@ -69,19 +71,27 @@ def build(settings: Settings) -> FastAPI:
     pipeline = PipelineMetrics(kit.metrics)
     stream = cfg.detections_stream or settings.detector.detections_stream
     streams = StreamMetrics(kit.metrics)
+    # Pictures for the image entities, and signed links to them, from the files serve objects
+    # keeps in the shared data volume; the key is the tracking service's (same data_dir).
+    snapshots = snapshot_store(settings)
+    signer = LinkSigner(load_link_secret(settings))
+    base, ttl = cfg.snapshot_base_url, settings.objects.link_ttl_s
+
+    def link_to(path: str) -> str | None:
+        return signed_url(base, signer, path, ttl)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = Redis.from_url(settings.redis_url.get_secret_value())
         sink = RedisEventSink(redis, settings.tracking.stream)
-        notifier = Notifier(settings, metrics, sink, pipeline)
-        link = notifier.link = MqttLink(
+        notifier = Notifier(settings, metrics, sink, pipeline, snapshots=snapshots, link=link_to)
+        mqtt = notifier.link = MqttLink(
             broker, cfg, notifier.topics.availability, metrics, notifier.on_connect
         )
         kit.readiness.add("redis", redis.ping)
-        kit.readiness.add("mqtt", link.check)
-        await link.start()
-        consumer = DetectionsConsumer(redis, notifier, link, stream, metrics, kit.liveness)
+        kit.readiness.add("mqtt", mqtt.check)
+        await mqtt.start()
+        consumer = DetectionsConsumer(redis, notifier, mqtt, stream, metrics, kit.liveness)
         watcher = CaptureWatcher(redis, settings.tracking.stream, notifier)
         ticks = asyncio.Event()
 
@@ -104,7 +114,7 @@ def build(settings: Settings) -> FastAPI:
             for halt, _ in workers:
                 halt()
             await join([task for _, task in workers], settings.shutdown_timeout_s)
-            await link.stop()
+            await mqtt.stop()
             await sink.close()
             await redis.aclose()
 
@@ -120,5 +130,6 @@ def build(settings: Settings) -> FastAPI:
             "group": cfg.group,
             "off_delay_s": cfg.off_delay_s,
             "qos": cfg.qos,
+            "snapshots": str(snapshots.root) if snapshots else None,
         },
     )

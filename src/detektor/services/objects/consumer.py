@@ -31,13 +31,14 @@ from redis.asyncio import Redis
 from detektor.adapters.event_sinks import MemoryEventSink
 from detektor.adapters.redis_streams import stream_id_key
 from detektor.domain.events import Envelope
-from detektor.domain.frames import CAMERA_RE
+from detektor.domain.frames import CAMERA_RE, FrameId
 from detektor.kit.transient import is_transient
 from detektor.ports import EventSink
 from detektor.services.notifier.entries import DetectionEntry, parse_entry
 from detektor.services.objects.lease import CameraLeases
 from detektor.services.objects.metrics import ObjectServiceMetrics
 from detektor.services.objects.output import Checkpoint, ObjectsOutput
+from detektor.services.objects.pictures import FramePictures
 from detektor.services.objects.reorder import ReorderBuffer
 from detektor.services.objects.stage import ObjectsStage
 
@@ -51,6 +52,7 @@ class Pending:
     eid: bytes
     entry: DetectionEntry
     detections: str  # the entry's JSON, handed on as it came
+    picture: bool = False  # the detector kept the frame's JPEG beside the stream
 
     @property
     def key(self) -> Key:
@@ -77,9 +79,11 @@ class ObjectsConsumer:
         events: EventSink,
         metrics: ObjectServiceMetrics,
         clock: Callable[[], float] = time.monotonic,
+        pictures: FramePictures | None = None,
     ) -> None:
         self.redis, self.stream, self.stage, self.collected = redis, stream, stage, collected
         self.leases, self.output, self.events, self.metrics = leases, output, events, metrics
+        self.pictures = pictures  # None: no snapshots (they are off)
         self.clock = clock
         self.buffer: ReorderBuffer[Pending] = ReorderBuffer(stage.settings.reorder_window_ms / 1000)
         self.lock = asyncio.Lock()
@@ -145,7 +149,8 @@ class ObjectsConsumer:
         if isinstance(entry, str):
             await self._dead(eid, fields, entry)
             return
-        pending = Pending(eid, entry, fields[b"detections"].decode())
+        picture = fields.get(b"picture") == b"1"
+        pending = Pending(eid, entry, fields[b"detections"].decode(), picture)
         released = self.buffer.push(camera, pending.key, pending, self.clock())
         await self.process(released)
 
@@ -154,6 +159,7 @@ class ObjectsConsumer:
         for late in self.buffer.take_late():
             self.stage.metrics.stale_frames.labels(late.entry.camera).inc()
             await self._write(late, [], late=True)
+        pictures = await self._pictures(released)
         for i, item in enumerate(released):
             camera = item.entry.camera
             if not self.leases.holds(camera):
@@ -166,10 +172,17 @@ class ObjectsConsumer:
                 json.loads(item.detections),
                 None,
                 entry.traceparent,
+                pictures.get(entry.frame_id),
             )
             later = [r for r in released[i + 1 :] if r.entry.camera == camera]
             if await self._write(item, events, later=later):
                 self._done[camera] = item.key
+
+    async def _pictures(self, released: Sequence[Pending]) -> dict[FrameId, bytes]:
+        if self.pictures is None:
+            return {}
+        wanted = [p.entry.frame_id for p in released if p.picture]
+        return await self.pictures.fetch(wanted)
 
     async def _write(
         self,

@@ -32,7 +32,13 @@ class ObjectMetrics:
         )
         self.snapshot_errors = metrics.counter(
             "detektor_snapshot_errors_total",
-            "Snapshots that could not be written (disk full, permissions)",
+            "Snapshots that could not be written (disk full, permissions) or decoded",
+            ["camera"],
+        )
+        self.pictures_missing = metrics.counter(
+            "detektor_objects_pictures_missing_total",
+            "Frames announced with a picture that serve objects no longer found in Redis "
+            "(expired: raise detector.pictures_ttl_s) or could not fetch",
             ["camera"],
         )
         self.in_zones = metrics.gauge(

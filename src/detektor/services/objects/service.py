@@ -15,8 +15,11 @@ the skip watcher. A clean stop tracks what is buffered, ends every object and re
 leases, so another instance takes the cameras over at once; after a crash it waits for the
 leases to expire. A new owner starts a fresh tracker: see ``docs/objects.md``.
 
-**No snapshots here yet**: the detections stream carries no pixels, so the best-sighting and
-latest-frame pictures exist only in ``detektor run``.
+Snapshots: the detector keeps each frame's JPEG in Redis for ``detector.pictures_ttl_s``
+(ADR 25); this service fetches those of the frames it tracks and keeps each object's best
+sighting and each camera's latest frame under ``<data_dir>/snapshots``, which the tracking
+service (pictures) and the notifier (Home Assistant's image entities) read: one volume in
+compose. Retention runs in the ticker every ``objects.snapshots.sweep_interval_s``.
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ from detektor.services.objects.consumer import Collecting, ObjectsConsumer
 from detektor.services.objects.lease import CameraLeases
 from detektor.services.objects.metrics import ObjectMetrics, ObjectServiceMetrics
 from detektor.services.objects.output import ObjectsOutput
+from detektor.services.objects.pictures import FramePictures
 from detektor.services.objects.skips import WORKER as SKIPS
 from detektor.services.objects.skips import SkipWatcher
+from detektor.services.objects.snapshot_upkeep import SWEEP, snapshot_store, sweep_snapshots
 from detektor.services.objects.stage import ObjectsStage
 from detektor.settings import Settings
 
@@ -60,6 +65,7 @@ def build(settings: Settings) -> FastAPI:
     detections = settings.detector.detections_stream
     # Unique per process: two instances given the same name must never share a lease.
     owner = f"{cfg.consumer}/{uuid.uuid4().hex[:8]}"
+    snapshots = snapshot_store(settings, kit.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,11 +73,12 @@ def build(settings: Settings) -> FastAPI:
         kit.readiness.add("redis", redis.ping)
         events = RedisEventSink(redis, settings.tracking.stream)
         collected = Collecting()
-        stage = ObjectsStage(cfg, collected, stage_metrics)
+        stage = ObjectsStage(cfg, collected, stage_metrics, snapshots)
+        pictures = FramePictures(redis, detections, stage_metrics) if snapshots else None
         leases = CameraLeases(redis, cfg.stream, owner, cfg.lease_ttl_s)
         output = ObjectsOutput(redis, cfg.stream, f"{detections}:objects-dead", leases.key, owner)
         consumer = ObjectsConsumer(
-            redis, detections, stage, collected, leases, output, events, metrics
+            redis, detections, stage, collected, leases, output, events, metrics, pictures=pictures
         )
         watcher = SkipWatcher(
             redis, settings.tracking.stream, stage, leases, consumer.lock, kit.liveness
@@ -83,6 +90,13 @@ def build(settings: Settings) -> FastAPI:
             (stop.set, kit.supervisor.start(TICKER, lambda: _tick(consumer, stop, kit.liveness))),
             (watcher.stop, kit.supervisor.start(SKIPS, watcher.run)),
         ]
+        if snapshots is not None:
+            keep = snapshots  # narrowed for the closure
+
+            async def sweep() -> None:
+                await sweep_snapshots(keep, stop, kit.liveness)
+
+            workers.append((stop.set, kit.supervisor.start(SWEEP, sweep)))
         try:
             yield
         finally:
@@ -106,7 +120,7 @@ def build(settings: Settings) -> FastAPI:
             "events_stream": settings.tracking.stream,
             "lease_ttl_s": cfg.lease_ttl_s,
             "reorder_window_ms": cfg.reorder_window_ms,
-            "snapshots": False,
+            "snapshots": str(snapshots.root) if snapshots else None,
         },
     )
 

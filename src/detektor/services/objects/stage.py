@@ -6,7 +6,8 @@ camera's tracker and lifecycle (``camera.py``), appends the object events to the
 through the sink with the frame's trace context, keeps the best snapshot of every object whose
 best sighting this frame is, and the camera's latest frame. Tracking and JPEG encoding are CPU
 work: each batch runs in a worker thread, one batch at a time, so frames stay in order.
-``serve objects`` hands it frames without pictures through ``observe_detections``.
+``serve objects`` hands it detections, and the frame's JPEG when the detector kept one,
+through ``observe_detections`` (``pictures.py``).
 
 Frames skipped for no motion reach it through ``skipped`` (the scene is unchanged); a camera
 from which nothing arrives for a while has its objects ended by ``tick``, with the time moved
@@ -21,20 +22,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from anyio import to_thread
 
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
-from detektor.domain.geometry import Box
 from detektor.domain.object_events import ObjectEvent
 from detektor.objects.model import Detection
-from detektor.pipeline.decoding import Frame, Image
+from detektor.pipeline.decoding import Frame
 from detektor.pipeline.processing import Result
 from detektor.ports import EventSink
 from detektor.services.objects.camera import CameraObjects, Observed, trace_ids, usable
 from detektor.services.objects.metrics import ObjectMetrics
+from detektor.services.objects.pictures import Pictures, SnapshotKeeper
 from detektor.services.objects.settings import ObjectsSettings
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,6 @@ class _Skip:
     arrived: float
 
 
-class SnapshotKeeper(Protocol):
-    """Where pictures go (``detektor.objects.snapshots.SnapshotStore``)."""
-
-    def keep_best(
-        self, object_id: str, camera: str, image: Image, box: Box, label: str, score: float
-    ) -> None: ...
-
-    def keep_latest(
-        self, camera: str, image: Image, detections: Sequence[tuple[str, float, Box]]
-    ) -> bool: ...
-
-
 class ObjectsStage:
     def __init__(
         self,
@@ -73,7 +61,9 @@ class ObjectsStage:
         metrics: ObjectMetrics,
         snapshots: SnapshotKeeper | None = None,
     ) -> None:
-        self.settings, self.sink, self.metrics, self.snapshots = settings, sink, metrics, snapshots
+        self.settings, self.sink, self.metrics = settings, sink, metrics
+        on = snapshots is not None and settings.snapshots.enabled
+        self.pictures = Pictures(snapshots, metrics) if snapshots is not None and on else None
         self.cameras: dict[str, CameraObjects] = {}
         self._arrived: dict[str, float] = {}  # camera -> monotonic time its last frame came
         self._skips: dict[str, list[_Skip]] = {}
@@ -107,19 +97,22 @@ class ObjectsStage:
         detections: Sequence[object],
         frame_size: tuple[int, int] | None = None,
         traceparent: str | None = None,
+        picture: bytes | None = None,
     ) -> list[Envelope]:
-        """One processed frame without its picture (``serve objects``): the detector's dicts
-        in, the frame's object events out, already emitted. No snapshots are kept."""
+        """One processed frame as ``serve objects`` gets it: the detector's dicts and, when
+        the detector kept it, the frame's JPEG (for snapshots) in; the frame's object events
+        out, already emitted."""
         async with self._lock:
             skips = self._skips_before([(frame_id.camera, at)])
-            _, events, from_skips = await to_thread.run_sync(
-                self._observe_one,
+            events, from_skips = await to_thread.run_sync(
+                self._observe_pictured,
                 frame_id,
                 at,
                 usable(detections),
                 frame_size,
                 traceparent,
                 skips.get(frame_id.camera, []),
+                picture,
             )
             await self._emit(from_skips)
             await self._emit(events, notify=False)
@@ -215,9 +208,32 @@ class ObjectsStage:
                 skips.pop(msg.camera, []),
             )
             from_skips += skipped
-            self._keep_pictures(msg.camera, frame.image, detections, observed)
+            if self.pictures is not None:
+                self.pictures.keep(msg.camera, frame.image, detections, observed)
             out.append(events)
         return out, from_skips
+
+    def _observe_pictured(
+        self,
+        frame_id: FrameId,
+        at: datetime,
+        detections: Sequence[Detection],
+        frame_size: tuple[int, int] | None,
+        traceparent: str | None,
+        skips: Sequence[_Skip],
+        picture: bytes | None,
+    ) -> tuple[list[Envelope], list[Envelope]]:
+        image = None
+        if picture is not None and self.pictures is not None:
+            image = self.pictures.decode(frame_id, picture)
+        if image is not None and frame_size is None:
+            frame_size = (image.shape[1], image.shape[0])
+        observed, events, from_skips = self._observe_one(
+            frame_id, at, detections, frame_size, traceparent, skips
+        )
+        if image is not None and self.pictures is not None:
+            self.pictures.keep(frame_id.camera, image, detections, observed)
+        return events, from_skips
 
     def _observe_one(
         self,
@@ -237,23 +253,6 @@ class ObjectsStage:
             self.metrics.stale_frames.labels(cam.camera).inc()
             log.warning("objects: %s came after a later frame; not tracked", frame_id)
         return observed, self._envelopes(observed, *trace_ids(traceparent)), from_skips
-
-    def _keep_pictures(
-        self, camera: str, image: Image, detections: Sequence[Detection], observed: Observed
-    ) -> None:
-        if self.snapshots is None or not self.settings.snapshots.enabled:
-            return
-        try:
-            for best in observed.best:
-                self.snapshots.keep_best(
-                    best.object_id, camera, image, best.box, best.label, best.score
-                )
-            self.snapshots.keep_latest(
-                camera, image, [(d.label, d.score, d.box) for d in detections]
-            )
-        except OSError as exc:  # a full disk must not stop tracking
-            self.metrics.snapshot_errors.labels(camera).inc()
-            log.warning("objects: cannot write a snapshot of %s: %s", camera, exc)
 
     def _envelopes(
         self, observed: Observed, trace_id: str | None = None, span_id: str | None = None

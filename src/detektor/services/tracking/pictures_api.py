@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from detektor.domain.errors import ValidationError
 from detektor.domain.frames import validate_camera
 from detektor.domain.object_events import validate_object_id
 from detektor.kit.access import SIGNED_LINK_ROUTE
 from detektor.kit.errors import ApiError
+from detektor.kit.signing import LinkSigner
 from detektor.objects.snapshots import SnapshotStore
 
 router = APIRouter(prefix="/v1", tags=["pictures"])
@@ -43,6 +44,15 @@ def snapshot_path(object_id: str, *, crop: bool = False, box: bool = True) -> st
 
 def latest_path(camera: str, *, boxes: bool = False) -> str:
     return f"/v1/cameras/{validate_camera(camera)}/latest.jpg{'?boxes=1' if boxes else ''}"
+
+
+def serve_pictures(
+    app: FastAPI, snapshots: SnapshotStore | None, signer: LinkSigner, ttl_s: float
+) -> None:
+    """Give ``app`` what these routes and ``objects_api.snapshot_link`` read: the store (None:
+    snapshots are off), the signer that checks links, and ``link_for`` that makes them."""
+    app.state.snapshots, app.state.signer = snapshots, signer
+    app.state.link_for = lambda path: signer.sign(path, ttl_s)
 
 
 def _store(request: Request) -> SnapshotStore:

@@ -1,5 +1,9 @@
 """Wiring of the tracking service: store, ingestion, stream consumer, background jobs, app.
 
+The pictures routes serve the snapshot files that ``serve objects`` writes under
+``<data_dir>/snapshots`` (a volume both mount), and accept links signed with the key in
+``<data_dir>/link-secret`` (or ``DETEKTOR_LINK_SECRET``), the notifier's too.
+
 Start-up opens the event store named by ``DETEKTOR_DATABASE_URL`` and applies its migrations,
 then starts the Redis stream consumer (unless ``tracking.consume`` is off), the retention job
 and the accounting-gauge refresher. Shutdown stops the workers, letting the batch in hand
@@ -23,13 +27,17 @@ from detektor.adapters.stores import open_event_store
 from detektor.adapters.stream_trim import StreamMetrics, trim_stream
 from detektor.kit.app import ServiceKit, create_app
 from detektor.kit.redact import mask_secret
+from detektor.kit.signing import LinkSigner, load_link_secret
 from detektor.kit.workers import join, pause
 from detektor.ports import EventStore, StoreLocked
+from detektor.services.objects.snapshot_upkeep import snapshot_store
 from detektor.services.tracking.api import router
 from detektor.services.tracking.consumer import EventsConsumer
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.objects_api import router as objects_router
+from detektor.services.tracking.pictures_api import router as pictures_router
+from detektor.services.tracking.pictures_api import serve_pictures
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
@@ -46,6 +54,8 @@ def build(settings: Settings) -> FastAPI:
     streams = StreamMetrics(kit.metrics)
     cfg = settings.tracking
     database_url = settings.database_url.get_secret_value()
+    signer = LinkSigner(load_link_secret(settings))  # a bad key is a ConfigError at start
+    snapshots = snapshot_store(settings)  # written by serve objects (the shared data volume)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +68,7 @@ def build(settings: Settings) -> FastAPI:
         )
         state = TrackingState(cfg, store, metrics, Ingestor(store, metrics), settings.jaeger_ui_url)
         app.state.tracking = state
+        serve_pictures(app, snapshots, signer, settings.objects.link_ttl_s)
 
         async def store_answers() -> None:
             await to_thread.run_sync(store.checkpoint, "readiness-probe")
@@ -90,13 +101,14 @@ def build(settings: Settings) -> FastAPI:
 
     return create_app(
         kit,
-        routers=[router, objects_router],
+        routers=[router, objects_router, pictures_router],
         lifespan=lifespan,
         summary={
             "database": mask_secret(database_url),
             "consume_stream": cfg.stream if cfg.consume else None,
             "stale_after_s": cfg.stale_after_s,
             "retention_days": cfg.retention_days,
+            "snapshots": str(snapshots.root) if snapshots else None,
         },
         body_limits={"/v1/events": cfg.max_body_bytes},
     )
