@@ -7,7 +7,7 @@ every adapter (``tests/contract``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +22,7 @@ from detektor.domain.messages import FrameMessage
 from detektor.domain.object_events import ObjectState
 from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
+from detektor.domain.recordings import Segment
 from detektor.domain.timeline import FrameView
 
 
@@ -258,3 +259,68 @@ class EventSink(Protocol):
     async def emit(self, events: Sequence[Envelope]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# --- The recording index --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentQuery:
+    camera: str | None = None
+    start: datetime | None = None  # segments ending after start
+    end: datetime | None = None  # segments starting before end
+    limit: int = 100
+    cursor: str | None = None  # opaque, from SegmentPage.next_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPage:
+    segments: list[Segment]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingTotals:
+    segments: int
+    bytes: int
+
+
+class RecordingIndex(Protocol):
+    """Every closed segment file the recorder wrote: what clips, exports, the recordings list
+    and retention read. The SQL adapters keep it in the event store's database.
+
+    Times are compared as instants (any offset is accepted, naive ones are refused); a
+    segment is identified both by (camera, start) and by its path.
+    """
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; idempotent. Returns the versions applied now."""
+        ...
+
+    def add(self, segment: Segment) -> bool:
+        """Index a segment; True when stored, False when a segment with its (camera, start)
+        or its path is already there (that one is kept as it is: a retried add is a no-op)."""
+        ...
+
+    def segments(self, query: SegmentQuery) -> SegmentPage:
+        """Segments newest first by start (then camera), filtered, cursor pagination."""
+        ...
+
+    def overlapping(self, camera: str, start: datetime, end: datetime) -> list[Segment]:
+        """The camera's segments that overlap [start, end), in start order (for a clip)."""
+        ...
+
+    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+        """Every segment, in (start, camera) order, read `batch_size` at a time as it is
+        consumed (no lock is held in between: segments added meanwhile may be missed)."""
+        ...
+
+    def remove(self, paths: Sequence[str]) -> int:
+        """Forget the segments at these paths; returns how many were indexed."""
+        ...
+
+    def totals(self) -> dict[str, RecordingTotals]:
+        """Per camera with any segment: how many and their bytes."""
+        ...
+
+    def close(self) -> None: ...

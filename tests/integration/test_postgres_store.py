@@ -34,7 +34,7 @@ from detektor.ports import AppendResult, AppendStatus, Checkpoint, StoreLocked
 from support.postgres import temporary_database
 
 APPENDED, DUPLICATE, CONFLICT = AppendStatus.APPENDED, AppendStatus.DUPLICATE, AppendStatus.CONFLICT
-BASE_VERSIONS = ["0001", "0002", "0003", "0005"]  # 0004 waits for TimescaleDB
+BASE_VERSIONS = ["0001", "0002", "0003", "0005", "0006"]  # 0004 waits for TimescaleDB
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,22 @@ def whole_log(store: PostgresEventStore) -> list[tuple[int, Envelope]]:
 
 
 # --- migrations ---------------------------------------------------------------------------
+
+
+def test_the_recording_index_migrates_the_same_schema_and_leaves_retention_alone(
+    open_store: Callable[..., PostgresEventStore], database: str, schema: str
+) -> None:
+    """One migration list for the event store and the recording index: whichever starts
+    first migrates the schema whole, and the other finds nothing to do."""
+    from detektor.adapters.postgres.recordings import PostgresRecordingIndex
+
+    index = PostgresRecordingIndex(database, schema=schema)
+    try:
+        assert sorted(index.migrate()) == BASE_VERSIONS
+        assert open_store(retention_days=3.0).migrate() == []
+        assert index.migrate() == []
+    finally:
+        index.close()
 
 
 def test_migrations_are_recorded_and_applied_once(

@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from detektor.adapters.memory import MemoryEventStore
+from detektor.adapters.memory_recordings import MemoryRecordingIndex
 from detektor.adapters.sqlite import SqliteEventStore
-from detektor.adapters.stores import open_event_store
+from detektor.adapters.sqlite.recordings import SqliteRecordingIndex
+from detektor.adapters.sqlite.schema import MIGRATIONS
+from detektor.adapters.stores import open_event_store, open_recording_index
 
 
 def test_memory_url() -> None:
@@ -67,9 +70,10 @@ def test_postgres_urls_open_the_postgres_adapter_lazily(monkeypatch: pytest.Monk
     ],
 )
 def test_unusable_urls_are_refused_with_a_hint(url: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message) as caught:
-        open_event_store(url)
-    assert "secret" not in str(caught.value)
+    for opener in (open_event_store, open_recording_index):
+        with pytest.raises(ValueError, match=message) as caught:
+            opener(url)
+        assert "secret" not in str(caught.value)
 
 
 def test_the_refusal_names_the_accepted_forms() -> None:
@@ -78,3 +82,29 @@ def test_the_refusal_names_the_accepted_forms() -> None:
     assert "postgresql://" in str(caught.value)
     assert "memory://" in str(caught.value)
     assert "DETEKTOR_DATABASE_URL" in str(caught.value)
+
+
+def test_recording_index_urls_open_the_same_kinds_of_adapter(tmp_path: Path) -> None:
+    memory = open_recording_index("memory://")
+    assert isinstance(memory, MemoryRecordingIndex)
+    memory.close()
+    index = open_recording_index(f"sqlite:///{tmp_path / 'events.db'}")
+    try:
+        assert isinstance(index, SqliteRecordingIndex)
+    finally:
+        index.close()
+
+
+def test_the_recording_index_lives_in_the_event_stores_database(tmp_path: Path) -> None:
+    """One migration list for both: whichever opens the database first migrates it whole."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    index = open_recording_index(url)
+    try:
+        assert index.migrate() == [m.version for m in MIGRATIONS]
+        store = open_event_store(url)
+        try:
+            assert store.migrate() == []
+        finally:
+            store.close()
+    finally:
+        index.close()

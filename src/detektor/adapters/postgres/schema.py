@@ -27,6 +27,7 @@ from psycopg import Connection, sql
 from detektor.adapters.postgres import objects, timescale
 from detektor.adapters.storekit import FINISHED
 
+DEFAULT_RETENTION_DAYS = 7.0  # of events, when no event store says otherwise
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 # Spelled out once: the partial indexes' predicates must match the queries' text exactly for
@@ -165,6 +166,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         run=objects.backfill,
     ),
+    Migration(
+        "0006",
+        "recording segments",
+        (
+            # The recording index (adapters.recordingkit): one row per closed segment file.
+            # The primary key is the per-camera order; the path is unique as well, since
+            # retention removes by path.
+            """CREATE TABLE recording_segments (
+                camera text COLLATE "C" NOT NULL,
+                start_at timestamptz NOT NULL,
+                end_at timestamptz NOT NULL,
+                path text COLLATE "C" NOT NULL,
+                bytes bigint NOT NULL CHECK (bytes >= 0),
+                codec text NOT NULL,
+                keyframes bigint NOT NULL CHECK (keyframes >= 0),
+                audio boolean NOT NULL,
+                PRIMARY KEY (camera, start_at),
+                CONSTRAINT recording_segments_path_key UNIQUE (path),
+                CHECK (end_at >= start_at)
+            )""",
+            # All cameras in start order: the unfiltered list and retention's walk.
+            "CREATE INDEX recording_segments_start ON recording_segments (start_at, camera)",
+        ),
+    ),
 )
 
 
@@ -187,14 +212,16 @@ def _require_utf8(conn: Connection[Any]) -> None:
 def migrate(
     conn: Connection[Any],
     schema: str,
-    retention_days: float,
+    retention_days: float | None,
     migrations: Sequence[Migration] = MIGRATIONS,
 ) -> list[str]:
     """Apply the pending migrations to `schema` (created if missing); returns their versions.
 
     `conn` must be in autocommit mode with its search_path set to `schema`. Raises
     RuntimeError for a schema migrated by a newer build. (`migrations`: a prefix of
-    MIGRATIONS, for tests that build a schema of an earlier version.)
+    MIGRATIONS, for tests that build a schema of an earlier version.) `retention_days` is the
+    event store's; None, from an adapter that does not own the events (the recording index),
+    leaves the retention as it is and takes DEFAULT_RETENTION_DAYS if it creates it.
     """
     _require_utf8(conn)
     applied: list[str] = []
@@ -217,14 +244,15 @@ def migrate(
                 continue
             for statement in migration.statements:
                 conn.execute(statement)
-            if migration.run is not None and not migration.run(conn, retention_days):
+            days = DEFAULT_RETENTION_DAYS if retention_days is None else retention_days
+            if migration.run is not None and not migration.run(conn, days):
                 continue
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),
             )
             applied.append(migration.version)
-        if "0004" in recorded:
+        if "0004" in recorded and retention_days is not None:
             # Retention follows the configured days on every start, not only the first.
             timescale.update_retention(conn, retention_days)
     return applied

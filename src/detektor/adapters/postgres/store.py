@@ -25,15 +25,15 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import Connection, sql
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg import Connection
 
 from detektor.adapters.objectkit import ObjectFilter, in_fold_order, is_object_id, page_of
 from detektor.adapters.postgres import batch, codec, objects, timescale
+from detektor.adapters.postgres.pool import open_pool, require_schema
 from detektor.adapters.postgres.schema import (
+    DEFAULT_RETENTION_DAYS,
     IS_FINISHED,
     IS_IN_FLIGHT,
-    SCHEMA_RE,
     append_lock,
     migrate,
 )
@@ -56,7 +56,6 @@ from detektor.domain.frames import FrameId
 from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
 from detektor.domain.timeline import FrameView, view_of
-from detektor.kit.redact import mask_url
 from detektor.ports import (
     AppendResult,
     Checkpoint,
@@ -94,14 +93,10 @@ class PostgresEventStore:
         schema: str = "detektor",
         min_size: int = 1,
         max_size: int = 4,
-        retention_days: float = 7.0,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
         connect_timeout_s: float = 10.0,
     ) -> None:
-        if not SCHEMA_RE.fullmatch(schema):
-            raise ValueError(
-                f"schema {schema!r} must be a lowercase SQL identifier (letters, digits and "
-                "'_', at most 63 characters, not starting with a digit), e.g. 'detektor'"
-            )
+        require_schema(schema)
         if not (math.isfinite(retention_days) and retention_days > 0):
             raise ValueError(f"retention_days must be a positive number, got {retention_days!r}")
         self._schema = schema
@@ -109,33 +104,14 @@ class PostgresEventStore:
         self._lock = append_lock(schema)
         self._service_lock = ServiceLock(url, schema, connect_timeout_s)
         self._timescale: str | None = None  # the extension's schema once events is a hypertable
-        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+        self._pool = open_pool(
             url,
+            schema,
+            name="detektor-events",
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True},
-            configure=self._configure,
-            # A connection the server dropped (restart, pg_terminate_backend) is found and
-            # replaced when it is taken from the pool, not on the query that needs it.
-            check=ConnectionPool.check_connection,
-            name=f"detektor-events-{schema}",
-            timeout=connect_timeout_s,  # to lend a connection: an outage shows in seconds
-            open=False,
+            connect_timeout_s=connect_timeout_s,
         )
-        try:
-            # Waiting here makes a wrong URL or a down server fail at start, with a message,
-            # instead of on first use after the pool's 30 s timeout.
-            self._pool.open(wait=True, timeout=connect_timeout_s)
-        except PoolTimeout as exc:
-            self._pool.close()
-            raise ConnectionError(
-                f"cannot connect to PostgreSQL at {mask_url(url)} within {connect_timeout_s:g}s; "
-                "check DETEKTOR_DATABASE_URL and that the server is up"
-            ) from exc
-
-    def _configure(self, conn: Connection[Any]) -> None:
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
-        conn.execute("SET timezone TO 'UTC'")
 
     def __enter__(self) -> PostgresEventStore:
         return self

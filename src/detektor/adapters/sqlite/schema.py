@@ -127,6 +127,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         run=objects.backfill,
     ),
+    Migration(
+        "0005",
+        "recording segments",
+        (
+            # The recording index (adapters.recordingkit): one row per closed segment file.
+            # The primary key is the per-camera order; the path is unique as well, since
+            # retention removes by path.
+            """CREATE TABLE recording_segments (
+                camera TEXT NOT NULL,
+                start_at TEXT NOT NULL,
+                end_at TEXT NOT NULL,
+                path TEXT NOT NULL UNIQUE,
+                bytes INTEGER NOT NULL CHECK (bytes >= 0),
+                codec TEXT NOT NULL,
+                keyframes INTEGER NOT NULL CHECK (keyframes >= 0),
+                audio INTEGER NOT NULL,
+                PRIMARY KEY (camera, start_at),
+                CHECK (end_at >= start_at)
+            )""",
+            # All cameras in start order: the unfiltered list and retention's walk.
+            "CREATE INDEX recording_segments_start ON recording_segments (start_at, camera)",
+        ),
+    ),
 )
 
 

@@ -18,11 +18,11 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 
 from detektor.adapters.objectkit import ObjectFilter, in_fold_order, is_object_id, page_of
-from detektor.adapters.sqlite import codec, objects, schema
+from detektor.adapters.sqlite import codec, connection, objects, schema
 from detektor.adapters.sqlite.lockfile import LockFile
 from detektor.adapters.storekit import (
     MAX_PAGE,
@@ -63,33 +63,10 @@ class SqliteEventStore:
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self._lock = threading.Lock()
         self._files = LockFile(path)
-        # isolation_level=None: the module opens no transactions of its own; ours are explicit.
-        self._db = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-        )
-        try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # FULL, not WAL's usual NORMAL: a committed checkpoint lets a consumer acknowledge
-            # upstream, so a commit must survive a power cut, not only a process crash.
-            self._db.execute("PRAGMA synchronous = FULL")
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = connection.connect(path, busy_timeout_ms)
 
-    @contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        # DEFERRED for reads of several statements: one snapshot, no write lock.
-        with self._lock:
-            self._db.execute(f"BEGIN {mode}")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                # Also after a failed COMMIT, so the connection is never left mid-transaction.
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+    def _transaction(self, mode: str = "IMMEDIATE") -> AbstractContextManager[sqlite3.Connection]:
+        return connection.transaction(self._db, self._lock, mode)
 
     def migrate(self) -> list[str]:
         with self._lock:

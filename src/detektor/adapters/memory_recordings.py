@@ -1,0 +1,91 @@
+"""The in-memory RecordingIndex (`memory://`): the reference behaviour of the contract, and
+the twin for tests and throwaway runs. Lists are scanned; it favours being obviously correct.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from detektor.adapters.recordingkit import (
+    SegmentFilter,
+    require_paths,
+    require_range,
+    require_segment,
+    segment_page,
+    sort_key,
+)
+from detektor.adapters.storekit import MAX_PAGE, require_limit
+from detektor.domain.frames import validate_camera
+from detektor.domain.recordings import Segment
+from detektor.ports import RecordingTotals, SegmentPage, SegmentQuery
+
+
+class MemoryRecordingIndex:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: dict[str, Segment] = {}
+        self._keys: set[tuple[str, datetime]] = set()
+
+    def migrate(self) -> list[str]:
+        return []
+
+    def add(self, segment: Segment) -> bool:
+        segment = require_segment(segment)
+        key = (segment.camera, segment.start)
+        with self._lock:
+            if segment.path in self._by_path or key in self._keys:
+                return False
+            self._by_path[segment.path] = segment
+            self._keys.add(key)
+        return True
+
+    def _sorted(self) -> list[Segment]:
+        with self._lock:
+            return sorted(self._by_path.values(), key=sort_key)
+
+    def segments(self, query: SegmentQuery) -> SegmentPage:
+        chosen = SegmentFilter.of(query)
+        found = [s for s in reversed(self._sorted()) if chosen.matches(s)]
+        return segment_page(found[: chosen.limit + 1], chosen.limit)
+
+    def overlapping(self, camera: str, start: datetime, end: datetime) -> list[Segment]:
+        validate_camera(camera)
+        first, last = require_range(start, end)
+        return [
+            s for s in self._sorted() if s.camera == camera and s.start < last and s.end > first
+        ]
+
+    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+        require_limit(batch_size, "batch_size", maximum=MAX_PAGE * 100)
+        # In batches, like the SQL stores: segments added or removed meanwhile may or may not
+        # be seen, but none is seen twice.
+        done: tuple[datetime, str] | None = None
+        while True:
+            batch = [s for s in self._sorted() if done is None or sort_key(s) > done]
+            batch = batch[:batch_size]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            done = sort_key(batch[-1])
+
+    def remove(self, paths: Sequence[str]) -> int:
+        removed = 0
+        with self._lock:
+            for path in set(require_paths(paths)):
+                segment = self._by_path.pop(path, None)
+                if segment is not None:
+                    self._keys.discard((segment.camera, segment.start))
+                    removed += 1
+        return removed
+
+    def totals(self) -> dict[str, RecordingTotals]:
+        counts: dict[str, RecordingTotals] = {}
+        for s in self._sorted():
+            now = counts.get(s.camera, RecordingTotals(0, 0))
+            counts[s.camera] = RecordingTotals(now.segments + 1, now.bytes + s.bytes)
+        return dict(sorted(counts.items()))
+
+    def close(self) -> None:
+        pass
