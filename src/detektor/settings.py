@@ -28,6 +28,7 @@ from detektor.services.detector.settings import DetectorSettings
 from detektor.services.example.settings import ExampleSettings
 from detektor.services.notifier.settings import NotifierSettings
 from detektor.services.objects.settings import ObjectsSettings
+from detektor.services.recordings.settings import RecordingsSettings
 from detektor.services.tracking.settings import TrackingSettings
 
 CONFIG_ENV = "DETEKTOR_CONFIG"
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
     objects: ObjectsSettings = Field(default_factory=ObjectsSettings)
+    recordings: RecordingsSettings = Field(default_factory=RecordingsSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -40,12 +40,14 @@ from detektor.services.notifier.embedded import EmbeddedNotifier
 from detektor.services.objects.metrics import ObjectMetrics
 from detektor.services.objects.snapshot_upkeep import SWEEP, snapshot_store, sweep_snapshots
 from detektor.services.objects.stage import ObjectsStage
+from detektor.services.recordings.serving import open_recordings
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
 from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.objects_api import router as objects_router
 from detektor.services.tracking.pictures_api import router as pictures_router
 from detektor.services.tracking.pictures_api import serve_pictures
+from detektor.services.tracking.recordings_api import router as recordings_router
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
 
@@ -94,6 +96,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             settings.jaeger_ui_url,
         )
         serve_pictures(app, snapshots, signer, settings.objects.link_ttl_s)
+        recordings = app.state.recordings = await to_thread.run_sync(open_recordings, settings, url)
         bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
         store_sink = StoreEventSink(store)
         objects = None
@@ -173,11 +176,12 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             stale = timedelta(seconds=settings.tracking.stale_after_s)
             accounts = [store.accounting(w.name, now, stale) for w in workers]
             print_summary(accounts, list(runner.latencies))
+            await to_thread.run_sync(recordings.index.close)
             await to_thread.run_sync(store.close)
 
     return create_app(
         kit,
-        routers=[tracking_router, objects_router, pictures_router],
+        routers=[tracking_router, objects_router, pictures_router, recordings_router],
         lifespan=lifespan,
         summary={
             "cameras": [c.name for c in cameras],

@@ -11,6 +11,7 @@ once, at start (`RecordSettings.policy`); it checks the same rules again.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -68,6 +69,16 @@ class RecordingsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    root: Path | None = Field(
+        default=None, description="where segments are written; unset: <data_dir>/recordings"
+    )
+    clip_ttl_s: float = Field(
+        default=600.0, gt=0, le=86_400, description="how long an exported clip is kept for reuse"
+    )
+    max_export_s: float = Field(
+        default=3600.0, gt=0, le=86_400, description="longest range one export may cover"
+    )
+
     min_free_bytes: int = Field(
         default=5 * GIB,
         ge=0,
@@ -80,3 +91,7 @@ class RecordingsSettings(BaseModel):
     default: RecordSettings = Field(
         default_factory=RecordSettings, description="for cameras without a record section"
     )
+
+    def root_in(self, data_dir: Path) -> Path:
+        """Where the segments are: ``root``, else ``<data_dir>/recordings``."""
+        return self.root if self.root is not None else data_dir / "recordings"

@@ -31,6 +31,7 @@ from detektor.kit.signing import LinkSigner, load_link_secret
 from detektor.kit.workers import join, pause
 from detektor.ports import EventStore, StoreLocked
 from detektor.services.objects.snapshot_upkeep import snapshot_store
+from detektor.services.recordings.serving import open_recordings
 from detektor.services.tracking.api import router
 from detektor.services.tracking.consumer import EventsConsumer
 from detektor.services.tracking.ingest import Ingestor
@@ -38,6 +39,7 @@ from detektor.services.tracking.metrics import TrackingMetrics
 from detektor.services.tracking.objects_api import router as objects_router
 from detektor.services.tracking.pictures_api import router as pictures_router
 from detektor.services.tracking.pictures_api import serve_pictures
+from detektor.services.tracking.recordings_api import router as recordings_router
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
@@ -69,6 +71,9 @@ def build(settings: Settings) -> FastAPI:
         state = TrackingState(cfg, store, metrics, Ingestor(store, metrics), settings.jaeger_ui_url)
         app.state.tracking = state
         serve_pictures(app, snapshots, signer, settings.objects.link_ttl_s)
+        recordings = app.state.recordings = await to_thread.run_sync(
+            open_recordings, settings, database_url
+        )
 
         async def store_answers() -> None:
             await to_thread.run_sync(store.checkpoint, "readiness-probe")
@@ -97,11 +102,12 @@ def build(settings: Settings) -> FastAPI:
             await join([task for _, task in workers], settings.shutdown_timeout_s)
             if redis is not None:
                 await redis.aclose()
+            await to_thread.run_sync(recordings.index.close)
             await to_thread.run_sync(store.close)
 
     return create_app(
         kit,
-        routers=[router, objects_router, pictures_router],
+        routers=[router, objects_router, pictures_router, recordings_router],
         lifespan=lifespan,
         summary={
             "database": mask_secret(database_url),
