@@ -1,0 +1,324 @@
+"""The recorder: a camera's demuxed packets remuxed, not re-encoded, into MP4 segments.
+
+``Recorder.start(video, audio)`` is told the streams of a new input (a connection, or a
+reconnect: it starts a new segment, and the time between the last segment and the next is
+reported as a ``Gap``); ``packet(p)`` gets every packet of those streams as demuxed, in the
+thread that demuxes; ``stop()`` ends the input and closes its segment; ``close()`` ends all.
+
+A segment is cut at the first video keyframe at least ``segment_s`` after its start, so
+segments last ``segment_s`` rounded up to a GOP. Wall time is the clock at the input's first
+video packet (or the end of the last segment, if later: a file read faster than real time
+must not overlap itself) plus the packet's pts offset from it. Packets the muxer would refuse are fixed
+or dropped by ``PacketTimes``. Each closed segment goes to ``on_segment``; callbacks run in
+the demuxing thread and must be quick (and must not call the recorder).
+
+A write that fails (disk full, permissions, a root that is not a folder) never reaches the
+caller: the segment being written is deleted, the recorder logs once, reports ``stalled``
+through ``on_stall(True)``, drops packets and tries a new segment at a keyframe every
+``retry_s``; the first segment that closes after that ends the stall (``on_stall(False)``).
+
+The recorder owns each packet it is given: it rewrites its timestamps and stream, so the
+caller decodes the packet first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import av
+import av.error
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
+from av.stream import Stream
+from av.video.stream import VideoStream
+
+from detektor.services.capture.packet_times import REBASE_S, PacketTimes
+from detektor.services.capture.segments import (
+    AUDIO_CODECS,
+    CODEC_TAGS,
+    MP4_OPTIONS,
+    VIDEO_CODECS,
+    Gap,
+    Segment,
+    part_of,
+    segment_path,
+    start_tag,
+)
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+DEFAULT_FPS = 25.0  # frame step assumed for a stream that states no rate
+
+
+@dataclass(slots=True)
+class _Track:
+    index: int
+    audio: bool
+    time_base: Fraction
+    times: PacketTimes
+    template: Stream
+
+
+@dataclass(slots=True)
+class _Open:
+    """The segment being written."""
+
+    path: Path
+    container: OutputContainer
+    streams: dict[int, Stream]  # input stream index -> its output stream
+    base: dict[int, int]  # input stream index -> the dts (its ticks) that is 0 in the file
+    start_t: float  # stream seconds of the first keyframe
+    start: datetime
+    gap: Literal["reconnect", "stalled"] | None
+    end_t: float = 0.0
+    keyframes: int = 0
+    codec: str = ""
+    audio: bool = False
+    muxed: dict[int, int] = field(default_factory=dict)
+
+
+class Recorder:
+    """Segments of one camera under ``root/<camera>/``; see the module docstring."""
+
+    def __init__(
+        self,
+        camera: str,
+        root: Path,
+        *,
+        segment_s: float = 10.0,
+        retry_s: float = 5.0,
+        on_segment: Callable[[Segment], None] | None = None,
+        on_gap: Callable[[Gap], None] | None = None,
+        on_stall: Callable[[bool], None] | None = None,
+        fsync: bool = True,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if not segment_s > 0:
+            raise ValueError("segment_s must be > 0")
+        self.camera, self.root, self.segment_s, self.retry_s = camera, root, segment_s, retry_s
+        self._on_segment, self._on_gap, self._on_stall = on_segment, on_gap, on_stall
+        self._fsync, self._wall = fsync, wall
+        self._lock = threading.Lock()  # close() may come from another thread than packet()
+        self._tracks: dict[int, _Track] = {}
+        self._seg: _Open | None = None
+        self._wall0: float | None = None  # wall clock at the input's first video packet
+        self._t0 = 0.0  # its stream seconds
+        self._last_end: datetime | None = None
+        self._gap: Literal["reconnect", "stalled"] | None = None
+        self._retry_at = 0.0
+        self._closed = False
+        self.stalled = False
+        self.segments = 0  # closed and kept
+        self.failures = 0  # segments abandoned on a write error
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Packets dropped because their timestamps could not be fixed, on every input."""
+        return self._dropped + sum(track.times.dropped for track in self._tracks.values())
+
+    def _forget_input(self) -> None:
+        self._dropped += sum(track.times.dropped for track in self._tracks.values())
+        self._tracks, self._wall0 = {}, None
+
+    def start(self, video: VideoStream, audio: AudioStream | None = None) -> None:
+        with self._lock:
+            self._finish()
+            self._forget_input()
+            if self._closed:
+                return
+            if self._last_end is not None:
+                self._gap = self._gap or "reconnect"
+            codec = video.codec_context.name
+            if codec not in VIDEO_CODECS:
+                log.warning(
+                    "camera %s: %s video is not recorded (browsers play H.264 and H.265 in MP4)",
+                    self.camera,
+                    codec,
+                    extra={"camera": self.camera},
+                )
+                return
+            self._tracks[video.index] = _track(video, audio=False)
+            if audio is not None:
+                if audio.codec_context.name in AUDIO_CODECS:
+                    self._tracks[audio.index] = _track(audio, audio=True)
+                else:
+                    log.info(
+                        "camera %s: %s audio is left out of recordings",
+                        self.camera,
+                        audio.codec_context.name,
+                        extra={"camera": self.camera},
+                    )
+
+    def packet(self, packet: av.Packet[Any]) -> None:
+        with self._lock:
+            if packet.size == 0 or not self._tracks:  # the demuxer's end-of-stream flush
+                return
+            track = self._tracks.get(packet.stream.index)
+            if track is None:
+                return
+            keyframe = packet.is_keyframe
+            fixed = track.times.fix(packet.pts, packet.dts, keyframe or track.audio)
+            if fixed is None:
+                return
+            pts, dts = fixed
+            if track.audio:
+                seg = self._seg
+                if seg is None or track.index not in seg.streams:
+                    return
+            else:
+                t = float(pts * track.time_base)
+                if self._wall0 is None:  # never before the last segment: no overlaps
+                    last = self._last_end.timestamp() if self._last_end else 0.0
+                    self._wall0, self._t0 = max(self._wall(), last), t
+                seg = self._seg
+                if keyframe and (seg is None or t - seg.start_t >= self.segment_s):
+                    self._finish()
+                    seg = self._open(t, dts)
+                if seg is None:
+                    return
+                step = packet.duration or track.times.step
+                seg.end_t = max(seg.end_t, t + float(step * track.time_base))
+                seg.keyframes += keyframe
+            base = seg.base[track.index]
+            if dts - base < 0:  # audio from before the segment's first keyframe
+                return
+            packet.pts, packet.dts = pts - base, dts - base
+            packet.stream = seg.streams[track.index]
+            try:
+                seg.container.mux(packet)
+            except OSError as exc:
+                self._fail(exc)
+            except av.error.FFmpegError as exc:  # refused, not unwritable: drop this packet
+                log.debug("camera %s: muxer refused a packet: %s", self.camera, exc)
+
+    def stop(self) -> None:
+        """The input ended: close its segment."""
+        with self._lock:
+            self._finish()
+            self._forget_input()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._finish()
+            self._forget_input()
+
+    # --- segments ---------------------------------------------------------------------
+
+    def _open(self, t: float, dts: int) -> _Open | None:
+        if self.stalled and time.monotonic() < self._retry_at:
+            return None
+        assert self._wall0 is not None
+        start = datetime.fromtimestamp(self._wall0 + (t - self._t0), UTC)
+        path = segment_path(self.root, self.camera, start)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            container = av.open(str(part_of(path)), "w", format="mp4", options=MP4_OPTIONS)
+        except (OSError, av.error.FFmpegError) as exc:
+            self._fail(exc)
+            return None
+        container.metadata["comment"] = start_tag(start)
+        video_s = 0.0
+        seg = _Open(path, container, {}, {}, t, start, self._gap if self._last_end else None)
+        for track in self._tracks.values():
+            out = container.add_stream_from_template(track.template)
+            if not track.audio:
+                seg.codec = track.template.codec_context.name
+                out.codec_context.codec_tag = CODEC_TAGS[seg.codec]
+                video_s = float(dts * track.time_base)
+            seg.streams[track.index] = out
+            seg.audio = seg.audio or track.audio
+        for track in self._tracks.values():
+            seg.base[track.index] = math.floor(video_s / track.time_base) if track.audio else dts
+        self._seg = seg
+        return seg
+
+    def _finish(self) -> None:
+        seg, self._seg = self._seg, None
+        if seg is None:
+            return
+        part = part_of(seg.path)
+        try:
+            seg.container.close()
+            if self._fsync:
+                fd = os.open(part, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            os.replace(part, seg.path)
+            size = seg.path.stat().st_size
+        except (OSError, av.error.FFmpegError) as exc:
+            self._seg = seg
+            self._fail(exc)
+            return
+        assert self._wall0 is not None
+        end = datetime.fromtimestamp(self._wall0 + (seg.end_t - self._t0), UTC)
+        segment = Segment(
+            self.camera, seg.start, end, seg.path, size, seg.codec, seg.keyframes, seg.audio
+        )
+        self.segments += 1
+        if seg.gap is not None and self._last_end is not None:
+            self._notify(self._on_gap, Gap(self.camera, self._last_end, seg.start, seg.gap))
+        self._last_end, self._gap = end, None
+        if self.stalled:
+            self.stalled = False
+            log.info("camera %s: recording again", self.camera, extra={"camera": self.camera})
+            self._notify(self._on_stall, False)
+        self._notify(self._on_segment, segment)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Give up the segment being written; stall until a segment can be written again."""
+        seg, self._seg = self._seg, None
+        if seg is not None:
+            with contextlib.suppress(Exception):  # closing writes the rest, which fails too
+                seg.container.close()
+            with contextlib.suppress(OSError):
+                part_of(seg.path).unlink(missing_ok=True)
+        self.failures += 1
+        self._gap = "stalled"
+        self._retry_at = time.monotonic() + self.retry_s
+        if not self.stalled:
+            self.stalled = True
+            log.warning(
+                "camera %s: recording stalled, cannot write under %s: %s",
+                self.camera,
+                self.root,
+                exc,
+                extra={"camera": self.camera},
+            )
+            self._notify(self._on_stall, True)
+
+    def _notify(self, callback: Callable[[_T], None] | None, value: _T) -> None:
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:  # a consumer's bug must not stop recording or capture
+            log.exception("camera %s: recording callback failed", self.camera)
+
+
+def _track(stream: VideoStream | AudioStream, *, audio: bool) -> _Track:
+    time_base = stream.time_base or Fraction(1, 90_000)
+    if isinstance(stream, AudioStream):
+        frame = stream.codec_context.frame_size or 1024
+        step_s = frame / (stream.sample_rate or 48_000)
+    else:
+        rate = stream.average_rate or stream.guessed_rate
+        step_s = 1 / float(rate) if rate else 1 / DEFAULT_FPS
+    step = max(1, round(step_s / time_base))
+    rebase = round(REBASE_S / time_base)
+    return _Track(stream.index, audio, time_base, PacketTimes(step, rebase), stream)
