@@ -76,9 +76,9 @@ def decode_all(path: Path) -> int:
 def ffprobe(path: Path) -> dict[str, Any]:
     """FFprobe's streams (frames counted) and format of ``path``."""
     binary = require_binary("ffprobe", "ffmpeg")
+    command = [binary, "-v", "error", "-count_frames", "-show_streams", "-show_format"]
     result = subprocess.run(
-        [binary, "-v", "error", "-count_frames", "-show_streams", "-show_format"]
-        + ["-of", "json", str(path)],
+        [*command, "-of", "json", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

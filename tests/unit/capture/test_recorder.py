@@ -191,9 +191,7 @@ def test_a_root_that_cannot_be_written_stalls_then_recovers(
     assert got.gaps == []  # nothing was recorded before the stall: no gap to report
 
 
-def test_a_failing_consumer_does_not_stop_recording(
-    clip: tuple[Path, int], tmp_path: Path
-) -> None:
+def test_a_failing_consumer_does_not_stop_recording(clip: tuple[Path, int], tmp_path: Path) -> None:
     path, _ = clip
 
     def broken(_: Segment) -> None:

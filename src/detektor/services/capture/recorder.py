@@ -8,9 +8,9 @@ thread that demuxes; ``stop()`` ends the input and closes its segment; ``close()
 A segment is cut at the first video keyframe at least ``segment_s`` after its start, so
 segments last ``segment_s`` rounded up to a GOP. Wall time is the clock at the input's first
 video packet (or the end of the last segment, if later: a file read faster than real time
-must not overlap itself) plus the packet's pts offset from it. Packets the muxer would refuse are fixed
-or dropped by ``PacketTimes``. Each closed segment goes to ``on_segment``; callbacks run in
-the demuxing thread and must be quick (and must not call the recorder).
+must not overlap itself) plus the packet's pts offset from it. Packets the muxer would
+refuse are fixed or dropped by ``PacketTimes``. Each closed segment goes to ``on_segment``;
+callbacks run in the demuxing thread and must be quick (and must not call the recorder).
 
 A write that fails (disk full, permissions, a root that is not a folder) never reaches the
 caller: the segment being written is deleted, the recorder logs once, reports ``stalled``
@@ -50,6 +50,7 @@ from detektor.services.capture.segments import (
     MP4_OPTIONS,
     VIDEO_CODECS,
     Gap,
+    PartFile,
     Segment,
     part_of,
     segment_path,
@@ -76,6 +77,7 @@ class _Open:
     """The segment being written."""
 
     path: Path
+    file: PartFile
     container: OutputContainer
     streams: dict[int, Stream]  # input stream index -> its output stream
     base: dict[int, int]  # input stream index -> the dts (its ticks) that is 0 in the file
@@ -224,15 +226,21 @@ class Recorder:
         assert self._wall0 is not None
         start = datetime.fromtimestamp(self._wall0 + (t - self._t0), UTC)
         path = segment_path(self.root, self.camera, start)
+        file: PartFile | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            container = av.open(str(part_of(path)), "w", format="mp4", options=MP4_OPTIONS)
+            file = PartFile(part_of(path))
+            container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
         except (OSError, av.error.FFmpegError) as exc:
+            if file is not None:
+                file.close()
+                part_of(path).unlink(missing_ok=True)
             self._fail(exc)
             return None
         container.metadata["comment"] = start_tag(start)
         video_s = 0.0
-        seg = _Open(path, container, {}, {}, t, start, self._gap if self._last_end else None)
+        gap = self._gap if self._last_end else None
+        seg = _Open(path, file, container, {}, {}, t, start, gap)
         for track in self._tracks.values():
             out = container.add_stream_from_template(track.template)
             if not track.audio:
@@ -250,16 +258,10 @@ class Recorder:
         seg, self._seg = self._seg, None
         if seg is None:
             return
-        part = part_of(seg.path)
         try:
             seg.container.close()
-            if self._fsync:
-                fd = os.open(part, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            os.replace(part, seg.path)
+            seg.file.close(fsync=self._fsync)
+            os.replace(part_of(seg.path), seg.path)
             size = seg.path.stat().st_size
         except (OSError, av.error.FFmpegError) as exc:
             self._seg = seg
@@ -286,6 +288,8 @@ class Recorder:
         if seg is not None:
             with contextlib.suppress(Exception):  # closing writes the rest, which fails too
                 seg.container.close()
+            with contextlib.suppress(OSError):
+                seg.file.close()
             with contextlib.suppress(OSError):
                 part_of(seg.path).unlink(missing_ok=True)
         self.failures += 1
