@@ -31,6 +31,7 @@ def make_video(
     size: tuple[int, int] = (320, 240),
     audio: bool = True,
     codec: str = "libx264",
+    audio_codec: str = "aac",
     container: str = "mp4",
 ) -> int:
     """Write the clip; the number of video frames in it."""
@@ -42,10 +43,13 @@ def make_video(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if codec == "libx265":
             video.options = {"x265-params": f"keyint={gop}:min-keyint={gop}:log-level=none"}
-        else:
+        elif codec == "libx264":
             video.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"}
             video.options |= {"preset": "ultrafast"}
-        sound = out.add_stream("aac", rate=48_000) if audio else None
+        else:
+            video.options = {"g": str(gop)}
+        sound = out.add_stream(audio_codec, rate=48_000) if audio else None
+        planar = audio_codec == "aac"  # the others here take interleaved 16-bit samples
         samples = 0
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(scene.render(i), format="bgr24")
@@ -53,8 +57,9 @@ def make_video(
             out.mux(video.encode(frame))
             while sound is not None and samples < (i + 1) * 48_000 // fps:
                 tone = np.sin(2 * np.pi * 440 * (samples + np.arange(1024)) / 48_000)
+                data = tone.astype(np.float32) if planar else (tone * 8000).astype(np.int16)
                 chunk = av.AudioFrame.from_ndarray(
-                    tone.astype(np.float32)[None, :], format="fltp", layout="mono"
+                    data[None, :], format="fltp" if planar else "s16", layout="mono"
                 )
                 chunk.sample_rate, chunk.pts = 48_000, samples
                 out.mux(sound.encode(chunk))

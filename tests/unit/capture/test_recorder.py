@@ -124,6 +124,31 @@ def test_h265_is_kept_as_is_and_tagged_for_browsers(tmp_path: Path) -> None:
     assert decode_all(seg.path) == frames
 
 
+def test_audio_browsers_cannot_play_is_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "mulaw.mov"  # as a camera's G.711
+    frames = make_video(path, seconds=2, audio_codec="pcm_mulaw", container="mov")
+    got = Collected()
+    recorder = got.recorder(tmp_path / "rec")
+    record_file(path, recorder)
+    recorder.close()
+    [seg] = got.segments
+    assert (seg.codec, seg.audio) == ("h264", False)
+    assert decode_all(seg.path) == frames
+
+
+def test_video_browsers_cannot_play_is_not_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "mpeg4.mkv"
+    frames = make_video(path, seconds=2, codec="mpeg4", container="matroska", audio=False)
+    got = Collected()
+    recorder = got.recorder(tmp_path / "rec")
+    assert record_file(path, recorder) == frames  # capture goes on
+    recorder.close()
+    assert (got.segments, got.stalls, list(tmp_path.rglob("*.mp4*"))) == ([], [], [])
+    assert "mpeg4 video is not recorded" in caplog.text
+
+
 def test_a_new_input_starts_a_new_segment_after_a_gap(
     clip: tuple[Path, int], tmp_path: Path
 ) -> None:

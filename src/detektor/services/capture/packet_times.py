@@ -4,11 +4,19 @@ FFmpeg's MP4 muxer refuses a packet without a dts, or whose dts does not rise, a
 sends both: RTSP's first packets may have no pts before RTCP sync, and a camera that resets
 its clock sends timestamps that jump back. ``PacketTimes`` (one per input stream) fixes what
 it can and says to drop the rest, so the muxer never sees a packet it would refuse.
+``track_of(stream)`` sets one up for an input stream, with the step of a frame.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
+
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
+
 REBASE_S = 1.0  # a jump back further than this, at a keyframe, is a new clock, not a stray
+DEFAULT_FPS = 25.0  # the frame step assumed for a stream that states no rate
 
 
 class PacketTimes:
@@ -60,3 +68,29 @@ class PacketTimes:
                 return None
         self.last_dts = new_dts
         return max(new_pts, new_dts), new_dts
+
+
+@dataclass(slots=True)
+class Track:
+    """An input stream being recorded, and its timestamps."""
+
+    index: int
+    audio: bool
+    time_base: Fraction
+    seconds: float  # the time base as a float: Fraction arithmetic per packet is slow
+    times: PacketTimes
+    template: VideoStream | AudioStream
+
+
+def track_of(stream: VideoStream | AudioStream) -> Track:
+    time_base = stream.time_base or Fraction(1, 90_000)
+    if isinstance(stream, AudioStream):
+        frame = stream.codec_context.frame_size or 1024
+        step_s = frame / (stream.sample_rate or 48_000)
+    else:
+        rate = stream.average_rate or stream.guessed_rate
+        step_s = 1 / float(rate) if rate else 1 / DEFAULT_FPS
+    step = max(1, round(step_s / time_base))
+    times = PacketTimes(step, round(REBASE_S / time_base))
+    audio = isinstance(stream, AudioStream)
+    return Track(stream.index, audio, time_base, float(time_base), times, stream)

@@ -10,15 +10,13 @@ segments last ``segment_s`` rounded up to a GOP. Wall time is the clock at the i
 video packet (or the end of the last segment, if later: a file read faster than real time
 must not overlap itself) plus the packet's pts offset from it. Packets the muxer would
 refuse are fixed or dropped by ``PacketTimes``. Each closed segment goes to ``on_segment``;
-callbacks run in the demuxing thread and must be quick (and must not call the recorder).
+callbacks run in the demuxing thread and must be quick (and must not call the recorder). It
+owns each packet it is given (it rewrites its timestamps), so the caller decodes it first.
 
 A write that fails (disk full, permissions, a root that is not a folder) never reaches the
 caller: the segment being written is deleted, the recorder logs once, reports ``stalled``
 through ``on_stall(True)``, drops packets and tries a new segment at a keyframe every
 ``retry_s``; the first segment that closes after that ends the stall (``on_stall(False)``).
-
-The recorder owns each packet it is given: it rewrites its timestamps and stream, so the
-caller decodes the packet first.
 """
 
 from __future__ import annotations
@@ -30,9 +28,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -43,7 +40,7 @@ from av.container import OutputContainer
 from av.stream import Stream
 from av.video.stream import VideoStream
 
-from detektor.services.capture.packet_times import REBASE_S, PacketTimes
+from detektor.services.capture.packet_times import Track, track_of
 from detektor.services.capture.segments import (
     AUDIO_CODECS,
     CODEC_TAGS,
@@ -60,16 +57,6 @@ from detektor.services.capture.segments import (
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-DEFAULT_FPS = 25.0  # frame step assumed for a stream that states no rate
-
-
-@dataclass(slots=True)
-class _Track:
-    index: int
-    audio: bool
-    time_base: Fraction
-    times: PacketTimes
-    template: Stream
 
 
 @dataclass(slots=True)
@@ -88,7 +75,6 @@ class _Open:
     keyframes: int = 0
     codec: str = ""
     audio: bool = False
-    muxed: dict[int, int] = field(default_factory=dict)
 
 
 class Recorder:
@@ -113,7 +99,7 @@ class Recorder:
         self._on_segment, self._on_gap, self._on_stall = on_segment, on_gap, on_stall
         self._fsync, self._wall = fsync, wall
         self._lock = threading.Lock()  # close() may come from another thread than packet()
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, Track] = {}
         self._seg: _Open | None = None
         self._wall0: float | None = None  # wall clock at the input's first video packet
         self._t0 = 0.0  # its stream seconds
@@ -152,10 +138,10 @@ class Recorder:
                     extra={"camera": self.camera},
                 )
                 return
-            self._tracks[video.index] = _track(video, audio=False)
+            self._tracks[video.index] = track_of(video)
             if audio is not None:
                 if audio.codec_context.name in AUDIO_CODECS:
-                    self._tracks[audio.index] = _track(audio, audio=True)
+                    self._tracks[audio.index] = track_of(audio)
                 else:
                     log.info(
                         "camera %s: %s audio is left out of recordings",
@@ -181,7 +167,7 @@ class Recorder:
                 if seg is None or track.index not in seg.streams:
                     return
             else:
-                t = float(pts * track.time_base)
+                t = pts * track.seconds
                 if self._wall0 is None:  # never before the last segment: no overlaps
                     last = self._last_end.timestamp() if self._last_end else 0.0
                     self._wall0, self._t0 = max(self._wall(), last), t
@@ -192,7 +178,7 @@ class Recorder:
                 if seg is None:
                     return
                 step = packet.duration or track.times.step
-                seg.end_t = max(seg.end_t, t + float(step * track.time_base))
+                seg.end_t = max(seg.end_t, t + step * track.seconds)
                 seg.keyframes += keyframe
             base = seg.base[track.index]
             if dts - base < 0:  # audio from before the segment's first keyframe
@@ -313,16 +299,3 @@ class Recorder:
             callback(value)
         except Exception:  # a consumer's bug must not stop recording or capture
             log.exception("camera %s: recording callback failed", self.camera)
-
-
-def _track(stream: VideoStream | AudioStream, *, audio: bool) -> _Track:
-    time_base = stream.time_base or Fraction(1, 90_000)
-    if isinstance(stream, AudioStream):
-        frame = stream.codec_context.frame_size or 1024
-        step_s = frame / (stream.sample_rate or 48_000)
-    else:
-        rate = stream.average_rate or stream.guessed_rate
-        step_s = 1 / float(rate) if rate else 1 / DEFAULT_FPS
-    step = max(1, round(step_s / time_base))
-    rebase = round(REBASE_S / time_base)
-    return _Track(stream.index, audio, time_base, PacketTimes(step, rebase), stream)
