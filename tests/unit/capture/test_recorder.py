@@ -1,5 +1,5 @@
 """The recorder on real files made here: segments cut at keyframes, that play, with malformed
-packets and unwritable roots; timestamps fixed by ``PacketTimes``."""
+packets and unwritable roots; timestamps fixed by ``PacketTimes``; the ``record`` settings."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 
 import av
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from detektor.services.capture.packet_times import PacketTimes
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.segments import Gap, Segment, segment_path, start_from_path
+from detektor.services.capture.settings import CameraSettings, RecordSettings
 from detektor.services.capture.sources import open_source
 from support.recordings import decode_all, make_video, video_probe
 
@@ -240,3 +242,33 @@ def test_segment_names_never_collide(tmp_path: Path) -> None:
     )
     assert start_from_path(tmp_path / "cam/not-a-day/23-59-59.mp4") is None
     assert start_from_path(tmp_path / "cam/2026-12-06/99-99-99.mp4") is None
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def test_record_settings_are_off_unless_given() -> None:
+    camera = CameraSettings(name="door", source=SecretStr("rtsp://cam/1"))
+    assert camera.record is None
+    given = CameraSettings.model_validate(
+        {"name": "door", "source": "rtsp://cam/1", "record": {"mode": "objects", "pre_s": 3}}
+    )
+    assert given.record == RecordSettings(mode="objects", pre_s=3)
+    assert (given.record.segment_s, given.record.retain_days) == (10, 7)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"mode": "always"},
+        {"segment_s": 0},
+        {"retain_days": 0},
+        {"retain_days": 10, "objects_retain_days": 5},
+        {"pre_s": -1},
+        {"post_s": 301},
+        {"segments": 10},
+    ],
+)
+def test_bad_record_settings_are_refused(record: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        CameraSettings.model_validate({"name": "door", "source": "rtsp://cam/1", "record": record})
