@@ -13,10 +13,11 @@ refuse are fixed or dropped by ``PacketTimes``. Each closed segment goes to ``on
 callbacks run in the demuxing thread and must be quick (and must not call the recorder). It
 owns each packet it is given (it rewrites its timestamps), so the caller decodes it first.
 
-A write that fails (disk full, permissions, a root that is not a folder) never reaches the
-caller: the segment being written is deleted, the recorder logs once, reports ``stalled``
-through ``on_stall(True)``, drops packets and tries a new segment at a keyframe every
-``retry_s``; the first segment that closes after that ends the stall (``on_stall(False)``).
+A write that fails (disk full, permissions, a root that is not a folder, a header the muxer
+refuses) never reaches the caller: the segment being written is deleted, the recorder logs
+once, reports ``stalled`` through ``on_stall(True)``, drops packets and tries a new segment
+at a keyframe every ``retry_s``; the first segment that closes ends the stall
+(``on_stall(False)``). A single packet the muxer refuses is dropped.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _Open:
     gap: Literal["reconnect", "stalled"] | None
     end_t: float = 0.0
     keyframes: int = 0
+    muxed: int = 0  # packets accepted by the muxer
     codec: str = ""
     audio: bool = False
 
@@ -131,24 +133,15 @@ class Recorder:
                 self._gap = self._gap or "reconnect"
             codec = video.codec_context.name
             if codec not in VIDEO_CODECS:
-                log.warning(
-                    "camera %s: %s video is not recorded (browsers play H.264 and H.265 in MP4)",
-                    self.camera,
-                    codec,
-                    extra={"camera": self.camera},
-                )
+                self._log(logging.WARNING, "%s video is not recorded (not H.264/H.265)", codec)
                 return
             self._tracks[video.index] = track_of(video)
             if audio is not None:
                 if audio.codec_context.name in AUDIO_CODECS:
                     self._tracks[audio.index] = track_of(audio)
                 else:
-                    log.info(
-                        "camera %s: %s audio is left out of recordings",
-                        self.camera,
-                        audio.codec_context.name,
-                        extra={"camera": self.camera},
-                    )
+                    name = audio.codec_context.name
+                    self._log(logging.INFO, "%s audio is left out of recordings", name)
 
     def packet(self, packet: av.Packet[Any]) -> None:
         with self._lock:
@@ -187,10 +180,14 @@ class Recorder:
             packet.stream = seg.streams[track.index]
             try:
                 seg.container.mux(packet)
+                seg.muxed += 1
             except OSError as exc:
                 self._fail(exc)
-            except av.error.FFmpegError as exc:  # refused, not unwritable: drop this packet
-                log.debug("camera %s: muxer refused a packet: %s", self.camera, exc)
+            except (av.error.FFmpegError, ValueError) as exc:
+                if not seg.muxed:  # the header was refused: this segment cannot be written
+                    self._fail(exc)
+                else:  # one packet refused: drop it
+                    self._log(logging.DEBUG, "muxer refused a packet: %s", exc)
 
     def stop(self) -> None:
         """The input ended: close its segment."""
@@ -217,7 +214,7 @@ class Recorder:
             path.parent.mkdir(parents=True, exist_ok=True)
             file = PartFile(part_of(path))
             container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
-        except (OSError, av.error.FFmpegError) as exc:
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
             if file is not None:
                 file.close()
                 part_of(path).unlink(missing_ok=True)
@@ -249,7 +246,7 @@ class Recorder:
             seg.file.close(fsync=self._fsync)
             os.replace(part_of(seg.path), seg.path)
             size = seg.path.stat().st_size
-        except (OSError, av.error.FFmpegError) as exc:
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
             self._seg = seg
             self._fail(exc)
             return
@@ -264,7 +261,7 @@ class Recorder:
         self._last_end, self._gap = end, None
         if self.stalled:
             self.stalled = False
-            log.info("camera %s: recording again", self.camera, extra={"camera": self.camera})
+            self._log(logging.INFO, "recording again")
             self._notify(self._on_stall, False)
         self._notify(self._on_segment, segment)
 
@@ -283,13 +280,7 @@ class Recorder:
         self._retry_at = time.monotonic() + self.retry_s
         if not self.stalled:
             self.stalled = True
-            log.warning(
-                "camera %s: recording stalled, cannot write under %s: %s",
-                self.camera,
-                self.root,
-                exc,
-                extra={"camera": self.camera},
-            )
+            self._log(logging.WARNING, "recording stalled, cannot write to %s: %s", self.root, exc)
             self._notify(self._on_stall, True)
 
     def _notify(self, callback: Callable[[_T], None] | None, value: _T) -> None:
@@ -299,3 +290,6 @@ class Recorder:
             callback(value)
         except Exception:  # a consumer's bug must not stop recording or capture
             log.exception("camera %s: recording callback failed", self.camera)
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        log.log(level, "camera %s: " + message, self.camera, *args, extra={"camera": self.camera})
