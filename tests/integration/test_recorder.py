@@ -23,7 +23,7 @@ from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.repair import repair
 from detektor.services.capture.segments import Gap, Segment
 from detektor.services.capture.sources import SourceError, open_source
-from support.recordings import decode_all, make_video, video_probe
+from support.recordings import decode_all, ffprobe, make_video, video_probe
 from support.rtsp import RtspServer, require_rtsp_server
 
 pytestmark = pytest.mark.integration
@@ -111,6 +111,27 @@ def test_a_camera_killed_and_restarted_leaves_a_gap_then_new_segments(tmp_path: 
     for segment in kept[: before - 1] + kept[before:-1]:
         assert 2.0 - 0.1 <= video_probe(segment.path)[0] <= 3.0 + 0.1
     assert not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize(("audio", "kept"), [("aac", True), ("pcmu", False)])
+def test_a_camera_with_audio(tmp_path: Path, audio: str, kept: bool) -> None:
+    """AAC is recorded beside the video; G.711, which MP4 in a browser cannot carry, is not."""
+    require_rtsp_server()
+    segments: list[Segment] = []
+    recorder = Recorder("cam", tmp_path, segment_s=2, on_segment=segments.append)
+    with RtspServer(audio=audio) as server:
+        assert record_live(server.url, recorder, 3.5) > 60
+    recorder.close()
+    assert segments
+    for segment in segments:
+        assert segment.audio is kept
+        streams = {s["codec_type"]: s for s in ffprobe(segment.path)["streams"]}
+        assert ("audio" in streams) is kept
+        video = float(streams["video"]["duration"])
+        if kept:
+            assert streams["audio"]["codec_name"] == "aac"
+            assert float(streams["audio"]["duration"]) == pytest.approx(video, abs=0.3)
+        assert decode_all(segment.path) == int(streams["video"]["nb_read_frames"])
 
 
 # --- a recorder killed, or unable to write ------------------------------------------------
