@@ -4,6 +4,8 @@ packets and unwritable roots; timestamps fixed by ``PacketTimes``; the ``record`
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +167,29 @@ def test_a_new_input_starts_a_new_segment_after_a_gap(
     assert (gap.start, gap.end, gap.reason) == (first.end, second.start, "reconnect")
     assert gap.duration_s >= 0
     assert first.path != second.path  # the same second: the second one gets a suffix
+
+
+def test_closing_the_source_from_another_thread_closes_the_segment(
+    clip: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, frames = clip
+    got = Collected()
+    recorder = got.recorder(tmp_path, segment_s=60)
+    source = open_source(str(path), realtime=True, recorder=recorder)
+    decoded: list[int] = []
+    reader = threading.Thread(target=lambda: decoded.append(sum(1 for _ in source.frames())))
+    reader.start()
+    time.sleep(1.5)
+    source.close()  # as capture stops a camera: the reader ends, the recorder is told
+    reader.join(5)
+    assert not reader.is_alive()
+    assert 20 < decoded[0] < frames
+    [seg] = got.segments  # closed without recorder.close()
+    recorded = decode_all(seg.path)
+    assert abs(recorded - decoded[0]) <= 8  # what was demuxed, less the decoder's delay
+    assert seg.duration_s == pytest.approx(recorded / 25, abs=0.05)
+    assert seg.keyframes == 1 + (recorded - 1) // 25
+    assert not list(tmp_path.rglob("*.part"))
 
 
 # --- malformed packets -------------------------------------------------------------------
