@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -113,20 +112,12 @@ def main() -> None:
         packets = 0
         for n in range(args.repeat):
             progress(f"run {n + 1}/{args.repeat}")
-
-            def recorder(name: str, i: int = n) -> Recorder:
-                return Recorder("bench", work / f"{name}{i}", segment_s=10)
-
-            measures: list[tuple[str, Callable[[], float]]] = [
-                ("ffmpeg", lambda i=n: ffmpeg_segment(video, work / f"ffmpeg{i}")),
-                ("demux", lambda: demux(video, None)[0]),
-                ("rec", lambda: demux(video, recorder("rec"))[0]),
-                ("dec", lambda: capture_cpu(video, None)),
-                ("both", lambda: capture_cpu(video, recorder("both"))),
-            ]
-            for key, measure in measures:
-                runs[key].append(measure())
-            packets = demux(video, None)[1]
+            runs["ffmpeg"].append(ffmpeg_segment(video, work / f"ffmpeg{n}"))
+            seconds, packets = demux(video, None)
+            runs["demux"].append(seconds)
+            runs["rec"].append(demux(video, Recorder("b", work / f"rec{n}", segment_s=10))[0])
+            runs["dec"].append(capture_cpu(video, None))
+            runs["both"].append(capture_cpu(video, Recorder("b", work / f"both{n}", segment_s=10)))
     med = {key: statistics.median(values) for key, values in runs.items()}
     per_packet_us = (med["rec"] - med["demux"]) / packets * 1e6
     print(f"{args.seconds} s 1080p30 H.264 + AAC, {packets} packets, medians of {args.repeat}")

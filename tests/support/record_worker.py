@@ -15,7 +15,6 @@ import argparse
 import json
 import resource
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -69,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

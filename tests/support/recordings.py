@@ -12,11 +12,13 @@ import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import av.error
 import numpy as np
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
 
 from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
 from support.services import require_binary
@@ -39,7 +41,7 @@ def make_video(
     scene = SyntheticScene(SceneSpec(fps=fps, width=width, height=height, seed=4))
     frames = round(seconds * fps)
     with av.open(str(path), "w", format=container) as out:
-        video = out.add_stream(codec, rate=Fraction(fps))
+        video = cast(VideoStream, out.add_stream(codec, rate=Fraction(fps)))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if codec == "libx265":
             video.options = {"x265-params": f"keyint={gop}:min-keyint={gop}:log-level=none"}
@@ -48,7 +50,7 @@ def make_video(
             video.options |= {"preset": "ultrafast"}
         else:
             video.options = {"g": str(gop)}
-        sound = out.add_stream(audio_codec, rate=48_000) if audio else None
+        sound = cast(AudioStream, out.add_stream(audio_codec, rate=48_000)) if audio else None
         planar = audio_codec == "aac"  # the others here take interleaved 16-bit samples
         samples = 0
         for i in range(frames):
