@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
+import av.error
 import pytest
 
 from detektor.services.capture.recorder import Recorder
@@ -113,3 +115,24 @@ def test_repair_leaves_finished_segments_and_other_files_alone(
     assert finished.read_bytes() == segment.path.read_bytes()
     assert (day / "notes.txt").read_text() == "mine"
     assert repair(tmp_path / "missing") == []
+
+
+def test_a_leftover_with_damaged_frames_inside_is_kept(segment: Segment, tmp_path: Path) -> None:
+    """Bytes lost inside a fragment (as a camera's loss over UDP) spoil frames, not the file:
+    the frames that decode are kept."""
+    part = leftover(tmp_path, segment)
+    data = bytearray(part.read_bytes())
+    third = [i for i in range(len(data) - 4) if data[i : i + 4] == b"mdat"][2]
+    data[third + 4 : third + 3004] = b"\xff" * 3000  # the start of the third GOP's keyframe
+    part.write_bytes(bytes(data))
+    [kept] = repair(tmp_path)
+    assert kept.duration_s == pytest.approx(4.0, abs=0.05)
+    frames = errors = 0
+    with av.open(str(kept.path)) as container:
+        for packet in container.demux(video=0):
+            try:
+                frames += len(packet.decode())
+            except av.error.InvalidDataError:
+                errors += 1
+    assert errors == 1
+    assert 50 <= frames < 100

@@ -2,10 +2,11 @@
 
 A fragmented MP4 cut short by a SIGKILL or a power cut is whole up to its last complete
 fragment. ``repair(root)`` cuts each ``.part`` back to that point (reading only box headers),
-then decodes every frame with PyAV: a file with at least one frame and no decoding error is
-renamed to ``.mp4`` and returned as a ``Segment`` for the index; anything else (no header,
-no whole fragment, garbage, a decoding error) is deleted. So the index is never given a file
-that does not play.
+then decodes every frame with PyAV: a file in which at least one frame decodes is renamed to
+``.mp4`` and returned as a ``Segment`` for the index (a packet the decoder rejects, as the
+camera's own loss over UDP, is logged and kept); anything else (no header, no whole
+fragment, garbage) is deleted. So the index is never given a file that does not play. Run it
+before any recorder starts under ``root``: a ``.part`` being written looks like a leftover.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def probe(path: Path, final: Path) -> Segment | None:
             start = parse_start_tag(container.metadata.get("comment")) or start_from_path(path)
             codec = video.codec_context.name
             audio = bool(container.streams.audio)
-            frames = keyframes = 0
+            frames = keyframes = errors = 0
             first: int | None = None
             last = 0
             for packet in container.demux(video):
@@ -115,12 +116,17 @@ def probe(path: Path, final: Path) -> Segment | None:
                 keyframes += packet.is_keyframe
                 first = packet.pts if first is None else min(first, packet.pts)
                 last = max(last, packet.pts + (packet.duration or 0))
-                frames += len(packet.decode())
+                try:
+                    frames += len(packet.decode())
+                except av.error.InvalidDataError:  # the camera's own loss: keep the rest
+                    errors += 1
             frames += len(video.decode(None))  # the decoder's delayed frames
     except (av.error.FFmpegError, ValueError):
         return None
     if frames == 0 or first is None or start is None or time_base is None:
         return None
+    if errors:
+        log.warning("%s: %d packets did not decode, %d frames did", path, errors, frames)
     duration = float((last - first) * time_base)
     return Segment(
         camera=final.parent.parent.name,
