@@ -17,8 +17,9 @@ from pydantic import SecretStr, ValidationError
 from detektor.services.capture.packet_times import PacketTimes
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.segments import Gap, Segment, segment_path, start_from_path
-from detektor.services.capture.settings import CameraSettings, RecordSettings
+from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.sources import open_source
+from detektor.services.recordings.settings import RecordSettings
 from support.recordings import decode_all, make_video, video_probe
 
 LAYOUT = re.compile(r"^cam/\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}(_\d+)?\.mp4$")
@@ -288,10 +289,11 @@ def test_record_settings_are_off_unless_given() -> None:
     [
         {"mode": "always"},
         {"segment_s": 0},
-        {"retain_days": 0},
+        {"segment_s": 301},
+        {"retain_days": -1},
         {"retain_days": 10, "objects_retain_days": 5},
         {"pre_s": -1},
-        {"post_s": 301},
+        {"post_s": 3600},
         {"segments": 10},
     ],
 )

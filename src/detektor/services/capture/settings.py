@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from detektor.domain.frames import CAMERA_PATTERN
+from detektor.services.recordings.settings import RecordSettings
 
 Point = tuple[float, float]
 
@@ -32,33 +33,6 @@ class MotionSettings(BaseModel):
         description="after a start or reconnect, this many frames are checked whatever moves, "
         "so objects already in view (a parked car) are seen",
     )
-
-
-class RecordSettings(BaseModel):
-    """Recording of one camera (issue 14). Only the recorder exists yet: nothing reads these
-    settings to start one, and retention and clips are not built (docs/recordings.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["continuous", "motion", "objects"] = Field(
-        default="continuous",
-        description="continuous: keep everything; motion or objects: keep segments with them",
-    )
-    segment_s: float = Field(
-        default=10.0, ge=1, le=300, description="segment length, rounded up to a keyframe"
-    )
-    retain_days: float = Field(default=7.0, gt=0, description="footage kept this long")
-    objects_retain_days: float = Field(
-        default=30.0, gt=0, description="footage that overlaps an object kept this long"
-    )
-    pre_s: float = Field(default=5.0, ge=0, le=300, description="kept before an object or motion")
-    post_s: float = Field(default=5.0, ge=0, le=300, description="kept after it")
-
-    @model_validator(mode="after")
-    def _objects_outlive_the_rest(self) -> RecordSettings:
-        if self.objects_retain_days < self.retain_days:
-            raise ValueError("objects_retain_days must be >= retain_days")
-        return self
 
 
 class CameraSettings(BaseModel):
@@ -88,7 +62,9 @@ class CameraSettings(BaseModel):
         description="polygons in source pixels whose motion is ignored",
     )
     record: RecordSettings | None = Field(
-        default=None, description="recording without re-encoding; unset: not recorded"
+        default=None,
+        description="recording without re-encoding; unset: not recorded (nothing reads this "
+        "yet: docs/recordings.md)",
     )
 
     @field_validator("source")
