@@ -41,11 +41,14 @@ def require_rtsp_server() -> None:
 
 class RtspServer:
     """H.264 640x480@30 from ``videotestsrc`` at ``rtsp://HOST:PORT/test`` (HOST: loopback,
-    or another address of this machine that containers reach)."""
+    or another address of this machine that containers reach), with ``audio`` if asked."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", audio: str = "none"
+    ) -> None:
         self.port = port or free_port()
         self.host = host
+        self.audio = audio  # none, aac or pcmu
         self.url = f"rtsp://{host}:{self.port}/test"
         self.proc: subprocess.Popen[str] | None = None
         self._stderr: tempfile._TemporaryFileWrapper[bytes] | None = None
@@ -54,7 +57,7 @@ class RtspServer:
         assert self.proc is None, "already running"
         self._stderr = tempfile.NamedTemporaryFile(prefix="rtsp-server-", suffix=".log")  # noqa: SIM115
         proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SCRIPT), str(self.port), "/test", self.host],
+            [SYSTEM_PYTHON, str(SCRIPT), str(self.port), "/test", self.host, self.audio],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from detektor.domain.frames import CAMERA_PATTERN
+from detektor.services.recordings.settings import RecordSettings
 
 Point = tuple[float, float]
 
@@ -59,6 +60,11 @@ class CameraSettings(BaseModel):
     masks: list[list[Point]] = Field(
         default_factory=list,
         description="polygons in source pixels whose motion is ignored",
+    )
+    record: RecordSettings | None = Field(
+        default=None,
+        description="recording without re-encoding; unset: not recorded (nothing reads this "
+        "yet: docs/recordings.md)",
     )
 
     @field_validator("source")

@@ -11,13 +11,30 @@ import abc
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    import av
+    from av.audio.stream import AudioStream
+    from av.video.stream import VideoStream
+
 Image = NDArray[np.uint8]
 CATCH_UP_S = 1.0  # a paced source further behind than this skips ahead, as a camera would
+
+
+class PacketSink(Protocol):
+    """Gets a source's demuxed packets as well as its decoder (the recorder): ``start`` at
+    each connection, ``packet`` for each video and audio packet once the decoder has had
+    it (the sink may then change it), ``stop`` when the connection ends."""
+
+    def start(self, video: VideoStream, audio: AudioStream | None) -> None: ...
+
+    def packet(self, packet: av.Packet[Any]) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class SourceError(OSError):

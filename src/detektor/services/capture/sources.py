@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Literal, cast
 from urllib.parse import unquote, urlsplit
@@ -30,13 +30,22 @@ from detektor.services.capture.source_base import (
     CATCH_UP_S,
     DecodedFrame,
     Image,
+    PacketSink,
     Source,
     SourceError,
 )
 from detektor.services.capture.synthetic import SceneSpec, SyntheticSource
 
 # The interface is defined in source_base; importers of this module keep these names.
-__all__ = ["DecodedFrame", "Image", "Source", "SourceError", "open_source", "rtsp_options"]
+__all__ = [
+    "DecodedFrame",
+    "Image",
+    "PacketSink",
+    "Source",
+    "SourceError",
+    "open_source",
+    "rtsp_options",
+]
 
 
 def open_source(
@@ -46,6 +55,7 @@ def open_source(
     open_timeout_s: float = 10.0,
     read_timeout_s: float | None = None,
     realtime: bool | None = None,
+    recorder: PacketSink | None = None,
 ) -> Source:
     """Open ``rtsp://``/``rtsps://``, a file path or ``file://``, or ``synthetic://?…``.
 
@@ -54,6 +64,10 @@ def open_source(
     ``read_timeout_s`` (default ``open_timeout_s``) bounds how long ``frames()`` waits when no
     data comes. FFmpeg waits twice before it fails (once before it hands out the frame its
     parser still holds, once more), so each of its waits is given half of it.
+
+    ``recorder`` gets every packet demuxed from an RTSP stream or a file (video, and audio
+    when there is some) as well as the decoder: the stream is demuxed once for both. The
+    synthetic scene has no packets and ignores it: synthetic cameras are not recorded.
     """
     if rtsp_transport not in ("tcp", "udp"):
         raise ValueError(f"rtsp_transport must be 'tcp' or 'udp', got {rtsp_transport!r}")
@@ -69,12 +83,20 @@ def open_source(
         if not urlsplit(uri).hostname:
             raise ValueError(f"an RTSP source needs a host (rtsp://host:554/path), got {masked!r}")
         options = rtsp_options(rtsp_transport, wait_s)
-        return AvSource(uri, masked, options, open_timeout_s, wait_s, live=True)
+        return AvSource(uri, masked, options, open_timeout_s, wait_s, live=True, recorder=recorder)
     if scheme in ("file", ""):
         path = _file_path(uri)
         if not path.is_file():
             raise ValueError(f"video file not found: {path}")
-        return AvSource(str(path), str(path), {}, open_timeout_s, wait_s, realtime=bool(realtime))
+        return AvSource(
+            str(path),
+            str(path),
+            {},
+            open_timeout_s,
+            wait_s,
+            realtime=bool(realtime),
+            recorder=recorder,
+        )
     raise ValueError(
         f"unknown source scheme {scheme + '://'!r}: use rtsp://…, file://…, a file path, "
         "or synthetic://?fps=10&size=640x480"
@@ -101,7 +123,8 @@ class AvSource(Source):
 
     A file decodes on every core; a live stream on two threads, as frame threading delays
     each frame by one per extra thread. A packet the decoder rejects (a loss over UDP) is
-    skipped; it does not end the stream.
+    skipped; it does not end the stream. With a ``recorder``, the audio stream is demuxed too
+    and every packet goes to it after the decoder (the recorder sees rejected ones as well).
     """
 
     def __init__(
@@ -114,6 +137,7 @@ class AvSource(Source):
         *,
         realtime: bool = False,
         live: bool = False,
+        recorder: PacketSink | None = None,
     ) -> None:
         try:
             container = av.open(target, options=options, timeout=(open_timeout_s, read_timeout_s))
@@ -130,6 +154,7 @@ class AvSource(Source):
         rate = self._stream.average_rate or self._stream.guessed_rate
         super().__init__(description, float(rate) if rate else None)
         self._realtime = realtime
+        self._recorder = recorder
         self._lock = threading.Lock()  # guards _reading: close() must not free under a read
         self._reading = False
         self._started = False
@@ -168,15 +193,38 @@ class AvSource(Source):
                     wall_ms=time.time_ns() // 1_000_000,
                 )
         finally:
+            decoded.close()  # the recorder's stop() runs here, in the reading thread
             self._release()
 
-    def _decode(self) -> Iterator[av.VideoFrame]:
+    def _decode(self) -> Generator[av.VideoFrame]:
+        if self._recorder is not None:
+            yield from self._decode_and_record(self._recorder)
+            return
         for packet in self._container.demux(self._stream):
             try:
                 frames = packet.decode()
             except av.error.InvalidDataError:
                 continue
             yield from frames
+
+    def _decode_and_record(self, recorder: PacketSink) -> Iterator[av.VideoFrame]:
+        audio = self._container.streams.audio[0] if self._container.streams.audio else None
+        video = self._stream.index
+        recorder.start(self._stream, audio)
+        try:
+            demuxed = self._container.demux(self._stream, *([audio] if audio else []))
+            for packet in demuxed:
+                if packet.stream.index != video:
+                    recorder.packet(packet)
+                    continue
+                try:
+                    frames = cast(list[av.VideoFrame], packet.decode())
+                except av.error.InvalidDataError:
+                    frames = []
+                recorder.packet(packet)  # after decoding: the recorder rewrites the packet
+                yield from frames
+        finally:
+            recorder.stop()
 
     def close(self) -> None:
         super().close()

@@ -2,7 +2,8 @@
 
 Per camera (a camera's ``record:`` section; `RecordSettings`)::
 
-    record: {mode: objects, retain_days: 3, objects_retain_days: 30, pre_s: 5, post_s: 5}
+    record: {mode: objects, segment_s: 10, retain_days: 3, objects_retain_days: 30, pre_s: 5,
+             post_s: 5}
 
 and for the whole recordings volume (`RecordingsSettings`): the free-space floor and an
 optional cap on the bytes kept. The domain's `RecordPolicy` is built from a camera's section
@@ -30,6 +31,9 @@ class RecordSettings(BaseModel):
     mode: Literal["continuous", "motion", "objects"] = Field(
         default="continuous",
         description="continuous: all; motion: around motion; objects: only footage with objects",
+    )
+    segment_s: float = Field(
+        default=10.0, ge=1, le=300, description="segment length, rounded up to a keyframe"
     )
     retain_days: float = Field(
         default=7.0, ge=0, le=MAX_DAYS, description="footage without objects is kept this long"

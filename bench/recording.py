@@ -1,0 +1,134 @@
+"""Recording cost: the recorder against ``ffmpeg -c copy -f segment``, and what it adds to capture.
+
+The script makes a 1080p30 H.264 file with AAC audio (FFmpeg's ``testsrc2`` and ``sine``,
+libx264, a keyframe every 2 s) in a temporary directory, then measures in the same run,
+alternating so all see the same machine:
+
+- ``ffmpeg -c copy -f segment -segment_time 10`` into fragmented MP4s (FFmpeg's own
+  ``-benchmark`` ``rtime``: start-up and probing excluded);
+- the recorder alone: PyAV demuxing the file and ``Recorder.packet`` for every packet
+  (segments of 10 s, fsync on), against PyAV demuxing alone, which gives the cost per packet;
+- capture: ``open_source(FILE)`` decoding every frame, with and without a recorder: the CPU
+  seconds (``getrusage``) recording adds to decoding.
+
+Results go to stdout, progress to stderr.
+
+    .venv/bin/python bench/recording.py [--seconds 60] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+from detektor.services.capture.recorder import Recorder
+from detektor.services.capture.sources import open_source
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def make_video(path: Path, seconds: int) -> None:
+    subprocess.run(
+        [
+            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-y"),
+            *("-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"),
+            *("-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-g", "60"),
+            *("-pix_fmt", "yuv420p", "-c:a", "aac", str(path)),
+        ],
+        check=True,
+    )
+
+
+def ffmpeg_segment(video: Path, out: Path) -> float:
+    out.mkdir()
+    result = subprocess.run(
+        [
+            *("ffmpeg", "-hide_banner", "-benchmark", "-y", "-i", str(video), "-c", "copy"),
+            *("-f", "segment", "-segment_time", "10", "-segment_format", "mp4"),
+            *("-segment_format_options", "movflags=frag_keyframe+empty_moov+default_base_moof"),
+            str(out / "%03d.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"rtime=([\d.]+)s", result.stderr)
+    assert match, result.stderr
+    return float(match[1])
+
+
+def demux(video: Path, recorder: Recorder | None) -> tuple[float, int]:
+    """(seconds, packets) to demux the file, feeding the recorder when there is one."""
+    start = time.perf_counter()
+    packets = 0
+    with av.open(str(video)) as container:
+        streams = (container.streams.video[0], container.streams.audio[0])
+        if recorder is not None:
+            recorder.start(*streams)
+        for packet in container.demux(*streams):
+            packets += 1
+            if recorder is not None:
+                recorder.packet(packet)
+    if recorder is not None:
+        recorder.close()
+    return time.perf_counter() - start, packets
+
+
+def capture_cpu(video: Path, recorder: Recorder | None) -> float:
+    """CPU seconds (this process, all threads) to decode every frame, as capture does."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    with open_source(str(video), recorder=recorder) as source:
+        for _ in source.frames():
+            pass
+    if recorder is not None:
+        recorder.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-recording-") as tmp:
+        work = Path(tmp)
+        video = work / "in.mp4"
+        progress(f"making a {args.seconds} s 1080p30 file …")
+        make_video(video, args.seconds)
+        runs: dict[str, list[float]] = {k: [] for k in ("ffmpeg", "demux", "rec", "dec", "both")}
+        packets = 0
+        for n in range(args.repeat):
+            progress(f"run {n + 1}/{args.repeat}")
+            runs["ffmpeg"].append(ffmpeg_segment(video, work / f"ffmpeg{n}"))
+            seconds, packets = demux(video, None)
+            runs["demux"].append(seconds)
+            runs["rec"].append(demux(video, Recorder("b", work / f"rec{n}", segment_s=10))[0])
+            runs["dec"].append(capture_cpu(video, None))
+            runs["both"].append(capture_cpu(video, Recorder("b", work / f"both{n}", segment_s=10)))
+    med = {key: statistics.median(values) for key, values in runs.items()}
+    per_packet_us = (med["rec"] - med["demux"]) / packets * 1e6
+    print(f"{args.seconds} s 1080p30 H.264 + AAC, {packets} packets, medians of {args.repeat}")
+    print(f"ffmpeg -c copy -f segment:   {med['ffmpeg']:.3f} s")
+    print(f"PyAV demux + Recorder:       {med['rec']:.3f} s  (demux alone {med['demux']:.3f} s)")
+    print(f"recorder cost per packet:    {per_packet_us:.1f} us")
+    print(f"speed ours / ffmpeg:         {med['ffmpeg'] / med['rec']:.2f} (target >= 0.8)")
+    print(f"capture CPU, decode only:    {med['dec']:.2f} s")
+    print(f"capture CPU, decode + rec:   {med['both']:.2f} s")
+    print(f"recording adds:              {100 * (med['both'] / med['dec'] - 1):.1f} % CPU")
+
+
+if __name__ == "__main__":
+    main()
