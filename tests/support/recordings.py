@@ -20,6 +20,9 @@ import numpy as np
 from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
+from detektor.domain.recordings import Segment
+from detektor.services.capture.recorder import Recorder
+from detektor.services.capture.sources import open_source
 from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
 from support.services import require_binary
 
@@ -99,3 +102,27 @@ def video_probe(path: Path) -> tuple[float, int, str]:
     info = ffprobe(path)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     return float(video["duration"]), int(video["nb_read_frames"]), str(video["codec_tag_string"])
+
+
+def record_segments(root: Path, video: Path, camera: str, segment_s: float = 2.0) -> list[Segment]:
+    """``video`` played through a source into the real Recorder, as fast as it decodes; its
+    segments as the index keeps them (paths relative to ``root``)."""
+    written: list[Any] = []
+    recorder = Recorder(camera, root, segment_s=segment_s, on_segment=written.append, fsync=False)
+    with open_source(str(video), recorder=recorder) as source:
+        for _ in source.frames():
+            pass
+    recorder.close()
+    return [
+        Segment(
+            w.camera,
+            w.start,
+            w.end,
+            w.path.relative_to(root).as_posix(),
+            w.bytes,
+            w.codec,
+            w.keyframes,
+            w.audio,
+        )
+        for w in written
+    ]

@@ -36,9 +36,15 @@ TEST_LINK_SECRET = "a-test-link-secret-long-enough-to-be-accepted"
 
 
 @contextmanager
-def tracking_client(url: str) -> Iterator[TestClient]:
-    """The tracking app on `url`, its lifespan running, stream consumer off."""
-    settings = Settings(database_url=url, tracking={"consume": False}, link_secret=TEST_LINK_SECRET)
+def tracking_client(url: str, **overrides: Any) -> Iterator[TestClient]:
+    """The tracking app on `url`, its lifespan running, stream consumer off; `overrides` are
+    more settings (recordings, data_dir, api_token, ...)."""
+    settings = Settings(
+        database_url=url,
+        tracking={"consume": False},
+        link_secret=TEST_LINK_SECRET,
+        **overrides,
+    )
     with TestClient(build(settings), raise_server_exceptions=False) as client:
         yield client
 

@@ -43,7 +43,7 @@ class Clip:
     path: Path
     start: datetime  # wall time of its first frame (a keyframe at or before the asked start)
     end: datetime  # wall time just after its last video packet
-    segments: int  # how many segments it was cut from
+    segments: int  # how many segments it has footage of
     cut_short: str | None = None  # why it stops before the asked end, if it does
 
     @property
@@ -67,6 +67,7 @@ class _Writer:
     tracks: dict[str, _Track] = field(default_factory=dict)  # "video" / "audio"
     shape: tuple[str, int, int] | None = None  # codec, width, height of the video
     end: datetime | None = None
+    packets: int = 0
 
 
 def export_clip(
@@ -80,12 +81,13 @@ def export_clip(
     used, cut_short = 0, None
     try:
         for segment in segments:
+            before = writer.packets
             problem = _copy(writer, root / segment.path, segment, start, end)
             if problem is not None:
                 cut_short = f"{segment.path}: {problem}"
                 log.warning("clip of %s cut short at %s", segment.camera, cut_short)
                 break
-            used += 1
+            used += writer.packets > before
     finally:
         writer.container.close()
     if writer.origin is None or writer.end is None:
@@ -177,6 +179,7 @@ def _write(writer: _Writer, kind: str, packet: Packet[Any], at: datetime) -> Non
     packet.pts, packet.dts = pts, dts
     packet.stream = track.out
     writer.container.mux(packet)
+    writer.packets += 1
     if kind == "video":
         duration = float((packet.duration or 0) * track.time_base)
         writer.end = max(writer.end or at, at + timedelta(seconds=duration))
