@@ -9,7 +9,10 @@ alternating so all see the same machine:
 - the recorder alone: PyAV demuxing the file and ``Recorder.packet`` for every packet
   (segments of 10 s, fsync on), against PyAV demuxing alone, which gives the cost per packet;
 - capture: ``open_source(FILE)`` decoding every frame, with and without a recorder: the CPU
-  seconds (``getrusage``) recording adds to decoding.
+  seconds (``getrusage``) recording adds to decoding;
+- export: the whole recording (``--seconds`` of it, 60 by default) as one clip by
+  ``export_clip``, against ``ffmpeg -f concat -c copy -movflags +faststart`` of the same
+  segments (its ``rtime``).
 
 Results go to stdout, progress to stderr.
 
@@ -30,8 +33,11 @@ from pathlib import Path
 
 import av
 
+from detektor.domain.recordings import Segment
 from detektor.services.capture.recorder import Recorder
+from detektor.services.capture.segments import Segment as Written
 from detektor.services.capture.sources import open_source
+from detektor.services.recordings.clips import export_clip
 
 
 def progress(message: str) -> None:
@@ -67,6 +73,43 @@ def ffmpeg_segment(video: Path, out: Path) -> float:
     match = re.search(r"rtime=([\d.]+)s", result.stderr)
     assert match, result.stderr
     return float(match[1])
+
+
+def ffmpeg_concat(segments: list[Path], out: Path) -> float:
+    listing = out.with_suffix(".txt")
+    listing.write_text("".join(f"file '{p}'\n" for p in segments))
+    result = subprocess.run(
+        [
+            *("ffmpeg", "-hide_banner", "-benchmark", "-y", "-f", "concat", "-safe", "0"),
+            *("-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"rtime=([\d.]+)s", result.stderr)
+    assert match, result.stderr
+    return float(match[1])
+
+
+def export(root: Path, written: list[Written], out: Path) -> float:
+    """Seconds ``export_clip`` takes for all of ``written`` as one clip."""
+    segments = [
+        Segment(
+            w.camera,
+            w.start,
+            w.end,
+            w.path.relative_to(root).as_posix(),
+            w.bytes,
+            w.codec,
+            w.keyframes,
+            w.audio,
+        )
+        for w in written
+    ]
+    start = time.perf_counter()
+    export_clip(root, segments, segments[0].start, segments[-1].end, out)
+    return time.perf_counter() - start
 
 
 def demux(video: Path, recorder: Recorder | None) -> tuple[float, int]:
@@ -108,14 +151,20 @@ def main() -> None:
         video = work / "in.mp4"
         progress(f"making a {args.seconds} s 1080p30 file …")
         make_video(video, args.seconds)
-        runs: dict[str, list[float]] = {k: [] for k in ("ffmpeg", "demux", "rec", "dec", "both")}
+        keys = ("ffmpeg", "demux", "rec", "dec", "both", "concat", "export")
+        runs: dict[str, list[float]] = {k: [] for k in keys}
         packets = 0
         for n in range(args.repeat):
             progress(f"run {n + 1}/{args.repeat}")
             runs["ffmpeg"].append(ffmpeg_segment(video, work / f"ffmpeg{n}"))
             seconds, packets = demux(video, None)
             runs["demux"].append(seconds)
-            runs["rec"].append(demux(video, Recorder("b", work / f"rec{n}", segment_s=10))[0])
+            written: list[Written] = []
+            recorder = Recorder("b", work / f"rec{n}", segment_s=10, on_segment=written.append)
+            runs["rec"].append(demux(video, recorder)[0])
+            files = [w.path for w in written]
+            runs["concat"].append(ffmpeg_concat(files, work / f"concat{n}.mp4"))
+            runs["export"].append(export(work / f"rec{n}", written, work / f"export{n}.mp4"))
             runs["dec"].append(capture_cpu(video, None))
             runs["both"].append(capture_cpu(video, Recorder("b", work / f"both{n}", segment_s=10)))
     med = {key: statistics.median(values) for key, values in runs.items()}
@@ -128,6 +177,9 @@ def main() -> None:
     print(f"capture CPU, decode only:    {med['dec']:.2f} s")
     print(f"capture CPU, decode + rec:   {med['both']:.2f} s")
     print(f"recording adds:              {100 * (med['both'] / med['dec'] - 1):.1f} % CPU")
+    print(f"ffmpeg concat -c copy:       {med['concat']:.3f} s")
+    print(f"export_clip, {args.seconds} s clip:     {med['export']:.3f} s (target <= 1 s)")
+    print(f"export speed ours / ffmpeg:  {med['concat'] / med['export']:.2f}")
 
 
 if __name__ == "__main__":
