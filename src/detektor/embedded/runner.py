@@ -50,6 +50,7 @@ from detektor.services.tracking.pictures_api import serve_pictures
 from detektor.services.tracking.recordings_api import router as recordings_router
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
+from detektor.ui.routes import UI_ROUTERS
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
 
     return create_app(
         kit,
-        routers=[tracking_router, objects_router, pictures_router, recordings_router],
+        routers=[tracking_router, objects_router, pictures_router, recordings_router, *UI_ROUTERS],
         lifespan=lifespan,
         summary={
             "cameras": [c.name for c in cameras],

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from detektor import package_version
-from detektor.kit.access import OPEN_PATHS, SIGNED_LINK, BearerTokenMiddleware
+from detektor.kit.access import OPEN, OPEN_PATHS, PAGE, SIGNED_LINK, BearerTokenMiddleware
 from detektor.kit.errors import install_error_handlers
 from detektor.kit.health import Liveness, Readiness
 from detektor.kit.limits import BodyLimitMiddleware
@@ -78,6 +78,7 @@ def create_app(
             "exclude": _untraced,
         },
     )
+    app.state.kit = kit  # the UI's System page reads its health and readiness
     install_error_handlers(app)
     app.include_router(_kit_routes(kit, summary or {}))
     for router in routers:
@@ -93,7 +94,9 @@ def create_app(
         app.add_middleware(
             BearerTokenMiddleware,
             token=token.get_secret_value(),
-            signed_paths=_signed_paths(routers),
+            signed_paths=_flagged_paths(routers, SIGNED_LINK),
+            open_paths=_flagged_paths(routers, OPEN),
+            page_paths=_flagged_paths(routers, PAGE),
         )
     else:
         log.warning(
@@ -106,14 +109,15 @@ def create_app(
     return app
 
 
-def _signed_paths(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
-    """The paths of the routes that opt in to signed links (``SIGNED_LINK_ROUTE``); read
-    from the routers as given, since the app keeps included routers unflattened."""
+def _flagged_paths(routers: Sequence[APIRouter], flag: str) -> list[re.Pattern[str]]:
+    """The paths of the routes whose ``openapi_extra`` sets ``flag`` (``SIGNED_LINK_ROUTE``,
+    ``OPEN_ROUTE``, ``PAGE_ROUTE``); read from the routers as given, since the app keeps
+    included routers unflattened."""
     return [
         route.path_regex
         for router in routers
         for route in router.routes
-        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(SIGNED_LINK)
+        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(flag)
     ]
 
 

@@ -43,6 +43,7 @@ from detektor.services.tracking.recordings_api import router as recordings_route
 from detektor.services.tracking.settings import TrackingSettings
 from detektor.services.tracking.state import TrackingState
 from detektor.settings import Settings
+from detektor.ui.routes import UI_ROUTERS
 
 log = logging.getLogger(__name__)
 CONSUMER = "events-consumer"  # the consumer's heartbeat name too
@@ -107,7 +108,7 @@ def build(settings: Settings) -> FastAPI:
 
     return create_app(
         kit,
-        routers=[router, objects_router, pictures_router, recordings_router],
+        routers=[router, objects_router, pictures_router, recordings_router, *UI_ROUTERS],
         lifespan=lifespan,
         summary={
             "database": mask_secret(database_url),

@@ -1,0 +1,105 @@
+"""The Cameras page (each camera's latest frame, state and today's objects, refreshed by
+htmx) and the System page (this process's health, readiness, accounting per camera and
+recording disk use)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from detektor.kit.access import PAGE_ROUTE
+from detektor.kit.app import ServiceKit
+from detektor.ui import queries
+from detektor.ui.queries import Refused
+from detektor.ui.rendering import render
+
+router = APIRouter(include_in_schema=False)
+UP_WITHIN = timedelta(seconds=10)  # a camera with a frame this recent is up
+RATE_WINDOW_S = 10
+
+
+async def camera_card(request: Request, camera: str, now: datetime) -> dict[str, Any]:
+    """One camera's state: up or down by its newest frame, fps over the last ten seconds,
+    and today's objects by label (from the first page of the object API)."""
+    recent = await queries.frames(
+        request, camera=camera, since=queries.stamp(now - timedelta(seconds=RATE_WINDOW_S))
+    )
+    newest = await queries.frames(request, camera=camera, limit=1)
+    last = None if isinstance(newest, Refused) or not newest["frames"] else newest["frames"][0]
+    last_at = datetime.fromisoformat(last["captured_at"]) if last else None
+    count = 0 if isinstance(recent, Refused) else len(recent["frames"])
+    listed = await queries.objects(
+        request, camera=camera, after=queries.stamp(queries.today(now)), limit=1000
+    )
+    labels: Counter[str] = Counter()
+    more = False
+    if not isinstance(listed, Refused):
+        labels.update(obj["label"] for obj in listed["objects"])
+        more = listed["next_cursor"] is not None
+    return {
+        "name": camera,
+        "up": last_at is not None and now - last_at <= UP_WITHIN,
+        "last_frame": last,
+        "fps": round(count / RATE_WINDOW_S, 1),
+        "labels": sorted(labels.items()),
+        "more": more,
+        "stamp": int(now.timestamp()),
+    }
+
+
+async def _cards(request: Request) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [await camera_card(request, c, now) for c in await queries.cameras(request)]
+
+
+@router.get("/", openapi_extra=PAGE_ROUTE)
+async def cameras_page(request: Request) -> HTMLResponse:
+    return render(request, "cameras.html", page="cameras", cards=await _cards(request))
+
+
+@router.get("/ui/cameras/grid", openapi_extra=PAGE_ROUTE)
+async def cameras_grid(request: Request) -> HTMLResponse:
+    """The grid alone, which the Cameras page swaps in every few seconds."""
+    return render(request, "cameras_grid.html", cards=await _cards(request))
+
+
+@router.get("/system", openapi_extra=PAGE_ROUTE)
+async def system_page(request: Request) -> HTMLResponse:
+    kit: ServiceKit | None = getattr(request.app.state, "kit", None)
+    service: dict[str, Any] = {}
+    if kit is not None:
+        checks = await kit.readiness.run()
+        service = {
+            "name": kit.name,
+            "version": kit.version,
+            "device": kit.device,
+            "uptime_s": round(kit.liveness.uptime_s()),
+            "problems": kit.liveness.problems(),
+            "checks": [
+                {"name": r.name, "ok": r.ok, "detail": r.detail, "ms": r.duration_ms}
+                for r in checks
+            ],
+        }
+    accounts = [await queries.accounting(request, c) for c in await queries.cameras(request)]
+    disk: list[dict[str, Any]] = []
+    recordings = getattr(request.app.state, "recordings", None)
+    if recordings is not None:
+        totals = await to_thread.run_sync(recordings.index.totals)
+        disk = [
+            {"camera": cam, "segments": t.segments, "mib": round(t.bytes / 2**20, 1)}
+            for cam, t in sorted(totals.items())
+        ]
+    return render(
+        request,
+        "system.html",
+        page="system",
+        service=service,
+        accounts=[a for a in accounts if not isinstance(a, Refused)],
+        disk=disk,
+        recording=recordings is not None,
+    )

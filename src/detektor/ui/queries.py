@@ -1,0 +1,88 @@
+"""What the pages read: the JSON API's own route functions, called in process, so a page
+shows exactly what the API answers (same validation, same cursors, same links) and a bad
+filter is the API's 4xx message, shown on the page instead of a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from anyio import to_thread
+from fastapi import Request
+
+from detektor.kit.errors import ApiError
+from detektor.services.tracking import api, objects_api, recordings_api
+from detektor.services.tracking.state import TrackingState
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An API refusal, to show on the page: its status, message and the field at fault."""
+
+    status: int
+    message: str
+    field: str | None = None
+
+
+async def ask(call: Awaitable[T]) -> T | Refused:
+    try:
+        return await call
+    except ApiError as exc:
+        return Refused(exc.status_code, exc.message, exc.field)
+
+
+def tracking(request: Request) -> TrackingState | None:
+    state: TrackingState | None = getattr(request.app.state, "tracking", None)
+    return state
+
+
+async def cameras(request: Request) -> list[str]:
+    state = tracking(request)
+    return [] if state is None else await to_thread.run_sync(state.store.cameras)
+
+
+async def objects(request: Request, **filters: Any) -> dict[str, Any] | Refused:
+    return await ask(objects_api.list_objects(request, **filters))
+
+
+async def one_object(request: Request, object_id: str) -> dict[str, Any] | Refused:
+    return await ask(objects_api.get_object(request, object_id))
+
+
+async def frame(request: Request, frame_id: str) -> dict[str, Any] | Refused:
+    return await ask(api.get_frame(request, frame_id))
+
+
+async def frames(request: Request, **filters: Any) -> dict[str, Any] | Refused:
+    return await ask(api.list_frames(request, **filters))
+
+
+async def accounting(request: Request, camera: str) -> dict[str, Any] | Refused:
+    return await ask(api.get_accounting(request, camera))
+
+
+async def recordings(request: Request, **filters: Any) -> dict[str, Any] | Refused:
+    return await ask(recordings_api.list_recordings(request, **filters))
+
+
+def recording_on(request: Request) -> bool:
+    return getattr(request.app.state, "recordings", None) is not None
+
+
+def stamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def today(now: datetime | None = None) -> datetime:
+    """Midnight UTC of ``now``'s day."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_range(day: datetime) -> tuple[str, str]:
+    return stamp(day), stamp(day + timedelta(days=1))
