@@ -43,7 +43,7 @@ class SessionKeys:
         if len(cookie) > _MAX_COOKIE or cookie.count(".") != 2:
             return False
         nonce, expires, mac = cookie.split(".")
-        if not (nonce and expires.isdigit() and len(expires) <= 12):
+        if not (nonce and mac.isascii() and expires.isdigit() and len(expires) <= 12):
             return False
         if not hmac.compare_digest(mac.encode(), self._mac(f"{nonce}.{expires}").encode()):
             return False

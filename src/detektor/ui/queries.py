@@ -74,6 +74,17 @@ def recording_on(request: Request) -> bool:
     return getattr(request.app.state, "recordings", None) is not None
 
 
+async def has_footage(request: Request, camera: str, start: str, end: str) -> bool:
+    """Whether any recorded segment of ``camera`` overlaps the range (RFC 3339 ends), so a
+    page offers a clip only where the clip route has footage to cut."""
+    recordings = getattr(request.app.state, "recordings", None)
+    if recordings is None:
+        return False
+    first, last = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    found = await to_thread.run_sync(recordings.index.overlapping, camera, first, last)
+    return bool(found)
+
+
 def stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

@@ -89,12 +89,14 @@ async def object_page(request: Request, object_id: str) -> HTMLResponse:
             request, "refused.html", status_code=found.status, page="review", refused=found
         )
     state = queries.tracking(request)
+    end = found["ended_at"] or found["last_seen"]
+    footage = await queries.has_footage(request, found["camera"], found["started_at"], end)
     traces = sorted({e["trace_id"] for e in found["events"] if e.get("trace_id")})
     return render(
         request,
         "object.html",
         page="review",
         obj=found,
-        clip=object_clip_path(object_id) if queries.recording_on(request) else None,
+        clip=object_clip_path(object_id) if footage else None,
         traces=[(t, state.trace_url(t) if state else None) for t in traces],
     )
