@@ -48,6 +48,9 @@ def test_pages_redirect_to_the_login_form(client: TestClient, path: str) -> None
 
 def test_the_api_still_answers_401_and_static_files_are_open(client: TestClient) -> None:
     assert client.get("/v1/objects").status_code == 401
+    # Fragments that htmx fetches: a 401 it leaves alone, not the login page swapped in.
+    assert client.get("/ui/cameras/grid", follow_redirects=False).status_code == 401
+    assert client.get("/ui/review/stream", follow_redirects=False).status_code == 401
     assert client.get("/ui/static/detektor.css").status_code == 200
     assert client.get("/login").status_code == 200
 

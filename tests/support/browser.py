@@ -77,6 +77,15 @@ def watched_page(browser: Browser, viewport: dict[str, int] = DESKTOP) -> Iterat
         context.close()
 
 
+@contextmanager
+def clean_page(browser: Browser, url: str, viewport: dict[str, int] = DESKTOP) -> Iterator[Page]:
+    """The page at ``url``; on leaving, nothing may have gone wrong on it."""
+    with watched_page(browser, viewport) as watched:
+        watched.page.goto(url)
+        yield watched.page
+        assert watched.problems() == []
+
+
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

@@ -62,6 +62,9 @@ def serve_http(app: FastAPI, settings: Settings, duration_s: float | None = None
         lifespan="on",
     )
     server = _DrainingServer(config)
+    # Long-lived answers (the UI's event streams) poll this to end once a drain has begun,
+    # instead of holding the shutdown for the whole grace period.
+    app.state.stopping = lambda: server.should_exit
     timer = None
     if duration_s is not None:
         timer = threading.Timer(duration_s, lambda: setattr(server, "should_exit", True))

@@ -44,6 +44,7 @@ async def camera_card(request: Request, camera: str, now: datetime) -> dict[str,
     return {
         "name": camera,
         "up": last_at is not None and now - last_at <= UP_WITHIN,
+        "picture": await queries.has_latest(request, camera),
         "last_frame": last,
         "fps": round(count / RATE_WINDOW_S, 1),
         "labels": sorted(labels.items()),
@@ -62,7 +63,9 @@ async def cameras_page(request: Request) -> HTMLResponse:
     return render(request, "cameras.html", page="cameras", cards=await _cards(request))
 
 
-@router.get("/ui/cameras/grid", openapi_extra=PAGE_ROUTE)
+# A fragment: without access a 401, which htmx does not swap in (a redirect would
+# put the login page inside the page).
+@router.get("/ui/cameras/grid")
 async def cameras_grid(request: Request) -> HTMLResponse:
     """The grid alone, which the Cameras page swaps in every few seconds."""
     return render(request, "cameras_grid.html", cards=await _cards(request))

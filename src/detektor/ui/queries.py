@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import Request
 
 from detektor.kit.errors import ApiError
+from detektor.objects.snapshots import SnapshotStore
 from detektor.services.tracking import api, objects_api, recordings_api
 from detektor.services.tracking.state import TrackingState
 
@@ -68,6 +69,14 @@ async def accounting(request: Request, camera: str) -> dict[str, Any] | Refused:
 
 async def recordings(request: Request, **filters: Any) -> dict[str, Any] | Refused:
     return await ask(recordings_api.list_recordings(request, **filters))
+
+
+async def has_latest(request: Request, camera: str) -> bool:
+    """Whether the camera's latest frame is kept, so a page shows a picture, not a 404."""
+    store = getattr(request.app.state, "snapshots", None)
+    if not isinstance(store, SnapshotStore):
+        return False
+    return await to_thread.run_sync(lambda: store.latest(camera, boxes=True) is not None)
 
 
 def recording_on(request: Request) -> bool:

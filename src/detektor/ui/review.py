@@ -5,7 +5,7 @@ the object API's cursor, new ones pushed live by server-sent events) and an obje
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -51,7 +51,9 @@ async def review_page(request: Request, cursor: str | None = None) -> HTMLRespon
     )
 
 
-@router.get("/ui/review/stream", openapi_extra=PAGE_ROUTE)
+# A fragment: without access a 401, which htmx does not swap in (a redirect would
+# put the login page inside the page).
+@router.get("/ui/review/stream")
 async def review_stream(request: Request) -> StreamingResponse:
     """Server-sent events: an ``object`` event with the HTML card of each object that appears
     after the stream opened and matches the filters, newest last (the page prepends)."""
@@ -64,8 +66,9 @@ async def review_stream(request: Request) -> StreamingResponse:
     async def events() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         ends = loop.time() + STREAM_LIFETIME_S
-        yield b": open\n\n"
-        while loop.time() < ends and not await request.is_disconnected():
+        yield b"retry: 2000\n: open\n\n"
+        stopping: Callable[[], bool] = getattr(request.app.state, "stopping", lambda: False)
+        while loop.time() < ends and not stopping() and not await request.is_disconnected():
             await asyncio.sleep(POLL_S)
             listed = await queries.objects(request, limit=PAGE_SIZE, **filters)
             if isinstance(listed, Refused):
