@@ -10,9 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from detektor.services.objects.snapshot_upkeep import snapshot_store
+from detektor.settings import Settings
 from detektor.ui.rendering import CSP
 from support.tracking_app import tracking_client
 from support.ui_scene import person_frame, person_life, recent, skipped_frame
@@ -24,8 +27,19 @@ INLINE_STYLE = re.compile(r"<style|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with tracking_client(f"sqlite:///{tmp_path / 'events.db'}") as client:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with tracking_client(url, data_dir=tmp_path / "data") as client:
         yield client
+
+
+def keep_picture(data_dir: Path, object_id: str) -> None:
+    """The object's best picture, written as `serve objects` writes it."""
+    store = snapshot_store(Settings(data_dir=data_dir))
+    assert store is not None
+    image = np.full((480, 640, 3), 90, dtype=np.uint8)
+    store.keep_best(
+        object_id, object_id.split(":")[0], image, (10.0, 10.0, 90.0, 200.0), "person", 0.9
+    )
 
 
 def post(client: TestClient, events: list[dict[str, object]]) -> None:
@@ -112,6 +126,23 @@ def test_object_page_has_its_timeline_zones_and_frames(
     assert "/frames?frame_id=porch-cam%3A" in page
     assert "No recording of this object" in page  # no segments indexed: no <video>
     assert "<video" not in page
+
+
+def test_an_object_shows_its_picture_only_once_one_is_kept(
+    client: TestClient, scene: dict[str, str], tmp_path: Path
+) -> None:
+    object_id = scene["object"]
+    before = client.get("/review").text
+    assert '<span class="nopic">no picture</span>' in before
+    assert "snapshot.jpg" not in before  # a link to a missing file would be a broken image
+    best = client.get(f"/v1/objects/{object_id}").json()["best_frame_id"]
+    assert 'class="kept"' not in client.get(f"/frames?frame_id={quote(best)}").text
+    keep_picture(tmp_path / "data", object_id)
+    assert f"/v1/objects/{object_id}/snapshot.jpg" in client.get("/review").text
+    frame = client.get(f"/frames?frame_id={quote(best)}").text
+    assert 'class="kept"' in frame  # the frame's pixels, kept as the object's best picture
+    assert f"/v1/objects/{object_id}/snapshot.jpg" in frame
+    assert client.get(f"/v1/objects/{object_id}/snapshot.jpg").status_code == 200
 
 
 @pytest.mark.parametrize("object_id", ["nope", "porch-cam:1:1", "a" * 500, "%00"])

@@ -38,6 +38,21 @@ def outcomes(frame: dict[str, Any]) -> list[str]:
     return found
 
 
+async def pictures(request: Request, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pixels kept of this frame: the best picture (box drawn) of each object whose best
+    sighting it is; other frames' pixels are not kept."""
+    found = []
+    for object_id in dict.fromkeys(o["object_id"] for o in frame["objects"]):
+        obj = await queries.one_object(request, object_id)
+        if (
+            isinstance(obj, dict)
+            and obj["snapshot_url"]
+            and obj["best_frame_id"] == frame["frame_id"]
+        ):
+            found.append(obj)
+    return found
+
+
 def _time(value: str, field: str) -> datetime | Refused:
     try:
         return parse_timestamp(value, field)
@@ -132,6 +147,7 @@ async def explorer_page(
         cameras=await queries.cameras(request),
         frame=frame,
         outcomes=outcomes(frame) if frame else [],
+        pictures=await pictures(request, frame) if frame else [],
         strip=strip if isinstance(strip, dict) else None,
         problems=problems,
     )

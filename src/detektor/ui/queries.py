@@ -48,11 +48,28 @@ async def cameras(request: Request) -> list[str]:
 
 
 async def objects(request: Request, **filters: Any) -> dict[str, Any] | Refused:
-    return await ask(objects_api.list_objects(request, **filters))
+    listed = await ask(objects_api.list_objects(request, **filters))
+    if not isinstance(listed, Refused):
+        await to_thread.run_sync(_drop_missing_pictures, request, listed["objects"])
+    return listed
 
 
 async def one_object(request: Request, object_id: str) -> dict[str, Any] | Refused:
-    return await ask(objects_api.get_object(request, object_id))
+    found = await ask(objects_api.get_object(request, object_id))
+    if not isinstance(found, Refused):
+        await to_thread.run_sync(_drop_missing_pictures, request, [found])
+    return found
+
+
+def _drop_missing_pictures(request: Request, objects: list[dict[str, Any]]) -> None:
+    """No ``snapshot_url`` where no picture is kept (snapshots off, not written yet, swept),
+    so a page shows "no picture" instead of a broken image; a stat per object."""
+    store = getattr(request.app.state, "snapshots", None)
+    for obj in objects:
+        if obj["snapshot_url"] and (
+            not isinstance(store, SnapshotStore) or store.object_snapshot(obj["object_id"]) is None
+        ):
+            obj["snapshot_url"] = None
 
 
 async def frame(request: Request, frame_id: str) -> dict[str, Any] | Refused:
