@@ -68,6 +68,9 @@ def test_the_right_token_opens_pages_and_the_routes_they_read(client: TestClient
     assert client.get("/review").status_code == 200
     assert client.get("/v1/objects").status_code == 200
     assert client.get("/v1/frames").status_code == 200
+    # The pictures and clips the pages load: past the access check (404: none kept here).
+    assert client.get("/v1/cameras/cam/latest.jpg?boxes=1").status_code == 404
+    assert client.get("/v1/objects/cam:1:1/clip.mp4").status_code == 404
     assert 'action="/logout"' in client.get("/").text
 
 
