@@ -134,7 +134,7 @@ class EmbeddedNotifier:
             detections = parse_detections(result.detections)
             problem = detections if isinstance(detections, str) else None
             for i, event in enumerate(events):
-                problem = problem or _problem(i, object_problem(event, msg.frame_id))
+                problem = problem or _problem(i, object_problem(event, msg.camera))
             if problem is not None or isinstance(detections, str):
                 if self.notifier is not None:
                     await self.notifier.fail(msg.frame_id, problem or "unusable entry")
