@@ -71,10 +71,25 @@ def publish(
     )
 
 
-def objects(client: redis.Redis, ns: str) -> list[dict[str, str]]:
+def entries(client: redis.Redis, ns: str) -> list[dict[str, str]]:
     return [
         {k.decode(): v.decode() for k, v in fields.items()}
         for _, fields in client.xrange(f"{ns}:objects")
+    ]
+
+
+def objects(client: redis.Redis, ns: str) -> list[dict[str, str]]:
+    """The frames' entries."""
+    return [e for e in entries(client, ns) if e.get("kind") != "objects"]
+
+
+def frameless(client: redis.Redis, ns: str) -> list[dict[str, Any]]:
+    """The object events that came with no frame, as the notifier reads them."""
+    return [
+        event
+        for e in entries(client, ns)
+        if e.get("kind") == "objects"
+        for event in json.loads(e["objects"])
     ]
 
 
@@ -121,17 +136,27 @@ def test_one_owner_per_camera_and_a_takeover_loses_no_frame(
         frames = [int(e["frame_id"].split(":")[2]) for e in objects(client, prefix)]
         assert frames == list(range(1, 41))  # none twice, none lost, in capture order
         assert time.monotonic() - killed >= TTL_S
-        # The new owner's tracker starts afresh: the walk goes on as a second object.
+        # The new owner's tracker starts afresh: the walk goes on as a second object, and
+        # the dead owner's object is ended by the new one (stored, and announced).
         started = [e for e in events(client, prefix) if e["type"] == "object.started"]
         assert len(started) == 2
-        assert started[0]["data"]["object_id"] != started[1]["data"]["object_id"]
-        assert "object.ended" not in {e["type"] for e in events(client, prefix)}
+        first_id, second_id = (e["data"]["object_id"] for e in started)
+        assert first_id != second_id
+        ended = [e for e in events(client, prefix) if e["type"] == "object.ended"]
+        assert [e["data"]["object_id"] for e in ended] == [first_id]
+        assert ended[0]["trace_id"] == TRACEPARENT.split("-")[1]
+        assert ended[0]["occurred_at"] <= started[1]["occurred_at"]
+        assert [(e["type"], e["data"]["object_id"]) for e in frameless(client, prefix)] == [
+            ("object.ended", first_id)
+        ]
         page = httpx.get(f"{alive.url}/metrics", timeout=5).text
         assert "detektor_objects_camera_takeovers_total 1.0" in page
         # A clean stop ends the objects it tracks and gives the lease back at once.
         assert alive.stop() == 0
         ended = [e for e in events(client, prefix) if e["type"] == "object.ended"]
-        assert [e["data"]["object_id"] for e in ended] == [started[1]["data"]["object_id"]]
+        assert [e["data"]["object_id"] for e in ended] == [first_id, second_id]
+        assert frameless(client, prefix)[-1]["data"]["object_id"] == second_id
+        assert client.hlen(f"{prefix}:objects:open:yard") == 0  # nothing left open
         assert owner(client, prefix) is None
     finally:
         for proc in procs:

@@ -10,12 +10,14 @@ of the reconnects.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,10 +117,24 @@ class PrivateMosquitto:
     every retained message and session, so what comes back was re-published; with it,
     retained messages and persistent sessions (with their queued messages) survive."""
 
-    def __init__(self, binary: str, tmp: Path, *, persistence: bool = False) -> None:
+    def __init__(
+        self,
+        binary: str,
+        tmp: Path,
+        *,
+        persistence: bool = False,
+        acl: Sequence[str] | None = None,
+    ) -> None:
+        """``acl``: ``topic`` lines for anonymous clients (all they may touch); unset: all."""
         self.port = free_port()
         self.config = tmp / f"mosquitto-{self.port}.conf"
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        if acl is not None:
+            rules = tmp / f"mosquitto-{self.port}.acl"
+            rules.write_text("\n".join(acl) + "\n")
+            lines.append(f"acl_file {rules}")
+            if os.geteuid() == 0:  # else it reads the file as 'mosquitto', which cannot
+                lines.append("user root")
         if persistence:
             store = tmp / f"mosquitto-{self.port}-data"
             store.mkdir()

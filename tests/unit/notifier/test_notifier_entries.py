@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from detektor.services.notifier.entries import parse_entry, raw_frame_id
+from detektor.services.notifier.entries import parse_entry, parse_frameless, raw_frame_id
 from detektor.services.notifier.rules import Detection
 
 FRAME = b"front-door:1764230400123:000042"
@@ -101,7 +101,7 @@ def test_an_entry_with_its_object_events() -> None:
             "not an object event",
         ),
         (json.dumps(object_envelopes(type="object.exploded")).encode(), "unknown event type"),
-        (json.dumps(object_envelopes("back-yard")).encode(), "is not the frame's camera"),
+        (json.dumps(object_envelopes("back-yard")).encode(), "is not the entry's camera"),
         (json.dumps(object_envelopes(data={"object_id": "front-door:1:1"})).encode(), "data."),
         (json.dumps(object_envelopes(schema_version=99)).encode(), "newer than this build"),
         (json.dumps(object_envelopes(trace_id="0" * 32)).encode(), "trace_id"),
@@ -123,3 +123,40 @@ def test_malformed_object_events_give_a_reason(objects: bytes, reason: str) -> N
     entry = parse_entry(fields(objects=objects))
     assert isinstance(entry, str)
     assert reason in entry
+
+
+def frameless_fields(**over: bytes) -> dict[bytes, bytes]:
+    base = {
+        b"kind": b"objects",
+        b"camera": b"front-door",
+        b"objects": json.dumps(object_envelopes()).encode(),
+    }
+    base.update({k.encode(): v for k, v in over.items()})
+    return base
+
+
+def test_an_entry_of_object_events_with_no_frame() -> None:
+    events = parse_frameless(frameless_fields())
+    assert not isinstance(events, str)
+    assert [e.type.value for e in events] == ["object.started", "object.ended"]
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"camera": b"Front Door"}, "is not a camera name"),
+        ({"camera": b"\xff\xfe"}, "not UTF-8"),
+        ({"objects": b""}, "missing field(s) objects"),
+        ({"objects": b"[]"}, "objects is empty"),
+        ({"objects": b"{not json"}, "objects is not valid JSON"),
+        ({"camera": b"back-yard"}, "is not the entry's camera"),
+        ({"objects": b"[" * 100_000}, "objects is"),
+    ],
+    ids=["bad-camera", "not-utf8", "no-objects", "empty", "bad-json", "other-camera", "deep"],
+)
+def test_malformed_entries_of_object_events_give_a_reason(
+    over: dict[str, bytes], reason: str
+) -> None:
+    problem = parse_frameless(frameless_fields(**over))
+    assert isinstance(problem, str)
+    assert reason in problem

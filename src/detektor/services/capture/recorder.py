@@ -56,6 +56,7 @@ from detektor.services.capture.segments import (
 )
 
 log = logging.getLogger(__name__)
+WRITE_BUFFER = 256 << 10  # bytes FFmpeg gathers before each write(): fewer calls into Python
 
 _T = TypeVar("_T")
 
@@ -213,7 +214,9 @@ class Recorder:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             file = PartFile(part_of(path))
-            container = av.open(file, "w", format="mp4", options=MP4_OPTIONS)
+            container = av.open(
+                file, "w", format="mp4", options=MP4_OPTIONS, buffer_size=WRITE_BUFFER
+            )
         except (OSError, av.error.FFmpegError, ValueError) as exc:
             if file is not None:
                 file.close()

@@ -1,8 +1,9 @@
 """Reading the per-frame stream (consumer group ``notifier``), and watching for captures.
 
-The stream is ``notifier.detections_stream`` for now; once the objects stage writes its own
-(``objects.stream``), entries with the same fields come from there. Each entry is a frame,
-with its object events in ``objects`` (see ``entries.py``).
+The stream is ``notifier.detections_stream`` (in compose the objects service's
+``detektor:objects``). Each entry is a frame, with its object events in ``objects``, or
+(``kind`` = ``objects``) object events that came with no frame: a still scene, a camera gone
+quiet, a stop, a takeover (see ``entries.py``).
 
 ``DetectionsConsumer`` hands each entry to the ``Notifier`` and acknowledges it only after
 the broker has acknowledged what it caused: a notifier that dies mid-frame re-reads its own
@@ -30,6 +31,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -46,7 +48,7 @@ from detektor.domain.frames import CAMERA_RE
 from detektor.kit.health import Liveness
 from detektor.kit.transient import is_transient
 from detektor.kit.workers import pause
-from detektor.services.notifier.entries import parse_entry, raw_frame_id
+from detektor.services.notifier.entries import parse_entry, parse_frameless, raw_frame_id
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import MqttLink, PublishError, Refused
 from detektor.services.notifier.publisher import Notifier
@@ -157,6 +159,14 @@ class DetectionsConsumer:
             await self.redis.xack(self.stream, self.cfg.group, eid)
 
     async def _one(self, eid: bytes, fields: dict[bytes, bytes], received: float) -> None:
+        if fields.get(b"kind") == b"objects":  # object events with no frame to complete
+            events = parse_frameless(fields)
+            if isinstance(events, str):
+                await self._reject(eid, fields, events)
+                return
+            what = f"the object events of entry {eid.decode()}"
+            await self._publish(eid, fields, lambda: self.notifier.handle_objects(events), what)
+            return
         entry = parse_entry(fields)
         if isinstance(entry, str):
             await self._reject(eid, fields, entry)
@@ -165,14 +175,26 @@ class DetectionsConsumer:
             known = ", ".join(sorted(self.cameras))
             await self._reject(eid, fields, f"unknown camera {entry.camera!r} (known: {known})")
             return
+        frame = entry
+        await self._publish(
+            eid, fields, lambda: self.notifier.handle(frame, received), str(entry.frame_id)
+        )
+
+    async def _publish(
+        self,
+        eid: bytes,
+        fields: dict[bytes, bytes],
+        send: Callable[[], Awaitable[object]],
+        what: str,
+    ) -> None:
         try:
-            await self.notifier.handle(entry, received)
+            await send()
         except Refused as exc:
             await self._reject(eid, fields, str(exc))
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, PublishError):
                 raise  # not acknowledged: retried once the broker is back
-            log.exception("notifier failed on %s", entry.frame_id)
+            log.exception("notifier failed on %s", what)
             await self._reject(eid, fields, f"notifier error: {type(exc).__name__}: {exc}")
 
     async def _reject(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:

@@ -134,7 +134,7 @@ class EmbeddedNotifier:
             detections = parse_detections(result.detections)
             problem = detections if isinstance(detections, str) else None
             for i, event in enumerate(events):
-                problem = problem or _problem(i, object_problem(event, msg.frame_id))
+                problem = problem or _problem(i, object_problem(event, msg.camera))
             if problem is not None or isinstance(detections, str):
                 if self.notifier is not None:
                     await self.notifier.fail(msg.frame_id, problem or "unusable entry")
@@ -186,41 +186,36 @@ class EmbeddedNotifier:
                 self.queue.task_done()
 
     async def _handle(self, entry: DetectionEntry | Frameless) -> None:
+        """Publish one queue item, retrying while the broker is away; a message the broker
+        refuses (or a bug) gives the item up: a frame fails, frameless events are logged."""
         assert self.notifier is not None
         assert self.link is not None
-        if isinstance(entry, Frameless):
-            await self._handle_frameless(entry)
-            return
         while True:
             await self.link.ready.wait()
             try:
-                await self.notifier.handle(entry)
-                return
-            except Refused as exc:
-                await self.notifier.fail(entry.frame_id, str(exc))
+                if isinstance(entry, Frameless):
+                    await self.notifier.handle_objects(entry.events)
+                else:
+                    await self.notifier.handle(entry)
                 return
             except Exception as exc:
-                if not (is_transient(exc) or isinstance(exc, PublishError)):
-                    log.exception("notifier failed on %s", entry.frame_id)
-                    await self.notifier.fail(entry.frame_id, f"{type(exc).__name__}: {exc}")
-                    return
-                log.warning("publishing %s: %s; retrying", entry.frame_id, exc)
-                await asyncio.sleep(0.5)
+                retry = is_transient(exc) or isinstance(exc, PublishError)
+                if retry and not isinstance(exc, Refused):
+                    log.warning("publishing %s: %s; retrying", _what(entry), exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                await self._give_up(entry, exc)
+                return
 
-    async def _handle_frameless(self, item: Frameless) -> None:
+    async def _give_up(self, entry: DetectionEntry | Frameless, exc: Exception) -> None:
         assert self.notifier is not None
-        assert self.link is not None
-        while True:
-            await self.link.ready.wait()
-            try:
-                await self.notifier.handle_objects(item.events)
-                return
-            except Exception as exc:
-                if not (is_transient(exc) or isinstance(exc, PublishError)):
-                    log.exception("notifier failed on %d object event(s)", len(item.events))
-                    return
-                log.warning("publishing object events: %s; retrying", exc)
-                await asyncio.sleep(0.5)
+        reason = str(exc) if isinstance(exc, Refused) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Refused):
+            log.warning("publishing %s: %s; given up", _what(entry), reason)
+        else:
+            log.exception("notifier failed on %s", _what(entry))
+        if isinstance(entry, DetectionEntry):
+            await self.notifier.fail(entry.frame_id, reason)
 
     async def _drop(self, entries: list[DetectionEntry], reason: str) -> None:
         if not entries or self.notifier is None:
@@ -238,6 +233,12 @@ class Frameless:
     """Object events that came with no frame to complete."""
 
     events: tuple[Envelope, ...]
+
+
+def _what(entry: DetectionEntry | Frameless) -> str:
+    if isinstance(entry, Frameless):
+        return f"{len(entry.events)} object event(s) of no frame"
+    return str(entry.frame_id)
 
 
 def _problem(index: int, problem: str | None) -> str | None:

@@ -10,6 +10,10 @@ last sighting, an earlier frame. Parsing returns either a ``DetectionEntry`` or 
 cannot be used (for the dead-letter stream); it never raises, whatever the entry holds: bad
 JSON, huge integers, deep nesting, labels with control characters or lone surrogates, numbers
 out of range, envelopes of another type or camera.
+
+An entry with ``kind`` = ``objects`` carries object events that came with no frame (the
+objects service writes them for a still scene, a camera gone quiet, a stop or a takeover):
+``camera`` and ``objects`` only, read by ``parse_frameless``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import UTC, datetime
 
 from detektor.domain.errors import ValidationError
 from detektor.domain.events import Envelope
-from detektor.domain.frames import FrameId
+from detektor.domain.frames import CAMERA_RE, FrameId
 from detektor.services.notifier.rules import Detection
 
 MAX_DETECTIONS = 1000
@@ -88,14 +92,32 @@ def parse_entry(fields: Mapping[bytes, bytes]) -> DetectionEntry | str:
     detections = parse_detections(raw)
     if isinstance(detections, str):
         return detections
-    objects = parse_objects(text["objects"], frame_id) if text.get("objects") else ()
+    objects = parse_objects(text["objects"], frame_id.camera) if text.get("objects") else ()
     if isinstance(objects, str):
         return objects
     return DetectionEntry(frame_id, detections, text.get("traceparent") or None, objects)
 
 
-def parse_objects(text: str, frame_id: FrameId) -> tuple[Envelope, ...] | str:
-    """The frame's object events from the entry's ``objects`` JSON, or why not."""
+def parse_frameless(fields: Mapping[bytes, bytes]) -> tuple[Envelope, ...] | str:
+    """The object events of an entry that came with no frame (``kind`` = ``objects``: a still
+    scene, a camera gone quiet, a stop, a takeover), or why they cannot be used."""
+    try:
+        camera = fields.get(b"camera", b"").decode()
+        text = fields.get(b"objects", b"").decode()
+    except UnicodeDecodeError:
+        return "entry is not UTF-8 text"
+    if CAMERA_RE.fullmatch(camera) is None:
+        return f"camera {camera[:80]!r} is not a camera name"
+    if not text:
+        return "missing field(s) objects"
+    events = parse_objects(text, camera)
+    if not isinstance(events, str) and not events:
+        return "objects is empty"
+    return events
+
+
+def parse_objects(text: str, camera: str) -> tuple[Envelope, ...] | str:
+    """The object events of ``camera`` in an entry's ``objects`` JSON, or why not."""
     if len(text) > MAX_OBJECTS_BYTES:
         return f"objects is {len(text)} characters, more than {MAX_OBJECTS_BYTES}"
     try:
@@ -112,19 +134,19 @@ def parse_objects(text: str, frame_id: FrameId) -> tuple[Envelope, ...] | str:
             event = Envelope.from_dict(item)
         except (ValidationError, RecursionError) as exc:
             return f"objects[{i}]: {str(exc)[:300]}"
-        problem = object_problem(event, frame_id)
+        problem = object_problem(event, camera)
         if problem:
             return f"objects[{i}]: {problem}"
         out.append(event)
     return tuple(out)
 
 
-def object_problem(event: Envelope, frame_id: FrameId) -> str | None:
-    """Why ``event`` cannot be one of ``frame_id``'s object events, or None."""
+def object_problem(event: Envelope, camera: str) -> str | None:
+    """Why ``event`` cannot be one of ``camera``'s object events, or None."""
     if not event.is_object_event:
         return f"type {event.type.value!r} is not an object event (object.started|updated|ended)"
-    if event.camera != frame_id.camera:
-        return f"camera {event.camera!r} is not the frame's camera {frame_id.camera!r}"
+    if event.camera != camera:
+        return f"camera {event.camera!r} is not the entry's camera {camera!r}"
     return None
 
 

@@ -35,6 +35,7 @@ from detektor.domain.frames import CAMERA_RE, FrameId
 from detektor.kit.transient import is_transient
 from detektor.ports import EventSink
 from detektor.services.notifier.entries import DetectionEntry, parse_entry
+from detektor.services.objects.announce import Announcer
 from detektor.services.objects.lease import CameraLeases
 from detektor.services.objects.metrics import ObjectServiceMetrics
 from detektor.services.objects.output import Checkpoint, ObjectsOutput
@@ -84,6 +85,7 @@ class ObjectsConsumer:
         self.redis, self.stream, self.stage, self.collected = redis, stream, stage, collected
         self.leases, self.output, self.events, self.metrics = leases, output, events, metrics
         self.pictures = pictures  # None: no snapshots (they are off)
+        self.announcer = Announcer(events, output, leases)
         self.clock = clock
         self.buffer: ReorderBuffer[Pending] = ReorderBuffer(stage.settings.reorder_window_ms / 1000)
         self.lock = asyncio.Lock()
@@ -117,6 +119,7 @@ class ObjectsConsumer:
             return
         self.metrics.takeovers.inc()
         cp = await self.output.checkpoint(camera, eid.decode())
+        await self.announcer.end_left_open(camera, cp)
         start = cp.resume_from if cp is not None else eid.decode()
         done = cp.key if cp is not None else None
         self._done[camera] = done
@@ -209,7 +212,7 @@ class ObjectsConsumer:
         delay = 0.5
         while True:
             try:
-                written = await self.output.write_frame(camera, item.eid, fields, cp)
+                written = await self.output.write_frame(camera, item.eid, fields, cp, events)
                 break
             except Exception as exc:
                 if not is_transient(exc):
@@ -244,7 +247,7 @@ class ObjectsConsumer:
         async with self.lock:
             await self.process(self.buffer.due(self.clock()))
             await self.stage.tick()
-            await self._hand_on(self.collected.take())
+            await self.announcer.hand_on(self.collected.take())
 
     async def renew(self) -> None:
         """Renew outside the lock (a long catch-up must not make us lose a lease)."""
@@ -259,7 +262,7 @@ class ObjectsConsumer:
         async with self.lock:
             await self.process(self.buffer.flush())
             await self.stage.close(at)
-            await self._hand_on(self.collected.take())
+            await self.announcer.hand_on(self.collected.take())
             await self.leases.release_all()
 
     def drop(self, camera: str) -> None:
@@ -274,11 +277,6 @@ class ObjectsConsumer:
         self._done.pop(camera, None)
         self.collected.events = [e for e in self.collected.events if e.camera != camera]
         log.warning("objects: dropped camera %s (%d entries left to its owner)", camera, len(lost))
-
-    async def _hand_on(self, events: list[Envelope]) -> None:
-        mine = [e for e in events if self.leases.holds(e.camera)]
-        if mine:
-            await self.events.emit(mine)
 
     async def _dead(self, eid: bytes, fields: dict[bytes, bytes], reason: str) -> None:
         if await self.output.dead_letter(eid, fields, reason):

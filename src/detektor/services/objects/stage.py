@@ -260,7 +260,7 @@ class ObjectsStage:
         out = []
         for event in observed.events:
             self.metrics.events.labels(event.camera, event.type.value).inc()
-            out.append(_envelope(event, trace_id, span_id))
+            out.append(envelope_of(event, trace_id, span_id))
         return out
 
     async def _emit(self, events: list[Envelope], *, notify: bool = True) -> None:
@@ -272,7 +272,8 @@ class ObjectsStage:
         self.metrics.refresh(self.cameras)
 
 
-def _envelope(event: ObjectEvent, trace_id: str | None, span_id: str | None) -> Envelope:
+def envelope_of(event: ObjectEvent, trace_id: str | None, span_id: str | None) -> Envelope:
+    """The envelope of an object event, with the trace context of the frame that made it."""
     return Envelope.new(
         EventType(event.type.value),
         event.frame_id,
