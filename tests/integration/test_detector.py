@@ -64,7 +64,7 @@ def run_detector(
         bus,
         sink,
         PipelineMetrics(metrics),
-        ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="t"),
+        ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="t", max_frame_age_ms=0),
         Liveness(),
     )
 

@@ -1,8 +1,12 @@
 """The in-memory FrameBus: the twin of the Redis Streams bus for ``detektor run`` and tests.
 
-It owns one stream of entries, the one consumer group's position (last-delivered id) and its
-pending-entries list (owner, delivery time, delivery count), and the dead letters, kept in
-``dead`` as (Delivery, reason). It mirrors Redis' behaviour rather than idealising it:
+It owns one stream of entries, the one consumer group's undelivered entries (a queue per
+camera) and its pending-entries list (owner, delivery time, delivery count), and the dead
+letters, kept in ``dead`` as (Delivery, reason). Where it is not Redis, it is fair to the
+cameras (ADR 30): new entries are delivered round-robin across cameras, oldest first within
+each, so a busy camera cannot starve a quiet one, and at the cap it removes the oldest
+undelivered entry of the camera with the most waiting. Otherwise it mirrors Redis' behaviour
+rather than idealising it:
 ids are ``<ms>-<seq>``, re-reading one's own pending entries counts as a delivery, claiming
 takes entries idle for at least ``min_idle_ms``, and acknowledged entries are deleted, so the
 stream's length is the backlog. It is meant for one event loop; nothing here is thread-safe.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -83,7 +88,9 @@ class MemoryFrameBus:
         self._poisoned: list[tuple[Delivery, str]] = []
         self._entries: dict[EntryId, dict[bytes, bytes]] = {}  # insertion order == id order
         self._pel: dict[EntryId, _Pending] = {}
-        self._last_delivered: EntryId = (0, 0)
+        # Undelivered entries per camera, oldest first; the dict's order is the round-robin
+        # turn: a camera served goes to the back.
+        self._waiting: dict[bytes, deque[EntryId]] = {}
         self._last_id: EntryId = (0, 0)
         self._waiters: list[asyncio.Future[None]] = []
 
@@ -98,12 +105,13 @@ class MemoryFrameBus:
         """Add a raw entry under the cap rule (tests use it to inject malformed entries)."""
         dropped: list[bytes] = []
         while len(self._entries) >= self.cap:
-            oldest = next((i for i in self._entries if i > self._last_delivered), None)
-            if oldest is None:  # everything is being processed: refuse the newcomer
+            victim = self._shed_one()
+            if victim is None:  # everything is being processed: refuse the newcomer
                 return Published(None, parse_dropped(dropped))
-            dropped.append(self._entries.pop(oldest).get(b"frame_id", b""))
+            dropped.append(self._entries.pop(victim).get(b"frame_id", b""))
         entry_id = self._next_id()
         self._entries[entry_id] = dict(fields)
+        self._waiting.setdefault(fields.get(b"camera", b""), deque()).append(entry_id)
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -113,9 +121,8 @@ class MemoryFrameBus:
     async def consume(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
         deadline = time.monotonic() + max(block_ms, 0) / 1000
         while True:
-            fresh = [i for i in self._entries if i > self._last_delivered][:count]
+            fresh = self._take(count)
             if fresh:
-                self._last_delivered = fresh[-1]
                 return self._deliver(consumer, fresh)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -156,6 +163,31 @@ class MemoryFrameBus:
             waiter.cancel()
         self._waiters.clear()
 
+    def _take(self, count: int) -> list[EntryId]:
+        """Up to ``count`` undelivered entries, one camera at a time in turn."""
+        taken: list[EntryId] = []
+        while self._waiting and len(taken) < count:
+            camera, queue = next(iter(self._waiting.items()))
+            entry_id = queue.popleft()
+            if entry_id in self._entries:  # one acknowledged before delivery is gone
+                taken.append(entry_id)
+            del self._waiting[camera]
+            if queue:  # served: to the back of the turn
+                self._waiting[camera] = queue
+        return taken
+
+    def _shed_one(self) -> EntryId | None:
+        """Remove from the waiting queues the oldest entry of the camera with the most
+        waiting (the one with the oldest such entry on a tie); None when none waits."""
+        if not self._waiting:
+            return None
+        camera = max(self._waiting, key=lambda c: _shedding_order(self._waiting[c]))
+        queue = self._waiting[camera]
+        victim = queue.popleft()
+        if not queue:
+            del self._waiting[camera]
+        return victim
+
     def _deliver(self, consumer: str, ids: Sequence[EntryId]) -> list[Delivery]:
         """Hand entries to ``consumer``, counting the delivery; poison goes to ``dead``."""
         now = time.monotonic()
@@ -183,6 +215,12 @@ class MemoryFrameBus:
         last_ms, last_seq = self._last_id
         self._last_id = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
         return self._last_id
+
+
+def _shedding_order(queue: deque[EntryId]) -> tuple[int, int, int]:
+    """Larger for the queue to shed from: the longest, then the one with the oldest head."""
+    ms, seq = queue[0]
+    return len(queue), -ms, -seq
 
 
 def _text(entry_id: EntryId) -> str:

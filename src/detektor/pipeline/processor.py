@@ -15,7 +15,10 @@ A processor only implements ``process(frames) -> results`` (about 30 lines, see
   ``frame.processed`` (and ``frame.completed`` when it is the last stage), acknowledges, and
   only then counts the outcomes in the metrics;
 - a batch that still fails after ``attempts`` tries is dead-lettered, each frame with
-  ``frame.failed`` and the error.
+  ``frame.failed`` and the error;
+- a frame older than ``max_frame_age_ms`` when its batch would start is not processed: it
+  gets ``frame.dropped``, ``reason=stale``, and is acknowledged (bounded latency under
+  overload; ``shedding.py``, ADR 30).
 
 On shutdown the batch in hand is finished. Entries never started stay pending on the bus
 for another consumer or the next start (Redis); with the in-memory bus, which dies with the
@@ -44,6 +47,7 @@ from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processing import Processor, Result
 from detektor.pipeline.settings import ProcessorSettings
+from detektor.pipeline.shedding import STALE, split_stale, stale_events
 from detektor.ports import Delivery, EventSink, FrameBus
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,9 @@ class ProcessorRunner:
         return batch
 
     async def handle(self, deliveries: list[Delivery]) -> None:
+        deliveries = await self._shed_stale(deliveries)
+        if not deliveries:
+            return
         # JPEG decoding is CPU work: off the event loop, like process() itself.
         limit = self.settings.max_frame_pixels
         decoded = await to_thread.run_sync(lambda: [decode(d, limit) for d in deliveries])
@@ -281,6 +288,17 @@ class ProcessorRunner:
                 self.metrics.outcome(d.message.camera, "dropped", "shutdown")
         await self.sink.emit(events)
         await self.bus.ack([d.entry_id for d in left])
+
+    async def _shed_stale(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Record, acknowledge and count the frames too old to start; return the rest."""
+        now_ms = time.time() * 1000
+        shed = split_stale(deliveries, self.settings.max_frame_age_ms, now_ms)
+        if shed.stale:
+            await self.sink.emit(stale_events(shed, self.processor.name, now_ms))
+            await self._ack([d.entry_id for d, _ in shed.stale])
+            for _, message in shed.stale:  # counted once recorded and acknowledged
+                self.metrics.outcome(message.camera, "dropped", STALE)
+        return shed.fresh
 
     async def _report_backlog(self) -> None:
         undelivered, pending = await self.bus.backlog()

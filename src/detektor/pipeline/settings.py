@@ -33,6 +33,13 @@ class ProcessorSettings(BaseModel):
         description="frames whose JPEG header claims more pixels (8K by default) are "
         "dead-lettered before decoding",
     )
+    max_frame_age_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=3_600_000,
+        description="a frame older than this (capture time to now) when the processor would "
+        "start it is dropped with reason stale; 0 turns shedding by age off",
+    )
 
 
 class BusSettings(BaseModel):

@@ -107,7 +107,9 @@ def _run(
 def test_the_runner_takes_its_pixel_limit_from_the_settings() -> None:
     big = message(seq=1, width=64, height=48, jpeg=jpeg(64, 48))
     small = message(seq=2, width=16, height=8, jpeg=jpeg(16, 8))
-    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1", max_frame_pixels=200)
+    settings = ProcessorSettings(
+        batch_size=4, max_wait_ms=20, consumer="c1", max_frame_pixels=200, max_frame_age_ms=0
+    )
     bus, sink = _run(settings, big, small)
     assert [reason for _, reason in bus.dead] == [
         "JPEG header says 64x48 = 3072 pixels, over the limit of 200; not decoded"
@@ -120,7 +122,7 @@ def test_a_tiny_jpeg_claiming_60000_squared_pixels_is_dead_lettered() -> None:
     bomb = message(seq=1, width=60000, height=60000, jpeg=claiming(jpeg(16, 16), 60000, 60000))
     assert len(bomb.jpeg) < 2000
     good = message(seq=2)
-    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1")
+    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="c1", max_frame_age_ms=0)
     bus, sink = _run(settings, bomb, good)
     assert len(bus.dead) == 1
     assert "60000x60000 = 3600000000 pixels, over the limit" in bus.dead[0][1]

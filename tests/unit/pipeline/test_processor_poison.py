@@ -24,7 +24,7 @@ from support.frames import message
 
 
 def runner(bus: MemoryFrameBus, sink: object) -> ProcessorRunner:
-    settings = ProcessorSettings(batch_size=8, max_wait_ms=20, consumer="c1")
+    settings = ProcessorSettings(batch_size=8, max_wait_ms=20, consumer="c1", max_frame_age_ms=0)
     metrics = PipelineMetrics(Metrics("unit", "0"))
     return ProcessorRunner(MotionRegionsProcessor(), bus, sink, metrics, settings, Liveness())  # type: ignore[arg-type]
 

@@ -52,7 +52,15 @@ def run_until(
     attempts: int = 3,
 ) -> PipelineMetrics:
     metrics = PipelineMetrics(Metrics("unit", "0"))
-    settings = ProcessorSettings(batch_size=4, max_wait_ms=20, attempts=attempts, consumer="c1")
+    settings = ProcessorSettings(
+        # Shedding by age has its own tests (test_shedding.py); frames here may be built
+        # at collection time, seconds before they are processed.
+        batch_size=4,
+        max_wait_ms=20,
+        attempts=attempts,
+        consumer="c1",
+        max_frame_age_ms=0,
+    )
     runner = ProcessorRunner(
         processor, bus, sink, metrics, settings, Liveness(), drop_on_shutdown=drop_on_shutdown
     )
