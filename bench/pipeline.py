@@ -97,15 +97,19 @@ class NullMetrics:
     gauge = histogram = counter
 
 
-def cameras(n: int, fps: float, decode_fps: int | None = None) -> list[CameraSettings]:
-    """``n`` synthetic 640x480 cameras sampled at ``fps`` (decoded at ``decode_fps``, by
-    default the same), motion gate off so every sampled frame is processed."""
+def cameras(
+    n: int, fps: float, decode_fps: int | None = None, scene: str = "person", motion: bool = False
+) -> list[CameraSettings]:
+    """``n`` synthetic 640x480 cameras of ``scene`` sampled at ``fps`` (decoded at
+    ``decode_fps``, by default the same), by default with the motion gate off so every
+    sampled frame is processed."""
+    query = f"size=640x480&scene={scene}"
     return [
         CameraSettings(
             name=f"cam-{i}",
-            source=SecretStr(f"synthetic://?fps={decode_fps or fps:g}&size=640x480&seed={i}"),
+            source=SecretStr(f"synthetic://?fps={decode_fps or fps:g}&{query}&seed={i}"),
             detect_fps=fps,
-            motion=MotionSettings(enabled=False),
+            motion=MotionSettings(enabled=motion),
         )
         for i in range(n)
     ]

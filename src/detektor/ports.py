@@ -211,7 +211,9 @@ class FrameBus(Protocol):
     The bus holds only unacknowledged entries (acknowledged ones are deleted), so its length
     is the backlog. When a publish finds the bus at its cap, the oldest entry not yet
     delivered to the group is removed and reported in ``Published.dropped``; when every
-    entry is already delivered (being processed), the new frame is refused instead.
+    entry is already delivered (being processed), the new frame is refused instead. Order and
+    shedding are per camera in the in-memory twin (round-robin delivery, the busiest camera
+    shed first) and stream-wide on Redis (ADR 30); within one camera both are oldest first.
     """
 
     async def publish(self, message: FrameMessage) -> Published: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -52,6 +52,25 @@ async def open_bus(kind: tuple[str, str]) -> AsyncIterator[Bus]:
         await redis.aclose()
 
 
+async def process_until(
+    bus: Bus,
+    sink: MemoryEventSink,
+    metrics: PipelineMetrics,
+    max_age_ms: int,
+    done: Callable[[], Awaitable[bool]],
+) -> None:
+    """Run a runner (motion regions, a real processor) on ``bus`` until ``done``."""
+    settings = ProcessorSettings(consumer="c1", max_wait_ms=20, max_frame_age_ms=max_age_ms)
+    runner = ProcessorRunner(MotionRegionsProcessor(), bus, sink, metrics, settings, Liveness())
+    task = asyncio.create_task(runner.run())
+    for _ in range(500):
+        if await done():
+            break
+        await asyncio.sleep(0.01)
+    runner.stop()
+    await asyncio.wait_for(task, 5)
+
+
 def frame(camera: str, seq: int, age_ms: int) -> FrameMessage:
     ms = int(time.time() * 1000) - age_ms
     return FrameMessage(FrameId.make(camera, ms, seq), ms, seq, 320, 240, astronaut_jpeg(320, 240))
@@ -70,18 +89,12 @@ def test_frames_older_than_the_limit_are_dropped_as_stale_and_acknowledged(
             for m in old + fresh:
                 assert (await bus.publish(m)).entry_id is not None
             await bus.publish_fields({b"frame_id": b"porch:1:000099", b"camera": b"porch"})
-            settings = ProcessorSettings(consumer="c1", max_wait_ms=20, max_frame_age_ms=1000)
-            runner = ProcessorRunner(
-                MotionRegionsProcessor(), bus, sink, metrics, settings, Liveness()
-            )
-            task = asyncio.create_task(runner.run())
-            done = lambda: sum(e.type is EventType.COMPLETED for e in sink.events) == 2  # noqa: E731
-            for _ in range(500):
-                if done() and sum(await bus.backlog()) == 0:
-                    break
-                await asyncio.sleep(0.01)
-            runner.stop()
-            await asyncio.wait_for(task, 5)
+
+            async def done() -> bool:
+                completed = sum(e.type is EventType.COMPLETED for e in sink.events)
+                return completed == 2 and sum(await bus.backlog()) == 0
+
+            await process_until(bus, sink, metrics, 1000, done)
             return await bus.backlog()
 
     assert asyncio.run(body()) == (0, 0)
@@ -108,22 +121,11 @@ def test_with_the_limit_at_zero_old_frames_are_processed(bus_kind: tuple[str, st
     async def body() -> None:
         async with open_bus(bus_kind) as bus:
             await bus.publish(old)
-            settings = ProcessorSettings(consumer="c1", max_frame_age_ms=0)
-            runner = ProcessorRunner(
-                MotionRegionsProcessor(),
-                bus,
-                sink,
-                PipelineMetrics(Metrics("unit", "0")),
-                settings,
-                Liveness(),
-            )
-            task = asyncio.create_task(runner.run())
-            for _ in range(500):
-                if any(e.type is EventType.COMPLETED for e in sink.events):
-                    break
-                await asyncio.sleep(0.01)
-            runner.stop()
-            await asyncio.wait_for(task, 5)
+
+            async def done() -> bool:
+                return any(e.type is EventType.COMPLETED for e in sink.events)
+
+            await process_until(bus, sink, PipelineMetrics(Metrics("unit", "0")), 0, done)
 
     asyncio.run(body())
     assert [e.type for e in sink.events] == [
