@@ -57,7 +57,9 @@ class Step:
     ratio: float = 0.0  # fps / the detector's raw throughput
     captured: int = 0
     drops: dict[str, int] = field(default_factory=dict)
-    drop_spread: float = 0.0  # (max - min) / mean of per-camera drops, 0 when none
+    # The largest deviation of one camera's dropped share (dropped / captured, shutdown
+    # apart) from the cameras' mean share, relative to it: 0.2 is "within +-20 %".
+    drop_spread: float = 0.0
     p50: float = 0.0
     p95: float = 0.0
     p99: float = 0.0
@@ -148,19 +150,22 @@ def run_step(
     step.cpu_ms = 1000 * window.cpu_s / len(lat) if lat else 0.0
     step.cores = window.cpu_s / window.seconds
     processed = 0.0
-    per_camera: dict[str, float] = {c.name: 0.0 for c in cams}
+    dropped: dict[str, float] = {c.name: 0.0 for c in cams}
+    captured: dict[str, float] = {c.name: 0.0 for c in cams}
     for camera, outcome, reason, value in frame_counts(metrics):
         if outcome == "captured":
             step.captured += int(value)
+            captured[camera] = value
         elif outcome == "processed":
             processed += value
         elif outcome == "dropped":
             step.drops[reason] = step.drops.get(reason, 0) + int(value)
             if reason != "shutdown":
-                per_camera[camera] = per_camera.get(camera, 0.0) + value
-    mean = sum(per_camera.values()) / len(per_camera)
+                dropped[camera] = dropped.get(camera, 0.0) + value
+    shares = [dropped[c] / captured[c] for c in captured if captured[c]]
+    mean = sum(shares) / len(shares) if shares else 0.0
     if mean:
-        step.drop_spread = (max(per_camera.values()) - min(per_camera.values())) / mean
+        step.drop_spread = max(abs(x / mean - 1) for x in shares)
     step.stages = stage_ms(metrics, processed)
     end = window.started + window.seconds
     calls = [(s, n) for at, s, n in timed.calls if window.started <= at <= end]
@@ -180,7 +185,7 @@ def describe(step: Step) -> str:
     return (
         f"[{step.label}] {step.fps:.1f} frames/s completed of {step.cameras * FPS:g} offered "
         f"({step.ratio:.2f} x raw detector throughput); dropped {pct:.1f} % ({reasons}; "
-        f"spread across cameras {100 * step.drop_spread:.0f} %); capture->completed p50 "
+        f"cameras' shares within +-{100 * step.drop_spread:.0f} %); capture->completed p50 "
         f"{step.p50:.0f} ms, p95 {step.p95:.0f} ms, p99 {step.p99:.0f} ms; CPU "
         f"{step.cores:.2f} cores, {step.cpu_ms:.1f} ms per completed frame; wall ms per "
         f"frame by stage: {stages}"

@@ -16,9 +16,8 @@ A processor only implements ``process(frames) -> results`` (about 30 lines, see
   only then counts the outcomes in the metrics;
 - a batch that still fails after ``attempts`` tries is dead-lettered, each frame with
   ``frame.failed`` and the error;
-- a frame older than ``max_frame_age_ms`` when its batch would start is not processed: it
-  gets ``frame.dropped``, ``reason=stale``, and is acknowledged (bounded latency under
-  overload; ``shedding.py``, ADR 30).
+- a frame that would be older than ``max_frame_age_ms`` when its batch is done is not
+  processed: ``frame.dropped``, ``reason=stale``, acknowledged (``shedding.py``, ADR 30).
 
 On shutdown the batch in hand is finished. Entries never started stay pending on the bus
 for another consumer or the next start (Redis); with the in-memory bus, which dies with the
@@ -47,7 +46,7 @@ from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.pipeline.processing import Processor, Result
 from detektor.pipeline.settings import ProcessorSettings
-from detektor.pipeline.shedding import STALE, split_stale, stale_events
+from detektor.pipeline.shedding import STALE, AgeBudget, stale_events
 from detektor.ports import Delivery, EventSink, FrameBus
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ class ProcessorRunner:
         self.worker = f"processor:{processor.name}"
         # Recent end-to-end latencies in seconds, for progress lines and run summaries.
         self.latencies: deque[float] = deque(maxlen=100_000)
+        self.budget = AgeBudget(settings.max_frame_age_ms)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -111,17 +111,19 @@ class ProcessorRunner:
             await self._drop_unstarted()
 
     async def _gather(self) -> list[Delivery]:
-        """Up to batch_size entries: block for the first, then at most max_wait_ms more."""
+        """Up to batch_size entries (fewer where the age limit asks for it): block for the
+        first, then at most max_wait_ms more."""
         cfg = self.settings
-        batch = await self.bus.consume(cfg.consumer, cfg.batch_size, block_ms=500)
+        size = self.budget.batch_size(cfg.batch_size)
+        batch = await self.bus.consume(cfg.consumer, size, block_ms=500)
         deadline = time.monotonic() + cfg.max_wait_ms / 1000
-        while batch and len(batch) < cfg.batch_size and not self.stopping.is_set():
+        while batch and len(batch) < size and not self.stopping.is_set():
             # Polled, not a short BLOCK: Redis checks the timeouts of blocked clients on its
             # 100 ms cron when idle, so "BLOCK 5" could hold a batch back for 100 ms.
-            more = await self.bus.consume(cfg.consumer, cfg.batch_size - len(batch), block_ms=0)
+            more = await self.bus.consume(cfg.consumer, size - len(batch), block_ms=0)
             batch.extend(more)
             left = deadline - time.monotonic()
-            if len(batch) >= cfg.batch_size or left <= 0:
+            if len(batch) >= size or left <= 0:
                 break
             await asyncio.sleep(min(left, 0.002))
         return batch
@@ -180,6 +182,7 @@ class ProcessorRunner:
                     await self._fail(d, f"{name}: {error}", dead_letter=True)
                 return
             self.metrics.stage_duration.labels(name).observe(elapsed)
+            self.budget.observe(elapsed, len(frames))
             # Stamped before the results go onward, so a fast consumer of the detections
             # never records frame.published earlier than frame.processed.
             finished = datetime.now(UTC)
@@ -292,7 +295,7 @@ class ProcessorRunner:
     async def _shed_stale(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Record, acknowledge and count the frames too old to start; return the rest."""
         now_ms = time.time() * 1000
-        shed = split_stale(deliveries, self.settings.max_frame_age_ms, now_ms)
+        shed = self.budget.split(deliveries, now_ms)
         if shed.stale:
             await self.sink.emit(stale_events(shed, self.processor.name, now_ms))
             await self._ack([d.entry_id for d, _ in shed.stale])

@@ -115,9 +115,10 @@ def test_stale_frames_are_dropped_with_their_reason_and_accounting_stays_exact()
     assert acc.dropped.get("stale", 0) >= 10, acc.to_dict()
     assert acc.completed >= 5, acc.to_dict()
     assert set(acc.dropped) <= {"stale", "shutdown"}, acc.to_dict()
-    # Each completed frame started within the age limit, so it finished within it plus
-    # one frame's processing (and scheduling slack on a busy machine).
-    assert max(runner.latencies) < 0.4 + 0.2 + 0.5, sorted(runner.latencies)[-5:]
+    # A frame is started only when it can be done within the limit (its age plus the
+    # batch's expected time): completed frames finish within it, give or take one frame's
+    # processing on a busy machine.
+    assert max(runner.latencies) < 0.4 + 0.2, sorted(runner.latencies)[-5:]
     counted = pipeline.frames.labels("porch", "dropped", "stale")._value.get()  # type: ignore[attr-defined]
     assert counted == acc.dropped["stale"]
     # The drop event says how old the frame was and who shed it.
@@ -127,7 +128,8 @@ def test_stale_frames_are_dropped_with_their_reason_and_accounting_stays_exact()
         if e.type is EventType.DROPPED and e.data.get("reason") == "stale"
     ]
     assert len(stale) == acc.dropped["stale"]
-    assert all(int(str(e.data["age_ms"])) > 400 for e in stale)
+    # Shed when age + the expected 200 ms of processing would pass 400 ms.
+    assert all(int(str(e.data["age_ms"])) > 200 for e in stale)
     assert {e.data["stage"] for e in stale} == {"slow"}
 
 
