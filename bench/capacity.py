@@ -122,6 +122,7 @@ def run_step(
     label: str, cams: list[CameraSettings], seconds: float, warmup: float, baseline: float
 ) -> Step:
     metrics = Metrics("bench", "0")
+    settings = ProcessorSettings(consumer="bench")
     detector = Settings.model_validate({"detector": {"device": "cpu"}}).detector
     processor, _ = build_processor(detector, cams, metrics)
     assert isinstance(processor, DetectorProcessor)
@@ -131,13 +132,14 @@ def run_step(
         store.migrate()
         window = asyncio.run(
             run_pipeline(
-                MemoryFrameBus(cap=Settings().bus.cap),
+                # As detektor run builds it (embedded/runner.py).
+                MemoryFrameBus(cap=Settings().bus.cap, old_after_ms=settings.max_frame_age_ms // 2),
                 StoreEventSink(store),
                 seconds,
                 metrics,
                 processor,
                 cams,
-                ProcessorSettings(consumer="bench"),
+                settings,
                 warmup_s=warmup,
             )
         )

@@ -79,11 +79,15 @@ class _Pending:
 class MemoryFrameBus:
     """FrameBus in one process; ``dead`` holds the dead letters as (Delivery, reason)."""
 
-    def __init__(self, cap: int = 1000, max_deliveries: int = 5) -> None:
+    def __init__(self, cap: int = 1000, max_deliveries: int = 5, old_after_ms: int = 0) -> None:
         if cap < 1:
             raise ValueError(f"cap must be >= 1, got {cap}")
         self.cap = cap
         self.max_deliveries = max_deliveries
+        # An entry older than this (by its id's time; 0 = never) does not use up its
+        # camera's turn: the processor sheds it as stale, and a camera whose turns went on
+        # drops would keep its long backlog, and so lose every turn, for good (ADR 30).
+        self.old_after_ms = old_after_ms
         self.dead: list[tuple[Delivery, str]] = []
         self._poisoned: list[tuple[Delivery, str]] = []
         self._entries: dict[EntryId, dict[bytes, bytes]] = {}  # insertion order == id order
@@ -164,13 +168,17 @@ class MemoryFrameBus:
         self._waiters.clear()
 
     def _take(self, count: int) -> list[EntryId]:
-        """Up to ``count`` undelivered entries, one camera at a time in turn."""
+        """Up to ``count`` undelivered entries, one camera at a time in turn (a turn lasts
+        until the camera yields an entry that is not old)."""
         taken: list[EntryId] = []
+        old_before = time.time() * 1000 - self.old_after_ms if self.old_after_ms else 0
         while self._waiting and len(taken) < count:
             camera, queue = next(iter(self._waiting.items()))
             entry_id = queue.popleft()
             if entry_id in self._entries:  # one acknowledged before delivery is gone
                 taken.append(entry_id)
+            if queue and entry_id[0] < old_before:
+                continue  # an old entry: the camera's turn goes on
             del self._waiting[camera]
             if queue:  # served: to the back of the turn
                 self._waiting[camera] = queue

@@ -98,7 +98,12 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         )
         serve_pictures(app, snapshots, signer, settings.objects.link_ttl_s)
         recordings = app.state.recordings = await to_thread.run_sync(open_recordings, settings, url)
-        bus = MemoryFrameBus(cap=settings.bus.cap, max_deliveries=settings.bus.max_deliveries)
+        bus = MemoryFrameBus(
+            cap=settings.bus.cap,
+            max_deliveries=settings.bus.max_deliveries,
+            # At half the age limit: from there the processor may shed a frame as stale.
+            old_after_ms=settings.processor.max_frame_age_ms // 2,
+        )
         store_sink = StoreEventSink(store)
         objects = None
         sink: EventSink = store_sink

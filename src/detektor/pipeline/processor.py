@@ -112,21 +112,28 @@ class ProcessorRunner:
 
     async def _gather(self) -> list[Delivery]:
         """Up to batch_size entries (fewer where the age limit asks for it): block for the
-        first, then at most max_wait_ms more."""
+        first, then at most max_wait_ms more. Stale frames are shed as they come and take no
+        place in the batch: a camera whose turn on the bus yields one gets another turn, or
+        the cameras with the oldest backlog would spend every turn on drops (ADR 30)."""
         cfg = self.settings
         size = self.budget.batch_size(cfg.batch_size)
         batch = await self.bus.consume(cfg.consumer, size, block_ms=500)
         deadline = time.monotonic() + cfg.max_wait_ms / 1000
-        while batch and len(batch) < size and not self.stopping.is_set():
+        fresh: list[Delivery] = []
+        while True:
+            fresh += await self._shed_stale(batch)
+            if len(fresh) >= size or self.stopping.is_set():
+                break
             # Polled, not a short BLOCK: Redis checks the timeouts of blocked clients on its
             # 100 ms cron when idle, so "BLOCK 5" could hold a batch back for 100 ms.
-            more = await self.bus.consume(cfg.consumer, size - len(batch), block_ms=0)
-            batch.extend(more)
+            batch = await self.bus.consume(cfg.consumer, size - len(fresh), block_ms=0)
+            if batch:
+                continue
             left = deadline - time.monotonic()
-            if len(batch) >= size or left <= 0:
+            if left <= 0 or not fresh:
                 break
             await asyncio.sleep(min(left, 0.002))
-        return batch
+        return fresh
 
     async def handle(self, deliveries: list[Delivery]) -> None:
         deliveries = await self._shed_stale(deliveries)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
@@ -88,3 +90,18 @@ def test_an_entry_acknowledged_before_delivery_is_not_delivered() -> None:
         return [str(d.message.frame_id) for d in await bus.consume("c1", 10, 0) if d.message]
 
     assert [FrameId.parse(x).seq for x in asyncio.run(body())] == [1]
+
+
+@pytest.mark.parametrize(("old_after_ms", "expected"), [(300, "a0 a1 a2 b0"), (0, "a0 b0 a1 a2")])
+def test_an_old_entry_does_not_use_up_its_cameras_turn(old_after_ms: int, expected: str) -> None:
+    async def body() -> list[str]:
+        bus = MemoryFrameBus(old_after_ms=old_after_ms)
+        await bus.publish(frame("a", 0))
+        await bus.publish(frame("a", 1))
+        await asyncio.sleep(0.4)  # a0 and a1 are old now
+        await bus.publish(frame("a", 2))
+        await bus.publish(frame("b", 0))
+        got = await bus.consume("c1", 10, 0)
+        return [f"{d.message.camera}{d.message.frame_id.seq}" for d in got if d.message]
+
+    assert " ".join(asyncio.run(body())) == expected

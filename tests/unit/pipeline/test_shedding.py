@@ -167,6 +167,24 @@ def test_a_quiet_camera_keeps_its_share_beside_a_busy_one() -> None:
     assert len(latencies["busy"]) >= 30
 
 
+def test_equal_cameras_share_the_capacity_and_the_stale_drops_evenly() -> None:
+    # 40 frames/s offered by four like cameras to a processor that manages 25: every camera
+    # loses about the same share to stale drops. (With turns spent on stale frames the
+    # cameras whose backlog happened to be longer lost nearly every frame, for good.)
+    sink = MemoryEventSink()
+    bus = MemoryFrameBus(cap=200, old_after_ms=500)  # as detektor run builds it
+    settings = ProcessorSettings(consumer="c1", max_frame_age_ms=1000)
+    names = [f"cam-{i}" for i in range(4)]
+    asyncio.run(
+        overload([camera(n, 10) for n in names], bus, sink, settings, seconds=6.0, per_frame_s=0.04)
+    )
+    done = {n: len(v) for n, v in completed_latencies(sink.events).items()}
+    stale = {n: dropped_reasons(sink.events, n).get("stale", 0) for n in names}
+    assert sum(stale.values()) >= 20, stale
+    mean = sum(done.values()) / len(names)
+    assert all(abs(done.get(n, 0) / mean - 1) <= 0.25 for n in names), done
+
+
 @pytest.mark.parametrize("value", [-1, "soon", 3_600_001, 1.5])
 def test_max_frame_age_is_validated(value: object) -> None:
     with pytest.raises(ValidationError, match="max_frame_age_ms"):
