@@ -4,12 +4,13 @@ It owns one stream of entries, the one consumer group's undelivered entries (a q
 camera) and its pending-entries list (owner, delivery time, delivery count), and the dead
 letters, kept in ``dead`` as (Delivery, reason). Where it is not Redis, it is fair to the
 cameras (ADR 30): new entries are delivered round-robin across cameras, oldest first within
-each, so a busy camera cannot starve a quiet one, and at the cap it removes the oldest
-undelivered entry of the camera with the most waiting. Otherwise it mirrors Redis' behaviour
-rather than idealising it:
-ids are ``<ms>-<seq>``, re-reading one's own pending entries counts as a delivery, claiming
-takes entries idle for at least ``min_idle_ms``, and acknowledged entries are deleted, so the
-stream's length is the backlog. It is meant for one event loop; nothing here is thread-safe.
+each, so a busy camera cannot starve a quiet one (an entry older than ``old_after_ms``, which
+the processor will shed as stale, does not use up its camera's turn), and at the cap it
+removes the oldest undelivered entry of the camera with the most waiting. Otherwise it
+mirrors Redis' behaviour rather than idealising it: ids are ``<ms>-<seq>``, re-reading one's
+own pending entries counts as a delivery, claiming takes entries idle for at least
+``min_idle_ms``, and acknowledged entries are deleted, so the stream's length is the backlog.
+It is meant for one event loop; nothing here is thread-safe.
 
 The wire-to-Delivery rule and the dead-letter fields are defined here, once, and the Redis
 adapter imports them, so both twins judge entries identically.
