@@ -140,6 +140,9 @@ def test_detector_dead_letters_poison_frames_and_processes_the_rest(tmp_path: Pa
             "DETEKTOR_DETECTOR__DETECTIONS_STREAM": f"{ns}:detections",
             "DETEKTOR_PROCESSOR__CONSUMER": "detector-1",
             "DETEKTOR_PROCESSOR__MAX_WAIT_MS": "200",
+            # The frames are published before the detector starts (seconds); this test is
+            # about poison, not about shedding them by age (test_shedding_buses.py).
+            "DETEKTOR_PROCESSOR__MAX_FRAME_AGE_MS": "0",
         }
         r = redis.Redis.from_url(r_url)
         frames, dead = f"{ns}:frames", f"{ns}:frames:dead"
