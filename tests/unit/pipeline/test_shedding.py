@@ -117,8 +117,9 @@ def test_stale_frames_are_dropped_with_their_reason_and_accounting_stays_exact()
     assert set(acc.dropped) <= {"stale", "shutdown"}, acc.to_dict()
     # A frame is started only when it can be done within the limit (its age plus the
     # batch's expected time): completed frames finish within it, give or take one frame's
-    # processing on a busy machine.
-    assert max(runner.latencies) < 0.4 + 0.2, sorted(runner.latencies)[-5:]
+    # processing and scheduling on a busy machine. Without shedding the latency would grow
+    # by 0.15 s every 0.2 s of the run, to seconds.
+    assert max(runner.latencies) < 0.4 + 0.2 + 0.3, sorted(runner.latencies)[-5:]
     counted = pipeline.frames.labels("porch", "dropped", "stale")._value.get()  # type: ignore[attr-defined]
     assert counted == acc.dropped["stale"]
     # The drop event says how old the frame was and who shed it.
