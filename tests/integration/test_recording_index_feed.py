@@ -43,9 +43,9 @@ def postgres_db() -> Iterator[tuple[str, str]]:
         yield url, url.rsplit("/", 1)[1]
 
 
-def admin(sql: str) -> None:
+def admin(sql: str, *params: object) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
+        conn.execute(sql, params)  # type: ignore[arg-type]
 
 
 def closed(root: Path, n: int) -> files.Segment:
@@ -60,7 +60,7 @@ def indexed(index: RecordingIndex) -> list[str]:
 
 async def wait_until(check: Callable[[], bool], seconds: float) -> None:
     with anyio.fail_after(seconds):
-        while not check():
+        while not check():  # noqa: ASYNC110 - polls state another thread changes
             await anyio.sleep(0.05)
 
 
@@ -83,8 +83,10 @@ async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
             admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
             admin(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                name,
             )
+
             # Offered from another thread, as the recorders do.
             def produce() -> None:
                 for n in range(3, 8):

@@ -55,7 +55,7 @@ def test_run_records_a_video_camera_into_the_index(tmp_path: Path) -> None:
                 continue
             if 'detektor_recording_segments{camera="door"} 3.0' in metrics:
                 break
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
