@@ -45,7 +45,7 @@ def postgres_db() -> Iterator[tuple[str, str]]:
 
 def admin(sql: str, *params: object) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql, params)  # type: ignore[arg-type]
+        conn.execute(sql, params)
 
 
 def closed(root: Path, n: int) -> files.Segment:
