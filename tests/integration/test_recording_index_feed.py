@@ -12,7 +12,6 @@ from pathlib import Path
 
 import anyio
 import av
-import psycopg
 import pytest
 
 from detektor.adapters.postgres.recordings import PostgresRecordingIndex
@@ -24,7 +23,7 @@ from detektor.services.capture import segments as files
 from detektor.services.capture.recorder import Recorder
 from detektor.services.recordings.indexer import SegmentFeed, reconcile
 from detektor.services.recordings.metrics import RecordingMetrics
-from support.postgres import ADMIN_URL, temporary_database
+from support.postgres import admin, temporary_database
 from support.recordings import make_video
 
 pytestmark = pytest.mark.anyio
@@ -41,11 +40,6 @@ def anyio_backend() -> str:
 def postgres_db() -> Iterator[tuple[str, str]]:
     with temporary_database("detektor_feed") as url:
         yield url, url.rsplit("/", 1)[1]
-
-
-def admin(sql: str, *params: object) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql, params)
 
 
 def closed(root: Path, n: int) -> files.Segment:
