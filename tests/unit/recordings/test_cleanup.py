@@ -4,6 +4,7 @@ reads from the store (paged), the totals it reports, and pausing and resuming re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -139,3 +140,17 @@ def test_object_spans_are_read_page_by_page_and_ended_or_open(
     assert [s.start for s in spans] == [OLD + timedelta(minutes=n) for n in range(5)]
     assert [s.end is None for s in spans] == [False, False, False, False, True]
     assert spans[0].end == OLD + timedelta(seconds=30)
+
+
+class DownIndex(MemoryRecordingIndex):
+    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+        raise ConnectionError("database away")
+
+
+def test_the_free_space_is_reported_even_when_the_index_is_away(tmp_path: Path) -> None:
+    retention, _, _, registry, _, _ = build(tmp_path, capacity=5000, min_free=100)
+    retention.index = DownIndex()
+    with pytest.raises(ConnectionError):
+        retention.sweep()
+    # Not the gauge's 0, which would read as a full disk (RecordingDiskLow).
+    assert value(registry, "detektor_recording_free_bytes") == 5000

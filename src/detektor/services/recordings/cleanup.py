@@ -90,6 +90,9 @@ class Retention:
 
     def sweep(self) -> list[Deletion]:
         """One pass (blocking: run it in a thread). Returns what it deleted."""
+        # The volume's numbers first: they are reported even while the database is away.
+        free = self._disk_usage(self.root).free
+        self.metrics.free_bytes.set(free)
         segments = list(self.index.all_for_retention())
         spans: list[ObjectSpan] = []
         if segments and self.store is not None:
@@ -101,7 +104,7 @@ class Retention:
         largest = max((s.bytes for s in segments), default=0)
         floor = self.settings.min_free_bytes + largest * len(self.recorders)
         cap = self.settings.max_bytes
-        free = self._disk_usage(self.root).free
+        free = self._disk_usage(self.root).free  # again: the recorders wrote meanwhile
         plan = plan_retention(
             segments,
             spans,
