@@ -16,6 +16,7 @@ def test_defaults_build_the_domains_default_policy() -> None:
     assert settings.max_bytes is None
     assert settings.min_free_bytes > 0
     assert settings.default.policy() == RecordPolicy()
+    assert settings.sweep_interval_s == 60
 
 
 def test_a_camera_section_becomes_its_policy() -> None:
@@ -45,7 +46,15 @@ def test_malformed_camera_sections_are_refused(values: dict[str, object], field:
 
 @pytest.mark.parametrize(
     "values",
-    [{"min_free_bytes": -1}, {"max_bytes": 0}, {"max_bytes": "lots"}, {"floor": 1}],
+    [
+        {"min_free_bytes": -1},
+        {"max_bytes": 0},
+        {"max_bytes": "lots"},
+        {"floor": 1},
+        {"sweep_interval_s": 0},
+        {"sweep_interval_s": "hourly"},
+        {"sweep_interval_s": 1e9},
+    ],
 )
 def test_malformed_volume_settings_are_refused(values: dict[str, object]) -> None:
     with pytest.raises(ValidationError):

@@ -40,7 +40,13 @@ from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
 from detektor.services.capture.sampler import Sampler
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.capture.sources import DecodedFrame, Source, SourceError, open_source
+from detektor.services.capture.sources import (
+    DecodedFrame,
+    PacketSink,
+    Source,
+    SourceError,
+    open_source,
+)
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("detektor.capture")
@@ -58,8 +64,10 @@ class CameraWorker:
         liveness: Liveness,
         *,
         realtime_files: bool = False,
+        recorder: PacketSink | None = None,
     ) -> None:
         self.camera = camera
+        self.recorder = recorder  # one per camera, for every connection
         self.name = camera.name
         self.bus, self.sink = bus, sink
         self.metrics, self.pipeline, self.liveness = metrics, pipeline, liveness
@@ -155,6 +163,7 @@ class CameraWorker:
             read_timeout_s=cam.stall_timeout_s,
             # A looped file is a camera that never ends: pace it like one.
             realtime=True if self.realtime_files or cam.loop else None,
+            recorder=self.recorder,
         )
 
     async def _stream(self, source: Source, backoff: Backoff) -> bool:
