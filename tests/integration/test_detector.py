@@ -101,7 +101,9 @@ def test_a_person_in_the_synthetic_scene_is_detected_and_an_empty_scene_gives_no
     for m in empty:
         assert processed[m.frame_id].data["detections"] == ()
     text = metrics.expose(None)[0].decode()
-    assert 'detektor_inference_duration_seconds_count{device="cpu",model="nanodet-g-416"}' in text
+    # detector.precision auto runs the INT8 model on the CPU (ADR 29)
+    count = 'detektor_inference_duration_seconds_count{device="cpu",model="nanodet-g-416-int8"}'
+    assert count in text
     assert 'provider="CPUExecutionProvider"' in text
     assert "detektor_gpu_utilization_ratio" not in text  # absent without a GPU, not zero
 
@@ -133,12 +135,12 @@ def test_a_bundled_model_that_fails_its_checksum_is_refused(
     data[-1] ^= 0xFF
     copy.write_bytes(bytes(data))
     shutil.copy(bundled.with_name(bundled.name + ".sha256"), tmp_path)
-    monkeypatch.setattr(onnx_backend, "bundled_model", lambda: copy)
+    monkeypatch.setattr(onnx_backend, "bundled_model", lambda precision: copy)
     with pytest.raises(ModelError, match="sha256"):
-        OnnxDetector(ModelConfig())
+        OnnxDetector(ModelConfig(precision="fp32"))
     (tmp_path / (bundled.name + ".sha256")).unlink()
     with pytest.raises(ModelError, match="checksum"):
-        OnnxDetector(ModelConfig())
+        OnnxDetector(ModelConfig(precision="fp32"))
 
 
 def test_outputs_that_do_not_fit_the_format_are_refused() -> None:
