@@ -1,6 +1,5 @@
-"""The Cameras page (each camera's latest frame, state and today's objects, refreshed by
-htmx) and the System page (this process's health, readiness, accounting per camera and
-recording disk use)."""
+"""The Cameras page: each camera's latest frame, state and today's objects, refreshed by
+htmx."""
 
 from __future__ import annotations
 
@@ -8,12 +7,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from detektor.kit.access import PAGE_ROUTE
-from detektor.kit.app import ServiceKit
 from detektor.ui import queries
 from detektor.ui.queries import Refused
 from detektor.ui.rendering import render
@@ -73,40 +70,3 @@ async def cameras_page(request: Request) -> HTMLResponse:
 async def cameras_grid(request: Request) -> HTMLResponse:
     """The grid alone, which the Cameras page swaps in every few seconds."""
     return render(request, "cameras_grid.html", cards=await _cards(request))
-
-
-@router.get("/system", openapi_extra=PAGE_ROUTE)
-async def system_page(request: Request) -> HTMLResponse:
-    kit: ServiceKit | None = getattr(request.app.state, "kit", None)
-    service: dict[str, Any] = {}
-    if kit is not None:
-        checks = await kit.readiness.run()
-        service = {
-            "name": kit.name,
-            "version": kit.version,
-            "device": kit.device,
-            "uptime_s": round(kit.liveness.uptime_s()),
-            "problems": kit.liveness.problems(),
-            "checks": [
-                {"name": r.name, "ok": r.ok, "detail": r.detail, "ms": r.duration_ms}
-                for r in checks
-            ],
-        }
-    accounts = [await queries.accounting(request, c) for c in await queries.cameras(request)]
-    disk: list[dict[str, Any]] = []
-    recordings = getattr(request.app.state, "recordings", None)
-    if recordings is not None:
-        totals = await to_thread.run_sync(recordings.index.totals)
-        disk = [
-            {"camera": cam, "segments": t.segments, "mib": round(t.bytes / 2**20, 1)}
-            for cam, t in sorted(totals.items())
-        ]
-    return render(
-        request,
-        "system.html",
-        page="system",
-        service=service,
-        accounts=[a for a in accounts if not isinstance(a, Refused)],
-        disk=disk,
-        recording=recordings is not None,
-    )
