@@ -1,7 +1,9 @@
-"""The System page's recording disk use (from the recording index and the recordings root's
-file system) and its recent alerts, read from a real Alertmanager (Debian's package) with
-alerts posted to it; an Alertmanager that does not answer, or answers something else, is a
-sentence on the page, never a 500."""
+"""The Cameras page's capture state (up, fps, reconnects from the camera workers' metrics
+where they run in process, a pointer to capture's /metrics where not); the System page's
+recording disk use (from the recording index and the recordings root's file system) and its
+recent alerts, read from a real Alertmanager (Debian's package) with alerts posted to it; an
+Alertmanager that does not answer, or answers something else, is a sentence on the page,
+never a 500."""
 
 from __future__ import annotations
 
@@ -19,13 +21,17 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from detektor.domain.recordings import Segment
+from detektor.kit.metrics import Metrics
 from detektor.ports import RecordingTotals
+from detektor.services.capture.metrics import CaptureMetrics
 from detektor.settings import Settings
 from detektor.ui.alerts import parse_alerts
+from detektor.ui.capture_state import CaptureState, capture_states
 from detektor.ui.system_page import disk_use
 from support.alertmanager import Alertmanager
 from support.services import free_port
 from support.tracking_app import tracking_client
+from support.ui_scene import recent, skipped_frame
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -257,3 +263,34 @@ def test_alerts_of_other_states_and_odd_fields_are_parsed_safely() -> None:
     many = parse_alerts([body[0]] * 60)
     assert len(many.firing) == 50
     assert many.more == 10
+
+
+def test_capture_states_come_from_the_camera_workers_metrics() -> None:
+    metrics = Metrics("run", "0")
+    assert capture_states(metrics.registry) is None  # no camera worker in this process
+    assert capture_states(None) is None
+    capture = CaptureMetrics(metrics)
+    capture.up.labels("yard").set(1)
+    capture.fps.labels("yard", "sampled").set(4.96)
+    capture.fps.labels("yard", "decoded").set(25)
+    capture.up.labels("gate").set(0)
+    capture.reconnects.labels("gate").inc(3)
+    states = capture_states(metrics.registry)
+    assert states == {
+        "yard": CaptureState(up=True, fps=5.0, reconnects=0),
+        "gate": CaptureState(up=False, fps=0.0, reconnects=3),
+    }
+
+
+def test_the_tracking_services_cameras_page_says_where_reconnects_are(
+    client: TestClient,
+) -> None:
+    reply = client.post(
+        "/v1/events",
+        json={"events": skipped_frame("porch-cam", recent(), 1)[1]},
+    )
+    assert reply.status_code == 200, reply.text
+    page = client.get("/ui/cameras/grid").text
+    assert 'data-camera="porch-cam"' in page
+    assert "capture runs in another process" in page
+    assert "reconnect" not in page.split('class="hint"')[0]  # no count it cannot know
