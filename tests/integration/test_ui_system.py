@@ -28,7 +28,7 @@ from detektor.settings import Settings
 from detektor.ui.alerts import parse_alerts
 from detektor.ui.capture_state import CaptureState, capture_states
 from detektor.ui.system_page import disk_use
-from support.alertmanager import Alertmanager
+from support.alertmanager import Alertmanager, post_alerts, quiet_config
 from support.services import free_port
 from support.tracking_app import tracking_client
 from support.ui_scene import recent, skipped_frame
@@ -82,18 +82,6 @@ def test_disk_use_of_a_root_that_cannot_be_read(tmp_path: Path) -> None:
     assert here["cameras"] == []
 
 
-def alertmanager_config() -> dict[str, Any]:
-    return {
-        "route": {"receiver": "nobody", "group_wait": "1h"},
-        "receivers": [{"name": "nobody"}],
-    }
-
-
-def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
-    reply = httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5)
-    assert reply.status_code == 200, reply.text
-
-
 def firing(name: str, severity: str, summary: str, started: datetime) -> dict[str, Any]:
     return {
         "labels": {"alertname": name, "severity": severity, "job": "capture"},
@@ -105,7 +93,7 @@ def firing(name: str, severity: str, summary: str, started: datetime) -> dict[st
 
 
 def test_system_page_shows_the_alerts_firing_in_a_real_alertmanager(tmp_path: Path) -> None:
-    with Alertmanager(tmp_path, alertmanager_config()) as am:
+    with Alertmanager(tmp_path, quiet_config()) as am:
         post_alerts(
             am.url,
             [
@@ -156,7 +144,7 @@ def test_system_page_shows_the_alerts_firing_in_a_real_alertmanager(tmp_path: Pa
 
 def test_no_firing_alert_says_so(tmp_path: Path) -> None:
     with (
-        Alertmanager(tmp_path, alertmanager_config()) as am,
+        Alertmanager(tmp_path, quiet_config()) as am,
         tracking_client(
             f"sqlite:///{tmp_path / 'events.db'}", data_dir=tmp_path / "d", alertmanager_url=am.url
         ) as client,
