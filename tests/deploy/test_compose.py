@@ -701,6 +701,7 @@ def test_each_service_gets_valid_detektor_settings(
     if name == "tracking":
         assert settings.database_url.get_secret_value().startswith("postgresql://")
         assert settings.jaeger_ui_url
+        assert settings.alertmanager_url == "http://alertmanager:9093"
 
 
 def test_dashboards_are_valid_json_with_unique_uids_and_provisioned_datasources() -> None:
