@@ -110,7 +110,14 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         publish = _publisher(objects, notifier)
         workers = [
             CameraWorker(
-                cam, bus, sink, capture_metrics, pipeline, kit.liveness, realtime_files=True
+                cam,
+                bus,
+                sink,
+                capture_metrics,
+                pipeline,
+                kit.liveness,
+                realtime_files=True,
+                send_images=True,  # the bus is in memory: frames travel decoded (issue 16)
             )
             for cam in cameras
         ]

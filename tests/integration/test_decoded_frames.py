@@ -1,0 +1,187 @@
+"""Issue 16: in one process frames reach the detector as decoded arrays, not as JPEG.
+
+The real bundled detector is run on real photographs twice through the processor framework and
+the in-memory bus: once as the Redis bus carries them (a JPEG, decoded by the processor) and
+once as ``detektor run`` now carries them (the decoded image itself). The detections must be
+the same within what JPEG's loss moves: same labels, boxes overlapping (IoU >= 0.5), scores
+close. The capture side is checked too: with ``send_images`` it publishes the image and
+encodes nothing; the wire form of such a message is refused, so it can never reach Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import cast
+
+import cv2
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from pydantic import SecretStr
+from skimage import data
+
+from detektor.adapters.event_sinks import MemoryEventSink
+from detektor.adapters.memory_bus import MemoryFrameBus
+from detektor.domain.events import EventType
+from detektor.domain.frames import FrameId
+from detektor.domain.messages import FrameMessage
+from detektor.kit.health import Liveness
+from detektor.kit.metrics import Metrics
+from detektor.pipeline.decoding import decode, jpeg_of
+from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.processor import ProcessorRunner
+from detektor.pipeline.settings import ProcessorSettings
+from detektor.services.capture.settings import CameraSettings
+from detektor.services.detector.processor import build_processor
+from detektor.services.detector.settings import DetectorSettings
+
+Image = NDArray[np.uint8]
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")
+
+
+def photo(name: str) -> Image:
+    rgb = getattr(data, name)()
+    image: Image = np.ascontiguousarray(cv2.resize(rgb[:, :, ::-1], (640, 480)))
+    return image
+
+
+def frame_message(camera: str, seq: int, image: Image, *, as_jpeg: bool) -> FrameMessage:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    common = FrameMessage(FrameId.make(camera, now_ms, seq), now_ms, seq, 640, 480, b"")
+    if not as_jpeg:
+        return replace(common, image=image)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return replace(common, jpeg=buf.tobytes())
+
+
+def detect(messages: list[FrameMessage]) -> dict[FrameId, list[dict[str, object]]]:
+    """Each frame's detections from the real detector, through the runner and the memory bus."""
+    metrics = Metrics("unit", "0")
+    cameras = [CameraSettings(name="cam", source=SecretStr("synthetic://"), min_score=0.3)]
+    processor, _ = build_processor(DetectorSettings(), cameras, metrics)
+    bus, sink = MemoryFrameBus(), MemoryEventSink()
+    runner = ProcessorRunner(
+        processor,
+        bus,
+        sink,
+        PipelineMetrics(metrics),
+        ProcessorSettings(batch_size=1, max_wait_ms=0, consumer="t"),
+        Liveness(),
+    )
+
+    async def scenario() -> None:
+        for m in messages:
+            await bus.publish(m)
+        task = asyncio.create_task(runner.run())
+        for _ in range(1200):
+            if sum(e.type is EventType.COMPLETED for e in sink.events) == len(messages):
+                break
+            await asyncio.sleep(0.05)
+        runner.stop()
+        await task
+
+    asyncio.run(scenario())
+    assert not bus.dead, bus.dead
+    return {
+        e.frame_id: list(cast(Iterable[dict[str, object]], e.data["detections"]))
+        for e in sink.events
+        if e.type is EventType.PROCESSED
+    }
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def unmatched(
+    mine: list[dict[str, object]], theirs: list[dict[str, object]], floor: float
+) -> list[dict[str, object]]:
+    """Mine scoring at least ``floor`` that have no twin in ``theirs`` (same label, IoU >= 0.5,
+    score within 0.1)."""
+    missing = []
+    for d in mine:
+        if float(d["score"]) < floor:  # type: ignore[arg-type]
+            continue
+        twin = any(
+            t["label"] == d["label"]
+            and iou(t["box"], d["box"]) >= 0.5  # type: ignore[arg-type]
+            and abs(float(t["score"]) - float(d["score"])) <= 0.1  # type: ignore[arg-type]
+            for t in theirs
+        )
+        if not twin:
+            missing.append(d)
+    return missing
+
+
+def test_decoded_frames_give_the_detections_of_the_jpeg_path_on_real_photos() -> None:
+    images = [photo(name) for name in PHOTOS]
+    jpeg = [frame_message("cam", i + 1, im, as_jpeg=True) for i, im in enumerate(images)]
+    decoded = [frame_message("cam", i + 101, im, as_jpeg=False) for i, im in enumerate(images)]
+    found = detect(jpeg + decoded)
+    total = 0
+    for name, j, d in zip(PHOTOS, jpeg, decoded, strict=True):
+        via_jpeg, direct = found[j.frame_id], found[d.frame_id]
+        total += len(direct)
+        # A detection near the 0.3 floor may fall either side of it after JPEG's loss; a
+        # clear one must be found both ways, in the same place, with a close score.
+        assert not unmatched(direct, via_jpeg, 0.4), (name, direct, via_jpeg)
+        assert not unmatched(via_jpeg, direct, 0.4), (name, via_jpeg, direct)
+    assert total >= 3, "the photos gave too few detections for the comparison to mean much"
+    labels = {d["label"] for d in found[decoded[0].frame_id]}
+    assert "person" in labels  # the astronaut
+
+
+def test_a_decoded_message_is_used_as_it_is_and_checked_against_its_size() -> None:
+    image = photo("coffee")
+    bus = MemoryFrameBus()
+    msg = frame_message("cam", 1, image, as_jpeg=False)
+
+    async def delivered() -> list[object]:
+        await bus.publish(msg)
+        return list(await bus.consume("t", 10, block_ms=0))
+
+    (delivery,) = asyncio.run(delivered())
+    frame, problem = decode(delivery)  # type: ignore[arg-type]
+    assert problem is None
+    assert frame is not None
+    assert frame.image is image  # no copy, no JPEG round trip
+    assert b"jpeg" not in delivery.fields  # type: ignore[attr-defined]
+    # A JPEG is still there for whoever needs one, made on demand.
+    picture = jpeg_of(msg)
+    assert picture[:2] == b"\xff\xd8"
+    again = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_COLOR)
+    assert again is not None
+    assert again.shape == image.shape
+    # The wire form of an image-only message is refused: it cannot reach Redis.
+    with pytest.raises(ValueError, match="no wire form"):
+        msg.to_fields()
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((480, 640), np.uint8), ((240, 320, 3), np.uint8), ((480, 640, 3), np.float32)],
+)
+def test_a_decoded_image_of_the_wrong_shape_or_type_is_refused_with_the_reason(
+    shape: tuple[int, ...], dtype: type
+) -> None:
+    bad: Image = np.zeros(shape, dtype)
+    msg = frame_message("cam", 1, bad, as_jpeg=False)
+    bus = MemoryFrameBus()
+
+    async def delivered() -> list[object]:
+        await bus.publish(msg)
+        return list(await bus.consume("t", 10, block_ms=0))
+
+    (delivery,) = asyncio.run(delivered())
+    frame, problem = decode(delivery)  # type: ignore[arg-type]
+    assert frame is None
+    assert problem is not None
+    assert "the entry says 640x480" in problem
