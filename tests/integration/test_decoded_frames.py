@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -23,22 +23,17 @@ from numpy.typing import NDArray
 from pydantic import SecretStr
 from skimage import data
 
-from detektor.adapters.event_sinks import MemoryEventSink
 from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.domain.events import EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
-from detektor.kit.health import Liveness
-from detektor.kit.metrics import Metrics
 from detektor.pipeline.decoding import decode, jpeg_of
-from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.processor import ProcessorRunner
-from detektor.pipeline.settings import ProcessorSettings
+from detektor.ports import Delivery
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.detector.processor import build_processor
-from detektor.services.detector.settings import DetectorSettings
+from support.detector_run import run_detector
 
 Image = NDArray[np.uint8]
+Detection = dict[str, Any]  # {"label", "score", "box"}
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")
 
 
@@ -58,39 +53,27 @@ def frame_message(camera: str, seq: int, image: Image, *, as_jpeg: bool) -> Fram
     return replace(common, jpeg=buf.tobytes())
 
 
-def detect(messages: list[FrameMessage]) -> dict[FrameId, list[dict[str, object]]]:
+def detect(messages: list[FrameMessage]) -> dict[FrameId, list[Detection]]:
     """Each frame's detections from the real detector, through the runner and the memory bus."""
-    metrics = Metrics("unit", "0")
     cameras = [CameraSettings(name="cam", source=SecretStr("synthetic://"), min_score=0.3)]
-    processor, _ = build_processor(DetectorSettings(), cameras, metrics)
-    bus, sink = MemoryFrameBus(), MemoryEventSink()
-    runner = ProcessorRunner(
-        processor,
-        bus,
-        sink,
-        PipelineMetrics(metrics),
-        ProcessorSettings(batch_size=1, max_wait_ms=0, consumer="t"),
-        Liveness(),
-    )
-
-    async def scenario() -> None:
-        for m in messages:
-            await bus.publish(m)
-        task = asyncio.create_task(runner.run())
-        for _ in range(1200):
-            if sum(e.type is EventType.COMPLETED for e in sink.events) == len(messages):
-                break
-            await asyncio.sleep(0.05)
-        runner.stop()
-        await task
-
-    asyncio.run(scenario())
-    assert not bus.dead, bus.dead
+    sink, _ = run_detector(messages, cameras)
     return {
-        e.frame_id: list(cast(Iterable[dict[str, object]], e.data["detections"]))
+        e.frame_id: list(cast(Iterable[Detection], e.data["detections"]))
         for e in sink.events
         if e.type is EventType.PROCESSED
     }
+
+
+def delivered(msg: FrameMessage) -> Delivery:
+    """``msg`` published on the memory bus and consumed back."""
+
+    async def scenario() -> list[Delivery]:
+        bus = MemoryFrameBus()
+        await bus.publish(msg)
+        return await bus.consume("t", 10, block_ms=0)
+
+    (delivery,) = asyncio.run(scenario())
+    return delivery
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -101,19 +84,17 @@ def iou(a: list[float], b: list[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def unmatched(
-    mine: list[dict[str, object]], theirs: list[dict[str, object]], floor: float
-) -> list[dict[str, object]]:
+def unmatched(mine: list[Detection], theirs: list[Detection], floor: float) -> list[Detection]:
     """Mine scoring at least ``floor`` that have no twin in ``theirs`` (same label, IoU >= 0.5,
     score within 0.1)."""
     missing = []
     for d in mine:
-        if float(d["score"]) < floor:  # type: ignore[arg-type]
+        if d["score"] < floor:
             continue
         twin = any(
             t["label"] == d["label"]
-            and iou(t["box"], d["box"]) >= 0.5  # type: ignore[arg-type]
-            and abs(float(t["score"]) - float(d["score"])) <= 0.1  # type: ignore[arg-type]
+            and iou(t["box"], d["box"]) >= 0.5
+            and abs(t["score"] - d["score"]) <= 0.1
             for t in theirs
         )
         if not twin:
@@ -141,19 +122,13 @@ def test_decoded_frames_give_the_detections_of_the_jpeg_path_on_real_photos() ->
 
 def test_a_decoded_message_is_used_as_it_is_and_checked_against_its_size() -> None:
     image = photo("coffee")
-    bus = MemoryFrameBus()
     msg = frame_message("cam", 1, image, as_jpeg=False)
-
-    async def delivered() -> list[object]:
-        await bus.publish(msg)
-        return list(await bus.consume("t", 10, block_ms=0))
-
-    (delivery,) = asyncio.run(delivered())
-    frame, problem = decode(delivery)  # type: ignore[arg-type]
+    delivery = delivered(msg)
+    frame, problem = decode(delivery)
     assert problem is None
     assert frame is not None
     assert frame.image is image  # no copy, no JPEG round trip
-    assert b"jpeg" not in delivery.fields  # type: ignore[attr-defined]
+    assert b"jpeg" not in delivery.fields
     # A JPEG is still there for whoever needs one, made on demand.
     picture = jpeg_of(msg)
     assert picture[:2] == b"\xff\xd8"
@@ -173,15 +148,8 @@ def test_a_decoded_image_of_the_wrong_shape_or_type_is_refused_with_the_reason(
     shape: tuple[int, ...], dtype: type
 ) -> None:
     bad: Image = np.zeros(shape, dtype)
-    msg = frame_message("cam", 1, bad, as_jpeg=False)
-    bus = MemoryFrameBus()
-
-    async def delivered() -> list[object]:
-        await bus.publish(msg)
-        return list(await bus.consume("t", 10, block_ms=0))
-
-    (delivery,) = asyncio.run(delivered())
-    frame, problem = decode(delivery)  # type: ignore[arg-type]
+    delivery = delivered(frame_message("cam", 1, bad, as_jpeg=False))
+    frame, problem = decode(delivery)
     assert frame is None
     assert problem is not None
     assert "the entry says 640x480" in problem

@@ -10,25 +10,22 @@ store whose rows agree with their events and whose accounting still balances.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 from detektor.adapters.event_sinks import STORE_LINGER_S, StoreEventSink
 from detektor.adapters.sqlite import SqliteEventStore
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
 from detektor.pipeline.events import lifecycle_event
-from detektor.ports import AppendResult, Checkpoint
+from detektor.ports import AppendResult
 from detektor.services.tracking.replay import replay
+from support.embedded_run import start_run, wait_for_frames
 from support.services import free_port
 
 FRAMES = 60
@@ -39,15 +36,9 @@ class CountingStore(SqliteEventStore):
 
     appends = 0
 
-    def append(
-        self,
-        events: Sequence[Envelope],
-        *,
-        expected_versions: Mapping[FrameId, int] | None = None,
-        checkpoint: Checkpoint | None = None,
-    ) -> list[AppendResult]:
+    def append(self, *args: Any, **kwargs: Any) -> list[AppendResult]:
         self.appends += 1
-        return super().append(events, expected_versions=expected_versions, checkpoint=checkpoint)
+        return super().append(*args, **kwargs)
 
 
 def frame_events(seq: int) -> list[list[Envelope]]:
@@ -132,28 +123,15 @@ def test_a_killed_run_loses_only_its_last_moments_and_leaves_a_consistent_store(
 ) -> None:
     port = free_port()
     source = "synthetic://?fps=5&size=640x480"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detektor.cli", "run", "--port", str(port)]
-        + ["--source", source] * 4,
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "DETEKTOR_LOG__FORMAT": "json",
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
-        },
+    proc = start_run(
+        tmp_path,
+        port,
+        *[arg for _ in range(4) for arg in ("--source", source)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        frames: list[object] = []
-        while time.monotonic() < deadline and not frames:
-            time.sleep(0.5)
-            try:
-                frames = httpx.get(f"http://127.0.0.1:{port}/v1/frames", timeout=2).json()["frames"]
-            except httpx.HTTPError:
-                continue
+        frames = wait_for_frames(port, 60)
         assert frames, "detektor run stored no frame"
         time.sleep(4)  # in full flow: frames in the bus, events in the sink's buffer
         killed_at = datetime.now(UTC)
