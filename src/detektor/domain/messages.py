@@ -20,9 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
-from numpy.typing import NDArray
-
 from detektor.domain.errors import ValidationError
 from detektor.domain.frames import MAX_CAPTURED_MS, FrameId
 
@@ -42,8 +39,9 @@ class FrameMessage:
     height: int
     jpeg: bytes
     traceparent: str | None = None
-    # BGR, height x width x 3; only on the in-memory bus, where ``jpeg`` is then empty.
-    image: NDArray[np.uint8] | None = field(default=None, compare=False, repr=False)
+    # The decoded frame (a BGR numpy array, height x width x 3), opaque to the pure domain;
+    # only on the in-memory bus, where ``jpeg`` is then empty. The processor checks it.
+    image: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def camera(self) -> str:

@@ -84,13 +84,7 @@ def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | No
     if msg.traceparent is not None and span_context_of({"traceparent": msg.traceparent}) is None:
         return None, f"malformed traceparent {msg.traceparent[:80]!r}"
     if msg.image is not None:
-        shape = msg.image.shape
-        if shape != (msg.height, msg.width, 3) or msg.image.dtype != np.uint8:
-            return (
-                None,
-                f"image is {shape} {msg.image.dtype} but the entry says {msg.width}x{msg.height}",
-            )
-        return Frame(msg, msg.image), None
+        return _carried(msg)
     size = jpeg_size(msg.jpeg)
     if size is not None and size != (msg.width, msg.height):
         return None, f"JPEG is {size[0]}x{size[1]} but the entry says {msg.width}x{msg.height}"
@@ -102,6 +96,19 @@ def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | No
             f"JPEG is {image.shape[1]}x{image.shape[0]} but the entry says {msg.width}x{msg.height}"
         )
     return Frame(msg, image), None
+
+
+def _carried(msg: FrameMessage) -> tuple[Frame | None, str | None]:
+    """The frame from the image an in-memory message carries, if it is the stated size."""
+    image = msg.image
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        return (
+            None,
+            f"image is a {type(image).__name__} of {getattr(image, 'dtype', '?')}, not uint8",
+        )
+    if image.shape != (msg.height, msg.width, 3):
+        return None, f"image is {image.shape} but the entry says {msg.width}x{msg.height}"
+    return Frame(msg, cast(Image, image)), None
 
 
 def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> Image | str:
@@ -127,7 +134,7 @@ def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> Image | str:
 def jpeg_of(msg: FrameMessage, quality: int = 85) -> bytes:
     """The message's JPEG, encoded from its image when it travelled without one (the
     in-memory bus); empty when it has neither or the encoder fails."""
-    if msg.jpeg or msg.image is None:
+    if msg.jpeg or not isinstance(msg.image, np.ndarray):
         return msg.jpeg
     ok, buf = cv2.imencode(".jpg", msg.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes() if ok else b""
