@@ -3,7 +3,6 @@ device metrics, and every way a model can be unusable."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -13,23 +12,15 @@ import cv2
 import pytest
 from pydantic import SecretStr
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.detection import onnx_backend
 from detektor.detection.config import ModelConfig
 from detektor.detection.onnx_backend import ModelError, OnnxDetector
 from detektor.domain.events import EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
-from detektor.kit.health import Liveness
-from detektor.kit.metrics import Metrics
-from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.processor import ProcessorRunner
-from detektor.pipeline.settings import ProcessorSettings
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
-from detektor.services.detector.processor import build_processor
-from detektor.services.detector.settings import DetectorSettings
+from support.detector_run import run_detector
 
 
 def scene_messages(scene: str, camera: str, count: int) -> list[FrameMessage]:
@@ -50,37 +41,6 @@ def scene_messages(scene: str, camera: str, count: int) -> list[FrameMessage]:
             )
         )
     return out
-
-
-def run_detector(
-    messages: list[FrameMessage], cameras: list[CameraSettings]
-) -> tuple[MemoryEventSink, Metrics]:
-    metrics = Metrics("unit", "0")
-    processor, device = build_processor(DetectorSettings(), cameras, metrics)
-    assert device is not None
-    bus, sink = MemoryFrameBus(), MemoryEventSink()
-    runner = ProcessorRunner(
-        processor,
-        bus,
-        sink,
-        PipelineMetrics(metrics),
-        ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="t"),
-        Liveness(),
-    )
-
-    async def scenario() -> None:
-        for m in messages:
-            await bus.publish(m)
-        task = asyncio.create_task(runner.run())
-        for _ in range(600):
-            if sum(e.type is EventType.COMPLETED for e in sink.events) == len(messages):
-                break
-            await asyncio.sleep(0.05)
-        runner.stop()
-        await task
-
-    asyncio.run(scenario())
-    return sink, metrics
 
 
 def camera(name: str, **extra: object) -> CameraSettings:
