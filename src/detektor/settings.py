@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     jaeger_ui_url: str | None = Field(
         default=None, description="base URL of the Jaeger UI, used to link frames to traces"
     )
+    alertmanager_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="base URL of Alertmanager; the UI's System page shows its firing alerts",
+    )
     data_dir: Path = Field(
         default=Path("detektor-data"), description="where `detektor run` keeps its SQLite store"
     )

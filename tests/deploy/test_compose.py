@@ -611,6 +611,29 @@ def test_persistent_data_lives_in_named_volumes(services: dict[str, Any]) -> Non
         assert target in {t for _, t in named_volumes(services[name])}, name
 
 
+def test_capture_writes_the_recordings_volume_and_tracking_reads_it(
+    services: dict[str, Any],
+) -> None:
+    target = "/var/lib/detektor/recordings"
+    raw = load_stack(COMPOSE_FILES[:1])["services"]
+    capture_mounts = raw["capture"]["volumes"]
+    tracking_mounts = raw["tracking"]["volumes"]
+    assert f"recordings:{target}" in capture_mounts  # read-write
+    assert f"recordings:{target}:ro" in tracking_mounts
+    assert ("recordings", target) in set(named_volumes(services["capture"]))
+    assert "recordings" in load_stack(COMPOSE_FILES[:1])["volumes"]
+    for name in ("capture", "tracking"):
+        assert environment(services[name])["DETEKTOR_RECORDINGS__ROOT"] == target
+    # The recording index is in the event store's database: capture talks to PostgreSQL.
+    database = environment(services["capture"])["DETEKTOR_DATABASE_URL"]
+    assert database == environment(services["tracking"])["DETEKTOR_DATABASE_URL"]
+    assert services["capture"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # The image creates the mount point owned by the service's user, so a fresh named volume
+    # is writable by uid 10001.
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"install -d -o detektor -g detektor -m 0750 [^\n]*" + target, dockerfile)
+
+
 def test_redis_keeps_the_streams(services: dict[str, Any]) -> None:
     command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in command
@@ -678,6 +701,7 @@ def test_each_service_gets_valid_detektor_settings(
     if name == "tracking":
         assert settings.database_url.get_secret_value().startswith("postgresql://")
         assert settings.jaeger_ui_url
+        assert settings.alertmanager_url == "http://alertmanager:9093"
 
 
 def test_dashboards_are_valid_json_with_unique_uids_and_provisioned_datasources() -> None:

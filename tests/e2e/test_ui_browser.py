@@ -1,19 +1,19 @@
 """The web UI in a real headless Chromium (Debian's, driven by Playwright), against the
 tracking service run as a process over SQLite, with events posted to its API, snapshots
-written where `serve objects` writes them, and real recorded segments in its index.
+written where `serve objects` writes them, real recorded segments in its index, and a real
+Alertmanager with an alert firing.
 
 Every page loads with no console error and no CSP violation, at desktop and phone widths
-(the screenshots in docs/ui.md are written here); the review page shows an object and a new
-one appears without a reload; the object's clip plays; the frame explorer says why a static
-frame was skipped and shows a person frame's detection; login is required with a token,
-and a wrong token is refused.
-"""
+(the screenshots in docs/ui.md are written here), the System page with the firing alert;
+the review page shows an object and a new one appears without a reload; the object's clip
+plays; the frame explorer says why a static frame was skipped and shows a person frame's
+detection; login is required with a token, and a wrong token is refused."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from skimage import data as samples
 from detektor.adapters.stores import open_recording_index
 from detektor.services.objects.snapshot_upkeep import snapshot_store
 from detektor.settings import Settings
+from support.alertmanager import Alertmanager, post_alerts, quiet_config
 from support.browser import DESKTOP, PHONE, chromium, clean_page, screenshot, watched_page
 from support.process import ServiceProcess
 from support.recordings import make_video, record_segments
@@ -99,19 +100,43 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServiceP
         "DETEKTOR_RECORDINGS__ROOT": str(recordings),
         "DETEKTOR_LINK_SECRET": "a-browser-test-link-secret-long-enough",
     }
-    with ServiceProcess("tracking", tmp, env) as proc:
-        scene = Scene()
-        at = recent()
-        scene.skipped, skip_events = skipped_frame(CAMERA, at, 1)
-        scene.person, person_events = person_frame(CAMERA, at + timedelta(seconds=1), 2)
-        scene.object_id, object_events = person_life(CAMERA, at)
-        scene.clip_object, clip_events = person_life(
-            CAMERA, footage_start + timedelta(seconds=1), track_id=2
-        )
-        _post(proc.url, skip_events + person_events + object_events + clip_events)
-        scene.data_dir = tmp / "data"  # ServiceProcess's DETEKTOR_DATA_DIR
-        _pictures(scene.data_dir, [scene.object_id, scene.clip_object])
-        yield proc, scene
+    with Alertmanager(tmp, quiet_config()) as alertmanager:
+        _firing(alertmanager.url)
+        env["DETEKTOR_ALERTMANAGER_URL"] = alertmanager.url
+        with ServiceProcess("tracking", tmp, env) as proc:
+            yield proc, _scene(proc, tmp, footage_start)
+
+
+def _firing(url: str) -> None:
+    """An alert firing in Alertmanager, for the System page."""
+    now = datetime.now(UTC)
+    post_alerts(
+        url,
+        [
+            {
+                "labels": {"alertname": "DetektorCameraDown", "severity": "critical"},
+                "annotations": {"summary": "camera porch sends no frames"},
+                "startsAt": (now - timedelta(minutes=4)).isoformat(),
+                "endsAt": (now + timedelta(hours=1)).isoformat(),
+            }
+        ],
+    )
+
+
+def _scene(proc: ServiceProcess, tmp: Path, footage_start: datetime) -> Scene:
+    """The scene the tests look for, posted to the running service."""
+    scene = Scene()
+    at = recent()
+    scene.skipped, skip_events = skipped_frame(CAMERA, at, 1)
+    scene.person, person_events = person_frame(CAMERA, at + timedelta(seconds=1), 2)
+    scene.object_id, object_events = person_life(CAMERA, at)
+    scene.clip_object, clip_events = person_life(
+        CAMERA, footage_start + timedelta(seconds=1), track_id=2
+    )
+    _post(proc.url, skip_events + person_events + object_events + clip_events)
+    scene.data_dir = tmp / "data"  # ServiceProcess's DETEKTOR_DATA_DIR
+    _pictures(scene.data_dir, [scene.object_id, scene.clip_object])
+    return scene
 
 
 PAGES = [
@@ -140,6 +165,8 @@ def test_every_page_loads_clean_at_desktop_and_phone_widths(
             assert reply.status == 200
             watched.page.wait_for_load_state("networkidle")
             assert watched.page.evaluate("typeof htmx") == "object"  # the vendored script ran
+            if name == "system":  # the alert firing in the real Alertmanager
+                expect(watched.page.locator('[data-alert="DetektorCameraDown"]')).to_be_visible()
             screenshot(watched.page, f"{name}-{width}")
             assert watched.problems() == [], (name, width)
 

@@ -3,7 +3,6 @@ device metrics, and every way a model can be unusable."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -13,23 +12,15 @@ import cv2
 import pytest
 from pydantic import SecretStr
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
 from detektor.detection import onnx_backend
 from detektor.detection.config import ModelConfig
 from detektor.detection.onnx_backend import ModelError, OnnxDetector
 from detektor.domain.events import EventType
 from detektor.domain.frames import FrameId
 from detektor.domain.messages import FrameMessage
-from detektor.kit.health import Liveness
-from detektor.kit.metrics import Metrics
-from detektor.pipeline.metrics import PipelineMetrics
-from detektor.pipeline.processor import ProcessorRunner
-from detektor.pipeline.settings import ProcessorSettings
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
-from detektor.services.detector.processor import build_processor
-from detektor.services.detector.settings import DetectorSettings
+from support.detector_run import run_detector
 
 
 def scene_messages(scene: str, camera: str, count: int) -> list[FrameMessage]:
@@ -52,37 +43,6 @@ def scene_messages(scene: str, camera: str, count: int) -> list[FrameMessage]:
     return out
 
 
-def run_detector(
-    messages: list[FrameMessage], cameras: list[CameraSettings]
-) -> tuple[MemoryEventSink, Metrics]:
-    metrics = Metrics("unit", "0")
-    processor, device = build_processor(DetectorSettings(), cameras, metrics)
-    assert device is not None
-    bus, sink = MemoryFrameBus(), MemoryEventSink()
-    runner = ProcessorRunner(
-        processor,
-        bus,
-        sink,
-        PipelineMetrics(metrics),
-        ProcessorSettings(batch_size=4, max_wait_ms=20, consumer="t", max_frame_age_ms=0),
-        Liveness(),
-    )
-
-    async def scenario() -> None:
-        for m in messages:
-            await bus.publish(m)
-        task = asyncio.create_task(runner.run())
-        for _ in range(600):
-            if sum(e.type is EventType.COMPLETED for e in sink.events) == len(messages):
-                break
-            await asyncio.sleep(0.05)
-        runner.stop()
-        await task
-
-    asyncio.run(scenario())
-    return sink, metrics
-
-
 def camera(name: str, **extra: object) -> CameraSettings:
     return CameraSettings(name=name, source=SecretStr("synthetic://"), **extra)  # type: ignore[arg-type]
 
@@ -101,7 +61,9 @@ def test_a_person_in_the_synthetic_scene_is_detected_and_an_empty_scene_gives_no
     for m in empty:
         assert processed[m.frame_id].data["detections"] == ()
     text = metrics.expose(None)[0].decode()
-    assert 'detektor_inference_duration_seconds_count{device="cpu",model="nanodet-g-416"}' in text
+    # detector.precision auto runs the INT8 model on the CPU (ADR 29)
+    count = 'detektor_inference_duration_seconds_count{device="cpu",model="nanodet-g-416-int8"}'
+    assert count in text
     assert 'provider="CPUExecutionProvider"' in text
     assert "detektor_gpu_utilization_ratio" not in text  # absent without a GPU, not zero
 
@@ -133,12 +95,12 @@ def test_a_bundled_model_that_fails_its_checksum_is_refused(
     data[-1] ^= 0xFF
     copy.write_bytes(bytes(data))
     shutil.copy(bundled.with_name(bundled.name + ".sha256"), tmp_path)
-    monkeypatch.setattr(onnx_backend, "bundled_model", lambda: copy)
+    monkeypatch.setattr(onnx_backend, "bundled_model", lambda precision: copy)
     with pytest.raises(ModelError, match="sha256"):
-        OnnxDetector(ModelConfig())
+        OnnxDetector(ModelConfig(precision="fp32"))
     (tmp_path / (bundled.name + ".sha256")).unlink()
     with pytest.raises(ModelError, match="checksum"):
-        OnnxDetector(ModelConfig())
+        OnnxDetector(ModelConfig(precision="fp32"))
 
 
 def test_outputs_that_do_not_fit_the_format_are_refused() -> None:

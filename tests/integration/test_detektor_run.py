@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from support.embedded_run import start_run, wait_for_frames
 from support.services import free_port
 
 
 def test_run_serves_the_api_and_prints_progress_and_a_summary(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detektor.cli", "run", "--duration", "12", "--port", str(port)],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DETEKTOR_LOG__FORMAT": "json",
-            "HOME": str(tmp_path),
-            # The code under test, when it is not the installed one (a worktree's src).
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_run(
+        tmp_path, port, "--duration", "12", stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        frames: list[dict[str, object]] = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not frames:
-            time.sleep(0.5)
-            try:
-                frames = httpx.get(f"http://127.0.0.1:{port}/v1/frames", timeout=2).json()["frames"]
-            except httpx.HTTPError:
-                continue
+        frames = wait_for_frames(port, 10)
         assert frames, "the API showed no frame while running"
         assert frames[0]["camera"] == "synthetic"
         objects = httpx.get(f"http://127.0.0.1:{port}/v1/objects", timeout=2)  # served here too

@@ -8,13 +8,12 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from detektor.services.tracking.service import build
 from detektor.settings import Settings
-from support.postgres import ADMIN_URL, temporary_database
+from support.postgres import admin, temporary_database
 from support.tracking_app import TEST_LINK_SECRET, captured, error_of
 from support.waiting import wait_for
 
@@ -42,11 +41,6 @@ def assert_unavailable(reply: object, name: str) -> str:
 def postgres_db() -> Iterator[tuple[str, str]]:
     with temporary_database("detektor_down") as url:
         yield url, url.rsplit("/", 1)[1]
-
-
-def admin(sql: str, *params: object) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql, params)  # type: ignore[arg-type]
 
 
 def test_postgresql_connections_terminated_answer_503_then_recover(

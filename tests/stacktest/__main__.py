@@ -127,6 +127,13 @@ def run(stack: Stack, audit: ledger.Audit, args: argparse.Namespace, findings: F
             healthy["exit_code"] == 0 and check_named(healthy, "Traces")["status"] == "PASS",
             f"verdict {healthy['verdict']}; Traces: {check_named(healthy, 'Traces')['summary']}",
         )
+        recorded = check_named(healthy, "Recordings")
+        findings.check(
+            "the video and rtsp cameras are recorded onto the recordings volume",
+            recorded["status"] == "PASS"
+            and {line.split(":")[0] for line in recorded["evidence"]} >= {"video", "rtsp"},
+            f"Recordings: {recorded['summary']}",
+        )
     chaos.chaos(stack, findings)
     chaos.crash_loop(stack, "detector", findings)
     with step("verify --docker on the crash-looping stack"):

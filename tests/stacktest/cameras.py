@@ -16,6 +16,7 @@ from support.rtsp import RtspServer
 
 CAMERAS = ("canary", "video", "rtsp")
 CLIP_S, CLIP_FPS = 20, 10
+RECORD = {"mode": "continuous", "segment_s": 10}  # the synthetic canary cannot be recorded
 
 
 def write_clip(path: Path) -> None:
@@ -41,11 +42,18 @@ def write_cameras(workdir: Path, rtsp_port: int) -> Path:
     cameras = {
         "cameras": [
             {"name": "canary", "source": "synthetic://?fps=10&size=640x480", "detect_fps": 5},
-            {"name": "video", "source": "/media/walk.mp4", "loop": True, "detect_fps": 2},
+            {
+                "name": "video",
+                "source": "/media/walk.mp4",
+                "loop": True,
+                "detect_fps": 2,
+                "record": RECORD,
+            },
             {
                 "name": "rtsp",
                 "source": f"rtsp://host.docker.internal:{rtsp_port}/test",
                 "detect_fps": 2,
+                "record": RECORD,
             },
         ]
     }

@@ -83,6 +83,17 @@ class Alertmanager:
         return alerts
 
 
+def quiet_config() -> dict[str, Any]:
+    """A configuration that notifies nobody: for tests that only read the alerts back."""
+    return {"route": {"receiver": "nobody", "group_wait": "1h"}, "receivers": [{"name": "nobody"}]}
+
+
+def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
+    """Fire ``alerts`` (API v2 postable alerts) as Prometheus would."""
+    reply = httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5)
+    reply.raise_for_status()
+
+
 class WebhookReceiver:
     """Collects the JSON notifications Alertmanager posts to ``url``."""
 

@@ -12,7 +12,9 @@ from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
 
 
-def memory_camera_worker(camera: CameraSettings) -> tuple[CameraWorker, Metrics, Liveness]:
+def memory_camera_worker(
+    camera: CameraSettings, *, send_images: bool = False
+) -> tuple[CameraWorker, Metrics, Liveness]:
     """The worker, its metrics registry and its liveness, on a memory bus and event sink."""
     metrics = Metrics("capture", "test")
     liveness = Liveness()
@@ -23,5 +25,6 @@ def memory_camera_worker(camera: CameraSettings) -> tuple[CameraWorker, Metrics,
         CaptureMetrics(metrics),
         PipelineMetrics(metrics),
         liveness,
+        send_images=send_images,
     )
     return worker, metrics, liveness

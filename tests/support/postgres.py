@@ -31,3 +31,12 @@ def temporary_database(prefix: str = "detektor_test", encoding: str = "") -> Ite
             yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def admin(sql: str, *params: object) -> None:
+    """Run one statement as the server's superuser (outside any test database), as the
+    outage tests do to refuse and cut a database's connections."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql, params)

@@ -23,7 +23,7 @@ from av.video.stream import VideoStream
 from detektor.domain.recordings import Segment
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.sources import open_source
-from detektor.services.capture.synthetic import SceneSpec, SyntheticScene
+from detektor.services.capture.synthetic import Scene, SceneSpec, SyntheticScene
 from support.services import require_binary
 
 
@@ -38,10 +38,12 @@ def make_video(
     codec: str = "libx264",
     audio_codec: str = "aac",
     container: str = "mp4",
+    scene: Scene = "person",
 ) -> int:
-    """Write the clip; the number of video frames in it."""
+    """Write the clip (of the synthetic ``scene``); the number of video frames in it."""
     width, height = size
-    scene = SyntheticScene(SceneSpec(fps=fps, width=width, height=height, seed=4))
+    spec = SceneSpec(fps=fps, width=width, height=height, scene=scene, seed=4)
+    renderer = SyntheticScene(spec)
     frames = round(seconds * fps)
     with av.open(str(path), "w", format=container) as out:
         video = cast(VideoStream, out.add_stream(codec, rate=Fraction(fps)))
@@ -57,7 +59,7 @@ def make_video(
         planar = audio_codec == "aac"  # the others here take interleaved 16-bit samples
         samples = 0
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(scene.render(i), format="bgr24")
+            frame = av.VideoFrame.from_ndarray(renderer.render(i), format="bgr24")
             frame.pts = i
             out.mux(video.encode(frame))
             while sound is not None and samples < (i + 1) * 48_000 // fps:

@@ -102,7 +102,7 @@ def test_unreachable_backends_fail_with_their_url_quickly(tmp_path: Path) -> Non
     started = time.monotonic()
     results = run_checks(options)
     assert time.monotonic() - started < 10
-    assert [r.status for r in results] == [Status.FAIL] * 7
+    assert [r.status for r in results] == [Status.FAIL] * 8
     for result in results:
         where = "no.sock" if result.name == "Restarts" else dead
         assert any(where in line for line in result.evidence), result
@@ -119,10 +119,10 @@ def test_the_command_writes_the_report_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_skip_reports_skip_and_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
-    skip_all = "services,gpu,traces,metrics,restarts,pipeline,alerts"
+    skip_all = "services,gpu,traces,metrics,restarts,pipeline,recordings,alerts"
     assert main(["verify", "--skip", skip_all]) == 3
     out = capsys.readouterr().out
-    assert out.count("| SKIP |") == 7
+    assert out.count("| SKIP |") == 8
     assert "INCONCLUSIVE: every check was skipped" in out
     assert main(["verify", "--skip", "gpu,nonsense"]) == 2
     assert "nonsense" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from detektor.adapters.redis_streams import DETECTIONS_STREAM_MAXLEN
 from detektor.domain.frames import FrameId
-from detektor.pipeline.decoding import Frame
+from detektor.pipeline.decoding import Frame, jpeg_of
 from detektor.pipeline.processing import Result
 
 
@@ -54,9 +54,10 @@ class RedisDetectionStream:
             }
             if msg.traceparent:
                 fields["traceparent"] = msg.traceparent
-            if self.pictures_ms > 0 and msg.jpeg:
+            picture = jpeg_of(msg) if self.pictures_ms > 0 else b""
+            if picture:
                 # Before the entry, in the same round trip: a reader of the entry finds it.
-                pipe.set(picture_key(self.stream, msg.frame_id), msg.jpeg, px=self.pictures_ms)
+                pipe.set(picture_key(self.stream, msg.frame_id), picture, px=self.pictures_ms)
                 fields["picture"] = "1"
             pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
         await pipe.execute()

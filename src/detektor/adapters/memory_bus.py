@@ -12,6 +12,10 @@ own pending entries counts as a delivery, claiming takes entries idle for at lea
 ``min_idle_ms``, and acknowledged entries are deleted, so the stream's length is the backlog.
 It is meant for one event loop; nothing here is thread-safe.
 
+A message that carries its decoded image (``FrameMessage.image``, issue 16) is kept as it is,
+beside its header fields, and delivered as that same message: in one process the frame never
+goes through a JPEG. Entries published as fields are parsed as Redis' are.
+
 The wire-to-Delivery rule and the dead-letter fields are defined here, once, and the Redis
 adapter imports them, so both twins judge entries identically.
 """
@@ -92,6 +96,7 @@ class MemoryFrameBus:
         self.dead: list[tuple[Delivery, str]] = []
         self._poisoned: list[tuple[Delivery, str]] = []
         self._entries: dict[EntryId, dict[bytes, bytes]] = {}  # insertion order == id order
+        self._images: dict[EntryId, FrameMessage] = {}  # entries that carry a decoded image
         self._pel: dict[EntryId, _Pending] = {}
         # Undelivered entries per camera, oldest first; the dict's order is the round-robin
         # turn: a camera served goes to the back.
@@ -104,7 +109,12 @@ class MemoryFrameBus:
         return poisoned
 
     async def publish(self, message: FrameMessage) -> Published:
-        return await self.publish_fields(message.to_fields())
+        if message.image is None:
+            return await self.publish_fields(message.to_fields())
+        published = await self.publish_fields(message.header_fields())
+        if published.entry_id is not None:
+            self._images[_parse(published.entry_id)] = message
+        return published
 
     async def publish_fields(self, fields: Mapping[bytes, bytes]) -> Published:
         """Add a raw entry under the cap rule (tests use it to inject malformed entries)."""
@@ -114,6 +124,7 @@ class MemoryFrameBus:
             if victim is None:  # everything is being processed: refuse the newcomer
                 return Published(None, parse_dropped(dropped))
             dropped.append(self._entries.pop(victim).get(b"frame_id", b""))
+            self._images.pop(victim, None)
         entry_id = self._next_id()
         self._entries[entry_id] = dict(fields)
         self._waiting.setdefault(fields.get(b"camera", b""), deque()).append(entry_id)
@@ -155,6 +166,7 @@ class MemoryFrameBus:
             entry_id = _parse(text)
             self._pel.pop(entry_id, None)
             self._entries.pop(entry_id, None)
+            self._images.pop(entry_id, None)
 
     async def dead_letter(self, delivery: Delivery, reason: str) -> None:
         self.dead.append((delivery, reason))
@@ -209,15 +221,25 @@ class MemoryFrameBus:
             known = self._pel.get(entry_id)
             count = known.count + 1 if known else 1
             self._pel[entry_id] = _Pending(consumer, now, count)
-            delivery = to_delivery(_text(entry_id), dict(fields), count)
+            delivery = self._delivery(entry_id, fields, count)
             if count > self.max_deliveries:
                 self.dead.append((delivery, poison_reason(count)))
                 self._poisoned.append((delivery, poison_reason(count)))
                 self._pel.pop(entry_id)
                 self._entries.pop(entry_id)
+                self._images.pop(entry_id, None)
                 continue
             out.append(delivery)
         return out
+
+    def _delivery(self, entry_id: EntryId, fields: dict[bytes, bytes], count: int) -> Delivery:
+        message = self._images.get(entry_id)
+        if message is None:
+            return to_delivery(_text(entry_id), dict(fields), count)
+        # Built in this process from typed values: there is no wire form to parse.
+        return Delivery(
+            _text(entry_id), message, dict(fields), count, frame_id=str(message.frame_id)
+        )
 
     def _next_id(self) -> EntryId:
         ms = int(time.time() * 1000)

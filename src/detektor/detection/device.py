@@ -25,6 +25,10 @@ class DeviceInfo:
     kind: str  # cuda | cpu
     name: str
     memory_bytes: int | None
+    model: str | None = None
+    """the model's file name without .onnx, e.g. nanodet-g-416-int8"""
+    precision: str | None = None
+    """fp32 or int8 for a bundled model; None for a model of one's own"""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -32,7 +36,14 @@ class DeviceInfo:
             "kind": self.kind,
             "name": self.name,
             "memory_bytes": self.memory_bytes,
+            "model": self.model,
+            "precision": self.precision,
         }
+
+    def summary(self) -> str:
+        """One line for /info: ``cpu: AMD EPYC (2 cores), nanodet-g-416-int8``."""
+        line = f"{self.kind}: {self.name}"
+        return f"{line}, {self.model}" if self.model else line
 
 
 def describe_device(provider: str) -> DeviceInfo:

@@ -1,6 +1,8 @@
 """The ``onnx`` detector backend: ONNX Runtime on CUDA when it can, on the CPU when it cannot.
 
-At start it checks the model (the bundled one against its sha256), opens the session on the
+At start it picks the model (``detector.precision``: the bundled FP32 NanoDet or its INT8
+version, made by ``scripts/quantize_model.py``; ``auto`` takes INT8 on the CPU and FP32 on
+CUDA, ADR 29), checks it (a bundled one against its sha256), opens the session on the
 requested device (``ort_session``: ``auto`` prefers CUDA and warns when it falls back to the
 CPU; ``cuda`` refuses to start unless the session took CUDA), reads the input's type and
 fixed shape from the model (``model_input``) and checks that the model's outputs fit the
@@ -14,6 +16,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -21,25 +24,35 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from detektor.detection import nanodet, yolo
-from detektor.detection.config import ModelConfig
+from detektor.detection import nanodet, ort_session, yolo
+from detektor.detection.config import Device, ModelConfig, Precision, precision_error
 from detektor.detection.device import DeviceInfo, describe_device
 from detektor.detection.labels import COCO_LABELS
 from detektor.detection.letterbox import canvas_size
 from detektor.detection.model_input import InputSpec, read_input
 from detektor.detection.nms import RawDetection
-from detektor.detection.ort_session import DeviceError, open_session
+from detektor.detection.ort_session import CUDA, DeviceError, open_session
 
 log = logging.getLogger(__name__)
 BUNDLED = "nanodet-g-416.onnx"
+BUNDLED_FILES = {"fp32": BUNDLED, "int8": "nanodet-g-416-int8.onnx"}
 
 
 class ModelError(Exception):
     """The model cannot be used; the message says which file and why."""
 
 
-def bundled_model() -> Path:
-    return Path(str(files("detektor.models").joinpath(BUNDLED)))
+def bundled_model(precision: str = "fp32") -> Path:
+    return Path(str(files("detektor.models").joinpath(BUNDLED_FILES[precision])))
+
+
+def bundled_precision(precision: Precision, device: Device) -> str:
+    """fp32 or int8: ``auto`` is INT8 unless the session may get CUDA (INT8 was measured on
+    the CPU only, ADR 29). A CUDA provider that then fails to start leaves FP32 on the CPU,
+    with the fallback warning ``ort_session`` logs."""
+    if precision != "auto":
+        return precision
+    return "fp32" if device != "cpu" and CUDA in ort_session.available_providers() else "int8"
 
 
 def verify_sha256(path: Path, expected: str) -> None:
@@ -55,11 +68,17 @@ class OnnxDetector:
     def __init__(self, settings: ModelConfig) -> None:
         self.settings = settings
         self.format = settings.format
-        path = settings.model or bundled_model()
+        contradiction = precision_error(settings.model, settings.precision)
+        if contradiction:
+            raise ModelError(contradiction)
+        self.precision = (
+            None if settings.model else bundled_precision(settings.precision, settings.device)
+        )
+        path = settings.model or bundled_model(self.precision or "fp32")
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         if settings.model is None:
-            sha_file = path.with_name(BUNDLED + ".sha256")
+            sha_file = path.with_name(path.name + ".sha256")
             if not sha_file.is_file():
                 raise ModelError(f"the bundled model's checksum {sha_file} is missing")
             verify_sha256(path, sha_file.read_text().split()[0])
@@ -72,7 +91,9 @@ class OnnxDetector:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(f"cannot load model {path}: {exc}") from None
         self.provider = self.session.get_providers()[0]
-        self.device: DeviceInfo = describe_device(self.provider)
+        self.device: DeviceInfo = replace(
+            describe_device(self.provider), model=self.name, precision=self.precision
+        )
         self.input: InputSpec = self._input()
         self.size = self.input.size
         self.labels = self._labels()

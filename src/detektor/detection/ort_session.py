@@ -83,6 +83,12 @@ def open_session(
     providers = choose_providers(device)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Chosen by measurement (ADR 31, bench/inprocess.py): one operator at a time (the
+    # parallel executor cost twice the CPU), and pool threads that sleep between operators
+    # rather than spin, which took a quarter off the CPU per frame on two cores for the same
+    # or a better wall time, CPU that capture and the rest of the pipeline need.
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # warnings (2) when a GPU is wanted: a CUDA fallback is logged there; CPU: errors only
     options.log_severity_level = 3 if device == "cpu" else 2
     messages: list[str] = []

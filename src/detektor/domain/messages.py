@@ -6,12 +6,18 @@ bytes themselves (ADR 8: inline payloads, no side store). The wire form is a fla
 of bytes, as Redis stream entries are; parsing rejects anything malformed or out of range
 (capture time, size, pts) with the field named, so a bad entry is dead-lettered with a reason
 instead of crashing a consumer.
+
+In one process (``detektor run``, the in-memory bus) a message may carry the decoded frame
+itself, ``image``, with no JPEG at all (issue 16): the processor uses the array as it is, and
+whatever needs a JPEG (the detections stream's pictures) encodes one when it needs it. Such a
+message has no wire form: ``to_fields`` refuses it, so it can never reach Redis, and the wire
+contract is unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from detektor.domain.errors import ValidationError
@@ -33,6 +39,9 @@ class FrameMessage:
     height: int
     jpeg: bytes
     traceparent: str | None = None
+    # The decoded frame (a BGR numpy array, height x width x 3), opaque to the pure domain;
+    # only on the in-memory bus, where ``jpeg`` is then empty. The processor checks it.
+    image: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def camera(self) -> str:
@@ -43,6 +52,12 @@ class FrameMessage:
         return datetime.fromtimestamp(self.captured_ms / 1000, UTC)
 
     def to_fields(self) -> dict[bytes, bytes]:
+        if not self.jpeg and self.image is not None:
+            raise ValueError(f"frame {self.frame_id} carries an image, not a JPEG: no wire form")
+        return {**self.header_fields(), b"jpeg": self.jpeg}
+
+    def header_fields(self) -> dict[bytes, bytes]:
+        """Every field but the payload: what the in-memory bus keeps beside an image."""
         fields = {
             b"frame_id": str(self.frame_id).encode(),
             b"camera": self.camera.encode(),
@@ -50,7 +65,6 @@ class FrameMessage:
             b"pts": b"" if self.pts is None else str(self.pts).encode(),
             b"width": str(self.width).encode(),
             b"height": str(self.height).encode(),
-            b"jpeg": self.jpeg,
         }
         if self.traceparent:
             fields[b"traceparent"] = self.traceparent.encode()

@@ -40,6 +40,7 @@ from detektor.services.notifier.embedded import EmbeddedNotifier
 from detektor.services.objects.metrics import ObjectMetrics
 from detektor.services.objects.snapshot_upkeep import SWEEP, snapshot_store, sweep_snapshots
 from detektor.services.objects.stage import ObjectsStage
+from detektor.services.recordings.recording import Recording
 from detektor.services.recordings.serving import open_recordings
 from detektor.services.tracking.api import router as tracking_router
 from detektor.services.tracking.ingest import Ingestor
@@ -68,6 +69,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
     capture_metrics = CaptureMetrics(kit.metrics)
     tracking_metrics = TrackingMetrics(kit.metrics)
     object_metrics = ObjectMetrics(kit.metrics)
+    recording = Recording(settings, cameras, kit)
     processor, device = load_processor(settings, kit, cameras)
     url = database_url(settings)
     signer = LinkSigner(load_link_secret(settings))  # a bad key is a ConfigError at start
@@ -113,12 +115,22 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
         if notifier is not None:
             sink = notifier.observe(sink)
         publish = _publisher(objects, notifier)
+        await recording.prepare(recordings.index, store)
         workers = [
             CameraWorker(
-                cam, bus, sink, capture_metrics, pipeline, kit.liveness, realtime_files=True
+                cam,
+                bus,
+                sink,
+                capture_metrics,
+                pipeline,
+                kit.liveness,
+                realtime_files=True,
+                recorder=recording.recorder(cam.name),
+                send_images=True,  # the bus is in memory: frames travel decoded (issue 16)
             )
             for cam in cameras
         ]
+        recording.start()
         runner = ProcessorRunner(
             processor,
             bus,
@@ -166,6 +178,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
             for w in workers:
                 w.stop()
             await join(camera_tasks, settings.shutdown_timeout_s)
+            await recording.stop(settings.shutdown_timeout_s)
             await _drain(bus, settings.shutdown_timeout_s)
             runner.stop()
             await join([processor_task], settings.shutdown_timeout_s)

@@ -3,6 +3,10 @@
 A JPEG's size is read from its frame header (SOF marker) before it is decoded, so that a few
 bytes claiming 60000 x 60000 pixels are refused without allocating gigabytes: over
 ``max_pixels``, or not the size the entry states, the entry is dead-lettered with the reason.
+
+A message from the in-memory bus may carry its decoded image instead (issue 16): it is used as
+it is, with no JPEG round trip, after the same size check. ``jpeg_of`` encodes a JPEG for such
+a frame when something needs one after all.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
 @dataclass(frozen=True, slots=True)
 class Frame:
     message: FrameMessage
-    image: Image  # BGR, decoded from the message's JPEG
+    image: Image  # BGR: decoded from the message's JPEG, or the message's own image
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -79,6 +83,8 @@ def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | No
         return None, f"malformed entry: {delivery.error}"
     if msg.traceparent is not None and span_context_of({"traceparent": msg.traceparent}) is None:
         return None, f"malformed traceparent {msg.traceparent[:80]!r}"
+    if msg.image is not None:
+        return _carried(msg)
     size = jpeg_size(msg.jpeg)
     if size is not None and size != (msg.width, msg.height):
         return None, f"JPEG is {size[0]}x{size[1]} but the entry says {msg.width}x{msg.height}"
@@ -90,6 +96,19 @@ def _decode(delivery: Delivery, max_pixels: int) -> tuple[Frame | None, str | No
             f"JPEG is {image.shape[1]}x{image.shape[0]} but the entry says {msg.width}x{msg.height}"
         )
     return Frame(msg, image), None
+
+
+def _carried(msg: FrameMessage) -> tuple[Frame | None, str | None]:
+    """The frame from the image an in-memory message carries, if it is the stated size."""
+    image = msg.image
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        return (
+            None,
+            f"image is a {type(image).__name__} of {getattr(image, 'dtype', '?')}, not uint8",
+        )
+    if image.shape != (msg.height, msg.width, 3):
+        return None, f"image is {image.shape} but the entry says {msg.width}x{msg.height}"
+    return Frame(msg, cast(Image, image)), None
 
 
 def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> Image | str:
@@ -110,6 +129,15 @@ def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> Image | str:
     if decoded is None:
         return f"undecodable JPEG ({len(data)} bytes)"
     return cast(Image, decoded)
+
+
+def jpeg_of(msg: FrameMessage, quality: int = 85) -> bytes:
+    """The message's JPEG, encoded from its image when it travelled without one (the
+    in-memory bus); empty when it has neither or the encoder fails."""
+    if msg.jpeg or not isinstance(msg.image, np.ndarray):
+        return msg.jpeg
+    ok, buf = cv2.imencode(".jpg", msg.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return buf.tobytes() if ok else b""
 
 
 def raw_frame_id(delivery: Delivery) -> FrameId | None:

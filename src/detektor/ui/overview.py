@@ -1,6 +1,5 @@
-"""The Cameras page (each camera's latest frame, state and today's objects, refreshed by
-htmx) and the System page (this process's health, readiness, accounting per camera and
-recording disk use)."""
+"""The Cameras page: each camera's latest frame, state (up, fps, reconnects where the camera
+runs in this process) and today's objects, refreshed by htmx."""
 
 from __future__ import annotations
 
@@ -8,13 +7,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from detektor.kit.access import PAGE_ROUTE
 from detektor.kit.app import ServiceKit
 from detektor.ui import queries
+from detektor.ui.capture_state import CaptureState, capture_states
 from detektor.ui.queries import Refused
 from detektor.ui.rendering import render
 
@@ -27,9 +26,13 @@ RATE_WINDOW_S = 10
 TODAY_PAGE = 200
 
 
-async def camera_card(request: Request, camera: str, now: datetime) -> dict[str, Any]:
-    """One camera's state: up or down by its newest frame, fps over the last ten seconds,
-    and today's objects by label (from the first page of the object API)."""
+async def camera_card(
+    request: Request, camera: str, now: datetime, capture: CaptureState | None = None
+) -> dict[str, Any]:
+    """One camera's state: up or down, fps and reconnects from its capture worker when it
+    runs in this process, else up or down by its newest frame and fps over the last ten
+    seconds from the store; and today's objects by label (from the first page of the
+    object API)."""
     recent = await queries.frames(
         request, camera=camera, since=queries.stamp(now - timedelta(seconds=RATE_WINDOW_S))
     )
@@ -47,24 +50,34 @@ async def camera_card(request: Request, camera: str, now: datetime) -> dict[str,
         more = listed["next_cursor"] is not None
     return {
         "name": camera,
-        "up": last_at is not None and now - last_at <= UP_WITHIN,
+        "capture": capture,
+        "up": capture.up if capture else last_at is not None and now - last_at <= UP_WITHIN,
         "picture": await queries.has_latest(request, camera),
         "last_frame": last,
-        "fps": round(count / RATE_WINDOW_S, 1),
+        "fps": capture.fps if capture else round(count / RATE_WINDOW_S, 1),
         "labels": sorted(labels.items()),
         "more": TODAY_PAGE if more else None,
         "stamp": int(now.timestamp()),
     }
 
 
-async def _cards(request: Request) -> list[dict[str, Any]]:
+async def _grid(request: Request) -> dict[str, Any]:
+    """The grid's context: the cards, and whether capture runs in this process."""
     now = datetime.now(UTC)
-    return [await camera_card(request, c, now) for c in await queries.cameras(request)]
+    kit: ServiceKit | None = getattr(request.app.state, "kit", None)
+    states = capture_states(kit.metrics.registry if kit else None)
+    # A configured camera that has sent no frame yet is shown too (down, its reconnects).
+    names = sorted(set(await queries.cameras(request)) | set(states or {}))
+    cards = [
+        await camera_card(request, c, now, states.get(c) if states is not None else None)
+        for c in names
+    ]
+    return {"cards": cards, "in_process": states is not None}
 
 
 @router.get("/", openapi_extra=PAGE_ROUTE)
 async def cameras_page(request: Request) -> HTMLResponse:
-    return render(request, "cameras.html", page="cameras", cards=await _cards(request))
+    return render(request, "cameras.html", page="cameras", **await _grid(request))
 
 
 # A fragment: without access a 401, which htmx does not swap in (a redirect would
@@ -72,41 +85,4 @@ async def cameras_page(request: Request) -> HTMLResponse:
 @router.get("/ui/cameras/grid")
 async def cameras_grid(request: Request) -> HTMLResponse:
     """The grid alone, which the Cameras page swaps in every few seconds."""
-    return render(request, "cameras_grid.html", cards=await _cards(request))
-
-
-@router.get("/system", openapi_extra=PAGE_ROUTE)
-async def system_page(request: Request) -> HTMLResponse:
-    kit: ServiceKit | None = getattr(request.app.state, "kit", None)
-    service: dict[str, Any] = {}
-    if kit is not None:
-        checks = await kit.readiness.run()
-        service = {
-            "name": kit.name,
-            "version": kit.version,
-            "device": kit.device,
-            "uptime_s": round(kit.liveness.uptime_s()),
-            "problems": kit.liveness.problems(),
-            "checks": [
-                {"name": r.name, "ok": r.ok, "detail": r.detail, "ms": r.duration_ms}
-                for r in checks
-            ],
-        }
-    accounts = [await queries.accounting(request, c) for c in await queries.cameras(request)]
-    disk: list[dict[str, Any]] = []
-    recordings = getattr(request.app.state, "recordings", None)
-    if recordings is not None:
-        totals = await to_thread.run_sync(recordings.index.totals)
-        disk = [
-            {"camera": cam, "segments": t.segments, "mib": round(t.bytes / 2**20, 1)}
-            for cam, t in sorted(totals.items())
-        ]
-    return render(
-        request,
-        "system.html",
-        page="system",
-        service=service,
-        accounts=[a for a in accounts if not isinstance(a, Refused)],
-        disk=disk,
-        recording=recordings is not None,
-    )
+    return render(request, "cameras_grid.html", **await _grid(request))

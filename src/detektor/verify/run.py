@@ -12,6 +12,7 @@ from detektor.verify import checks
 from detektor.verify.http import guarded
 from detektor.verify.model import CheckResult, Status, VerifyOptions, parse_duration
 from detektor.verify.pipeline import pipeline
+from detektor.verify.recordings import recordings
 from detektor.verify.report import exit_code, to_json, to_markdown
 from detektor.verify.restarts import restarts
 from detektor.verify.traces import traces
@@ -26,6 +27,7 @@ CHECKS: dict[str, tuple[str, Check, str]] = {
     "metrics": ("Custom metrics", checks.custom_metrics, "curl -s {prometheus}/-/ready"),
     "restarts": ("Restarts", restarts, "docker compose -f deploy/compose.yml ps"),
     "pipeline": ("Pipeline", pipeline, "curl -s {tracking}/readyz"),
+    "recordings": ("Recordings", recordings, "curl -s {prometheus}/-/ready"),
     "alerts": ("Alerts", checks.alerts, "curl -s {prometheus}/api/v1/alerts"),
 }
 

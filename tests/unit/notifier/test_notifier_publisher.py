@@ -91,12 +91,12 @@ class Pictures:
 
 
 def make(
-    snapshots: Pictures | None = None, **notifier: Any
+    snapshots: Pictures | None = None, recorded: Any = (), **notifier: Any
 ) -> tuple[Notifier, RecordingLink, MemoryEventSink, Metrics]:
     from detektor.settings import Settings
 
     metrics = Metrics("t", "0")
-    settings = Settings(notifier=notifier)
+    settings = Settings(notifier=notifier, cameras=list(recorded))
     sink = MemoryEventSink()
     n = Notifier(
         settings,
@@ -176,6 +176,7 @@ def test_a_person_is_one_new_then_one_end_with_before_and_after() -> None:
             f"https://ha.example/api/v1/objects/{after['id']}/snapshot.jpg?sig=abc"
         )
         assert after["trace_id"] == TRACE_ID
+        assert (after["has_clip"], after["clip_url"]) == (False, None)  # not recorded
         assert end["before"] == after  # the after sent last time
         assert end["after"]["state"] == "ended"
         assert end["after"]["end_time"] > end["after"]["start_time"]
@@ -405,5 +406,20 @@ def test_a_retried_frame_sends_the_same_message_again_and_moves_no_state_twice()
         await n.handle(giraffe)
         reasons = [f["reason"] for f in sink.events[-1].to_dict()["data"]["filtered"]]
         assert reasons == ["duplicate"]
+
+    asyncio.run(scenario())
+
+
+def test_a_recorded_cameras_events_link_to_the_objects_clip() -> None:
+    async def scenario() -> None:
+        door = {"name": "front-door", "source": "rtsp://cam/1", "record": {"pre_s": 3}}
+        n, link, _, _ = make(Pictures(), recorded=[door], off_delay_s=0)
+        await play(n, live_scene(walker(frames=20) + [[] for _ in range(30)]))
+        new, end = events_on(link)
+        for body in (new, end):
+            assert body["after"]["has_clip"] is True
+            assert body["after"]["clip_url"] == (
+                f"https://ha.example/api/v1/objects/{new['after']['id']}/clip.mp4?sig=abc"
+            )
 
     asyncio.run(scenario())

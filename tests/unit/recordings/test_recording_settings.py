@@ -16,6 +16,7 @@ def test_defaults_build_the_domains_default_policy() -> None:
     assert settings.max_bytes is None
     assert settings.min_free_bytes > 0
     assert settings.default.policy() == RecordPolicy()
+    assert settings.sweep_interval_s == 60
 
 
 def test_a_camera_section_becomes_its_policy() -> None:
@@ -45,8 +46,32 @@ def test_malformed_camera_sections_are_refused(values: dict[str, object], field:
 
 @pytest.mark.parametrize(
     "values",
-    [{"min_free_bytes": -1}, {"max_bytes": 0}, {"max_bytes": "lots"}, {"floor": 1}],
+    [
+        {"min_free_bytes": -1},
+        {"max_bytes": 0},
+        {"max_bytes": "lots"},
+        {"floor": 1},
+        {"sweep_interval_s": 0},
+        {"sweep_interval_s": "hourly"},
+        {"sweep_interval_s": 1e9},
+    ],
 )
 def test_malformed_volume_settings_are_refused(values: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         RecordingsSettings.model_validate(values)
+
+
+def test_the_clip_of_a_camera_uses_its_own_record_section() -> None:
+    from detektor.services.recordings.serving import record_policy
+    from detektor.settings import Settings
+
+    settings = Settings(
+        cameras=[
+            {"name": "door", "source": "synthetic://", "record": {"pre_s": 9, "post_s": 3}},
+            {"name": "yard", "source": "synthetic://"},
+        ],
+        recordings={"default": {"pre_s": 2, "post_s": 1}},
+    )
+    policy = record_policy(settings)
+    assert (policy("door").pre_s, policy("door").post_s) == (9, 3)
+    assert (policy("yard").pre_s, policy("elsewhere").post_s) == (2, 1)

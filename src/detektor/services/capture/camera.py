@@ -3,7 +3,8 @@
 Decoding, sampling, the motion check and JPEG encoding run in a worker thread (they block
 and use the CPU); the event loop side builds the lifecycle events, opens the frame's
 ``create`` span, publishes to the bus and emits the events. A bounded hand-off queue applies
-back-pressure to decoding instead of growing memory.
+back-pressure to decoding instead of growing memory. With ``send_images`` (the in-memory bus
+of ``detektor run``, issue 16) no JPEG is made: the decoded frame itself goes on the bus.
 
 For each sampled frame: ``frame.captured``, then ``frame.skipped`` (``no_motion`` or
 ``masked``), ``frame.queued``, or ``frame.dropped`` (``bus_full``) when the bus refuses it.
@@ -40,7 +41,13 @@ from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
 from detektor.services.capture.sampler import Sampler
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.capture.sources import DecodedFrame, Source, SourceError, open_source
+from detektor.services.capture.sources import (
+    DecodedFrame,
+    PacketSink,
+    Source,
+    SourceError,
+    open_source,
+)
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("detektor.capture")
@@ -58,12 +65,16 @@ class CameraWorker:
         liveness: Liveness,
         *,
         realtime_files: bool = False,
+        recorder: PacketSink | None = None,
+        send_images: bool = False,
     ) -> None:
         self.camera = camera
+        self.recorder = recorder  # one per camera, for every connection
         self.name = camera.name
         self.bus, self.sink = bus, sink
         self.metrics, self.pipeline, self.liveness = metrics, pipeline, liveness
         self.realtime_files = realtime_files
+        self.send_images = send_images  # the bus is in this process: no JPEG round trip
         self.stopping = asyncio.Event()
         self._thread_stop = threading.Event()
         self.seq = 0
@@ -155,6 +166,7 @@ class CameraWorker:
             read_timeout_s=cam.stall_timeout_s,
             # A looped file is a camera that never ends: pace it like one.
             realtime=True if self.realtime_files or cam.loop else None,
+            recorder=self.recorder,
         )
 
     async def _stream(self, source: Source, backoff: Backoff) -> bool:
@@ -215,7 +227,7 @@ class CameraWorker:
         else:
             moving, reason = True, None
         jpeg = None
-        if moving:
+        if moving and not self.send_images:
             ok, buf = cv2.imencode(
                 ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.camera.jpeg_quality]
             )
@@ -229,6 +241,7 @@ class CameraWorker:
             moving,
             reason,
             jpeg,
+            image if moving and self.send_images else None,
         )
 
     async def _publish(self, item: Sampled) -> None:
@@ -249,7 +262,7 @@ class CameraWorker:
             )
             events: list[Envelope] = [captured]
             self.pipeline.outcome(name, "captured")
-            if not item.moving or item.jpeg is None:
+            if not item.ready:
                 reason = item.reason or "encode_failed"
                 events.append(lifecycle_event(EventType.SKIPPED, item.frame_id, {"reason": reason}))
                 self.pipeline.outcome(name, "skipped", reason)
@@ -262,8 +275,9 @@ class CameraWorker:
                     item.pts,
                     item.width,
                     item.height,
-                    item.jpeg,
+                    item.jpeg or b"",
                     fields.get("traceparent"),
+                    item.image,
                 )
                 try:
                     published = await self.bus.publish(message)

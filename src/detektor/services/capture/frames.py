@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
 
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
@@ -20,7 +23,13 @@ class Sampled:
     wall_ms: int
     moving: bool
     reason: str | None
-    jpeg: bytes | None  # encoded only when the frame moves on
+    jpeg: bytes | None  # encoded only when the frame moves on, and only for a wire bus
+    image: NDArray[np.uint8] | None = field(default=None, repr=False)  # instead, in memory
+
+    @property
+    def ready(self) -> bool:
+        """Moving, and with a payload to publish (the encoder did not fail)."""
+        return self.moving and (self.jpeg is not None or self.image is not None)
 
 
 def dropped_event(frame_id: FrameId, reason: str = "bus_full") -> Envelope:

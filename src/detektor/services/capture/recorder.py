@@ -18,6 +18,10 @@ refuses) never reaches the caller: the segment being written is deleted, the rec
 once, reports ``stalled`` through ``on_stall(True)``, drops packets and tries a new segment
 at a keyframe every ``retry_s``; the first segment that closes ends the stall
 (``on_stall(False)``). A single packet the muxer refuses is dropped.
+
+``paused`` (set by retention when the disk cannot take more, from any thread): the segment
+being written is closed and packets are dropped until it is cleared; recording then resumes
+at the next keyframe, after a ``stalled`` gap.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class Recorder:
         self._retry_at = 0.0
         self._closed = False
         self.stalled = False
+        self.paused = False
         self.segments = 0  # closed and kept
         self.failures = 0  # segments abandoned on a write error
         self._dropped = 0
@@ -147,6 +152,11 @@ class Recorder:
     def packet(self, packet: av.Packet[Any]) -> None:
         with self._lock:
             if packet.size == 0 or not self._tracks:  # the demuxer's end-of-stream flush
+                return
+            if self.paused:
+                if self._seg is not None:
+                    self._finish()
+                    self._gap = "stalled"
                 return
             track = self._tracks.get(packet.stream.index)
             if track is None:

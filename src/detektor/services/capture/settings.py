@@ -63,8 +63,7 @@ class CameraSettings(BaseModel):
     )
     record: RecordSettings | None = Field(
         default=None,
-        description="recording without re-encoding; unset: not recorded (nothing reads this "
-        "yet: docs/recordings.md)",
+        description="recording without re-encoding; unset: not recorded (docs/recordings.md)",
     )
 
     @field_validator("source")

@@ -134,5 +134,5 @@ def load_processor(
         took = processor.backend.warm_up(batch)
         log.info("detector warmed up with a batch of %d in %.2f s", batch, took)
     if device is not None:
-        kit.device = f"{device.kind}: {device.name}"
+        kit.device = device.summary()
     return processor, device

@@ -31,7 +31,7 @@ from detektor.domain.object_events import ChangeKind, ObjectEvent, ObjectEventTy
 from detektor.kit.tracecontext import extract_context, inject_fields
 from detektor.pipeline.events import lifecycle_event
 from detektor.services.notifier.objects import Verdict
-from detektor.services.notifier.snapshots import Link, snapshot_path
+from detektor.services.notifier.snapshots import Link, clip_path, snapshot_path
 
 tracer = trace.get_tracer("detektor.notifier")
 
@@ -49,11 +49,14 @@ def after_of(
     entered: tuple[str, ...],
     snapshots: bool,
     link: Link | None,
+    recorded: bool = False,
 ) -> dict[str, object]:
-    """The object as the event shows it."""
+    """The object as the event shows it; ``recorded``: its camera is recorded, so it has a
+    clip (cut when asked, from ``pre_s`` before it to ``post_s`` after it)."""
     ended = event.type is ObjectEventType.ENDED
     has_snapshot = snapshots and event.best is not None
     url = link(snapshot_path(event.object_id)) if has_snapshot and link is not None else None
+    clip = link(clip_path(event.object_id)) if recorded and link is not None else None
     zones = [] if ended else list(event.zones)
     return {
         "id": event.object_id,
@@ -78,17 +81,24 @@ def after_of(
         "trace_id": envelope.trace_id,
         "has_snapshot": has_snapshot,
         "snapshot_url": url,
+        "has_clip": recorded,
+        "clip_url": clip,
         "changes": [c.to_dict() for c in event.changes],
     }
 
 
 def event_message(
-    verdict: Verdict, envelope: Envelope, event: ObjectEvent, snapshots: bool, link: Link | None
+    verdict: Verdict,
+    envelope: Envelope,
+    event: ObjectEvent,
+    snapshots: bool,
+    link: Link | None,
+    recorded: bool = False,
 ) -> tuple[str, dict[str, object]]:
     """(the JSON message, its ``after``) for an event the book decided to send."""
     assert verdict.kind is not None
     assert verdict.tracked is not None
-    after = after_of(event, envelope, verdict.tracked.entered, snapshots, link)
+    after = after_of(event, envelope, verdict.tracked.entered, snapshots, link, recorded)
     body = {"type": verdict.kind, "before": verdict.before, "after": after}
     return json.dumps(body), after
 

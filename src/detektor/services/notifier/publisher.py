@@ -87,6 +87,7 @@ class Notifier:
         )
         known = settings.cameras if cameras is None else cameras
         self._capture_labels = {c.name: c.labels for c in known}
+        self._recorded = frozenset(c.name for c in known if c.record is not None)
         names = {*self._capture_labels, *self.cfg.cameras, *settings.objects.cameras}
         self._zones = {name: [z.name for z in settings.objects.zones(name)] for name in names}
         self.states: dict[str, CameraState] = {}
@@ -232,7 +233,10 @@ class Notifier:
             reason = verdict.reason or "unknown"
             self.metrics.filtered.labels(camera, reason).inc()
             return {"object_id": event.object_id, "type": envelope.type.value, "reason": reason}
-        body, after = event_message(verdict, envelope, event, self.snapshots is not None, self.sign)
+        recorded = event.camera in self._recorded
+        body, after = event_message(
+            verdict, envelope, event, self.snapshots is not None, self.sign, recorded
+        )
         verdict.tracked.sent = after
         object_tp = object_traceparent(envelope, traceparent)
         topics = (self.topics.all_events, self.topics.events(camera))

@@ -31,3 +31,8 @@ class SnapshotSource(Protocol):
 def snapshot_path(object_id: str) -> str:
     """The API path of an object's best snapshot, which ``Link`` signs."""
     return f"/v1/objects/{object_id}/snapshot.jpg"
+
+
+def clip_path(object_id: str) -> str:
+    """The API path of an object's clip (a camera with ``record`` set), which ``Link`` signs."""
+    return f"/v1/objects/{object_id}/clip.mp4"

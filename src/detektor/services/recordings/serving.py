@@ -42,10 +42,10 @@ def open_recordings(settings: Settings, database_url: str) -> Recordings:
 
 
 def record_policy(settings: Settings) -> Callable[[str], RecordSettings]:
-    """A camera's record settings (the default ones for a camera not configured here)."""
+    """A camera's record settings: its own ``record`` section, else ``recordings.default``
+    (a camera this process does not configure, or one that is not recorded)."""
     default = settings.recordings.default
-    # Filled in from each camera's own ``record`` section once capture reads it.
-    known: dict[str, RecordSettings] = {}
+    known = {c.name: c.record for c in settings.cameras if c.record is not None}
 
     def of(camera: str) -> RecordSettings:
         return known.get(camera, default)

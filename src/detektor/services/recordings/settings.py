@@ -92,6 +92,9 @@ class RecordingsSettings(BaseModel):
     max_bytes: int | None = Field(
         default=None, ge=1, description="most bytes of footage kept (none: no cap)"
     )
+    sweep_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="how often retention deletes footage"
+    )
     default: RecordSettings = Field(
         default_factory=RecordSettings, description="for cameras without a record section"
     )

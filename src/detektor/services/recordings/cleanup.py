@@ -1,0 +1,169 @@
+"""The retention loop: every ``sweep_interval_s``, delete what ``plan_retention`` says, and
+pause recording while ``must_stop`` says the free-space floor cannot be met.
+
+A sweep reads every indexed segment, the object spans that overlap them from the event store
+(objects started up to ``SPAN_LOOKBACK`` before the oldest segment; a longer object is not
+seen), each camera's policy and the volume's free bytes. The floor it plans for is
+``min_free_bytes`` plus one segment (the largest kept) per recording camera: what the
+recorders may write before the next sweep. It deletes the files first (a file
+already gone is fine) and then their rows, so a crash in between leaves rows that
+``reconcile`` removes at the next start, never a file the index has forgotten. Capture and
+detection go on while recording is paused; only the recorders drop packets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
+
+from anyio import to_thread
+
+from detektor.domain.object_events import ObjectState
+from detektor.domain.recordings import ObjectSpan, RecordPolicy, Segment
+from detektor.domain.retention import Deletion, must_stop, plan_retention
+from detektor.kit.workers import pause
+from detektor.ports import EventStore, ObjectQuery, RecordingIndex
+from detektor.services.capture.recorder import Recorder
+from detektor.services.recordings.metrics import RecordingMetrics
+from detektor.services.recordings.settings import RecordingsSettings
+
+log = logging.getLogger(__name__)
+
+SPAN_LOOKBACK = timedelta(days=1)
+PAGE = 500
+
+
+class DiskUsage(NamedTuple):
+    total: int
+    used: int
+    free: int
+
+
+def object_spans(store: EventStore, since: datetime, until: datetime) -> Iterator[ObjectSpan]:
+    """Spans of the objects that started in [since - SPAN_LOOKBACK, until) and did not end
+    before ``since``. An object not ended is in view (open span) while active or stationary."""
+    cursor: str | None = None
+    while True:
+        page = store.objects(
+            ObjectQuery(after=since - SPAN_LOOKBACK, before=until, limit=PAGE, cursor=cursor)
+        )
+        for view in page.objects:
+            end = view.ended_at
+            if end is None and view.state is ObjectState.ENDED:
+                end = view.last_seen
+            if end is not None and end < since:
+                continue
+            yield ObjectSpan(view.camera, view.first_seen, end)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+class Retention:
+    """One process's retention over one recordings root; see the module docstring."""
+
+    def __init__(
+        self,
+        index: RecordingIndex,
+        store: EventStore | None,
+        root: Path,
+        settings: RecordingsSettings,
+        policies: Mapping[str, RecordPolicy],
+        recorders: Mapping[str, Recorder],
+        metrics: RecordingMetrics,
+        *,
+        disk_usage: Callable[[Path], DiskUsage] = lambda p: DiskUsage(*shutil.disk_usage(p)),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.index, self.store, self.root = index, store, root
+        self.settings, self.policies, self.recorders = settings, policies, recorders
+        self.metrics, self._disk_usage, self._clock = metrics, disk_usage, clock
+        self.paused = False
+        self.deleted: dict[str, int] = {}
+        metrics.min_free_bytes.set(settings.min_free_bytes)
+        metrics.paused.set(0)
+
+    def sweep(self) -> list[Deletion]:
+        """One pass (blocking: run it in a thread). Returns what it deleted."""
+        # The volume's numbers first: they are reported even while the database is away.
+        free = self._disk_usage(self.root).free
+        self.metrics.free_bytes.set(free)
+        segments = list(self.index.all_for_retention())
+        spans: list[ObjectSpan] = []
+        if segments and self.store is not None:
+            since = min(s.start for s in segments)
+            until = max(s.end for s in segments) + timedelta(seconds=1)
+            spans = list(object_spans(self.store, since, until))
+        # Recorders write on between sweeps: keep room for one more segment per camera, so
+        # the floor itself is not crossed before the next sweep.
+        largest = max((s.bytes for s in segments), default=0)
+        floor = self.settings.min_free_bytes + largest * len(self.recorders)
+        cap = self.settings.max_bytes
+        free = self._disk_usage(self.root).free  # again: the recorders wrote meanwhile
+        plan = plan_retention(
+            segments,
+            spans,
+            self.policies,
+            self._clock(),
+            free,
+            floor,
+            cap,
+            default=self.settings.default.policy(),
+        )
+        for deletion in plan:
+            (self.root / deletion.segment.path).unlink(missing_ok=True)
+        if plan:
+            self.index.remove([d.segment.path for d in plan])
+        for deletion in plan:
+            reason = deletion.reason.value
+            self.deleted[reason] = self.deleted.get(reason, 0) + 1
+            self.metrics.deleted.labels(reason).inc()
+        gone = {d.segment.path for d in plan}
+        kept: list[Segment] = [s for s in segments if s.path not in gone]
+        free = self._disk_usage(self.root).free
+        self.metrics.free_bytes.set(free)
+        self._pause(must_stop(kept, free, floor), free)
+        self._report_totals()
+        return plan
+
+    def _pause(self, stop: bool, free: int) -> None:
+        if stop and not self.paused:
+            log.error(
+                "recordings volume %s has %d bytes free, below the floor of %d even without "
+                "any footage: recording paused (capture and detection go on)",
+                self.root,
+                free,
+                self.settings.min_free_bytes,
+            )
+        elif self.paused and not stop:
+            log.warning("recordings volume %s has room again: recording resumed", self.root)
+        self.paused = stop
+        self.metrics.paused.set(int(stop))
+        for camera, recorder in self.recorders.items():
+            recorder.paused = stop
+            self.metrics.stalled.labels(camera).set(int(stop or recorder.stalled))
+
+    def _report_totals(self) -> None:
+        totals = self.index.totals()
+        for camera in set(totals) | set(self.recorders):
+            total = totals.get(camera)
+            self.metrics.bytes.labels(camera).set(total.bytes if total else 0)
+            self.metrics.segments.labels(camera).set(total.segments if total else 0)
+
+    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Sweep every ``interval_s`` until ``stop``; a failed sweep is logged and retried."""
+        while not stop.is_set():
+            try:
+                deleted = await to_thread.run_sync(self.sweep)
+            except Exception:
+                self.metrics.sweep_failures.inc()
+                log.exception("retention sweep of %s failed", self.root)
+            else:
+                if deleted:
+                    log.info("retention deleted %d segment(s) under %s", len(deleted), self.root)
+            await pause(stop, interval_s)

@@ -1,0 +1,151 @@
+"""Feeding the recording index from the recorders without ever blocking capture, and
+reconciling the index with the files at start.
+
+The recorders' callbacks run in the demuxing threads: ``SegmentFeed.offer`` converts a closed
+segment to the domain's (its path relative to the recordings root) and puts it on a
+thread-safe queue; ``SegmentFeed.run``, a task on the event loop, adds them to the index in a
+worker thread, one at a time and in order. A failed add (the database is away) is counted,
+logged and retried with backoff until it succeeds: a segment is never dropped while the
+process lives. One still queued when the process stops is on disk and is indexed by
+``reconcile`` at the next start, which also indexes the segments a crash left between the
+rename and the add, and forgets rows whose file is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+from collections.abc import Iterable
+from pathlib import Path
+
+from anyio import to_thread
+
+from detektor.domain.errors import ValidationError
+from detektor.domain.recordings import Segment
+from detektor.kit.backoff import Backoff
+from detektor.kit.workers import pause
+from detektor.ports import RecordingIndex
+from detektor.services.capture import segments as files
+from detektor.services.capture.repair import probe
+from detektor.services.recordings.metrics import RecordingMetrics
+
+log = logging.getLogger(__name__)
+
+
+def to_domain(segment: files.Segment, root: Path) -> Segment:
+    """The recorder's segment as the index stores it; ValidationError (or ValueError for a
+    path outside ``root``) when it cannot be stored."""
+    return Segment(
+        camera=segment.camera,
+        start=segment.start,
+        end=segment.end,
+        path=segment.path.relative_to(root).as_posix(),
+        bytes=segment.bytes,
+        codec=segment.codec,
+        keyframes=segment.keyframes,
+        audio=segment.audio,
+    )
+
+
+class SegmentFeed:
+    """Closed segments on their way to the index; see the module docstring."""
+
+    def __init__(
+        self,
+        index: RecordingIndex,
+        root: Path,
+        metrics: RecordingMetrics,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.index, self.root, self.metrics = index, root, metrics
+        self._queue: queue.SimpleQueue[Segment] = queue.SimpleQueue()
+        self._backoff = backoff or Backoff(0.5, 30.0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self.added = 0
+
+    def offer(self, segment: files.Segment) -> None:
+        """Queue a closed segment (any thread; never blocks)."""
+        try:
+            domain = to_domain(segment, self.root)
+        except (ValidationError, ValueError) as exc:
+            log.error("segment %s cannot be indexed: %s", segment.path, exc)
+            return
+        self._queue.put(domain)
+        self.metrics.index_backlog.set(self._queue.qsize())
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Add queued segments until ``stop``; then one last try for what is still queued."""
+        self._loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            await self._drain(stop)
+            self._wake.clear()
+            if self._queue.empty():  # a wake-up lost to the race costs at most a second
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+        await self._drain(None)
+
+    async def _drain(self, stop: asyncio.Event | None) -> None:
+        while True:
+            try:
+                segment = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            while True:
+                try:
+                    await to_thread.run_sync(self.index.add, segment)
+                except Exception as exc:
+                    self.metrics.index_failures.inc()
+                    if stop is None:  # stopping: reconcile indexes it at the next start
+                        log.warning("segment %s left for the next start: %s", segment.path, exc)
+                        break
+                    delay = self._backoff.next_delay()
+                    log.warning("recording index unavailable (%s); retrying in %.1fs", exc, delay)
+                    await pause(stop, delay)
+                    if stop.is_set():
+                        stop = None
+                    continue
+                self._backoff.reset()
+                self.added += 1
+                break
+            self.metrics.index_backlog.set(self._queue.qsize())
+
+
+def reconcile(
+    index: RecordingIndex, root: Path, known: Iterable[files.Segment] = ()
+) -> tuple[int, int]:
+    """Make the index match the ``.mp4`` files under ``root``: add the files it lacks (``known``
+    describes some of them, as ``repair`` returns them; the others are probed), remove the
+    rows whose file is gone. Returns (added, removed). Blocking; run it before recording."""
+    described = {segment.path: segment for segment in known}
+    indexed = {segment.path for segment in index.all_for_retention()}
+    added = 0
+    on_disk: set[str] = set()
+    for path in sorted(root.glob("*/*/*.mp4")):
+        relative = path.relative_to(root).as_posix()
+        on_disk.add(relative)
+        if relative in indexed:
+            continue
+        found = described.get(path) or probe(path, path)
+        if found is None:
+            log.warning("%s does not play; left out of the index", path)
+            continue
+        try:
+            added += index.add(to_domain(found, root))
+        except (ValidationError, ValueError) as exc:
+            log.error("segment %s cannot be indexed: %s", path, exc)
+    gone = sorted(indexed - on_disk)
+    removed = index.remove(gone) if gone else 0
+    if added or removed:
+        log.info("recording index reconciled: %d segment(s) added, %d removed", added, removed)
+    return added, removed

@@ -1,0 +1,42 @@
+"""``detektor run`` as a subprocess in a temporary directory, and what its API lists."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def start_run(tmp_path: Path, port: int, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """``detektor run --port PORT ARGS`` with a clean environment, its data in ``tmp_path``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "detektor.cli", "run", "--port", str(port), *args],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DETEKTOR_LOG__FORMAT": "json",
+            "HOME": str(tmp_path),
+            # The code under test, when it is not the installed one (a worktree's src).
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        },
+        text=True,
+        **popen,
+    )
+
+
+def wait_for_frames(port: int, timeout: float) -> list[dict[str, object]]:
+    """The first page of ``/v1/frames`` once it lists a frame; empty if none by ``timeout``."""
+    frames: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not frames:
+        time.sleep(0.5)
+        try:
+            frames = httpx.get(f"http://127.0.0.1:{port}/v1/frames", timeout=2).json()["frames"]
+        except httpx.HTTPError:
+            continue
+    return frames
