@@ -33,11 +33,11 @@ from pathlib import Path
 
 import av
 
-from detektor.domain.recordings import Segment
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.segments import Segment as Written
 from detektor.services.capture.sources import open_source
 from detektor.services.recordings.clips import export_clip
+from detektor.services.recordings.indexer import to_domain
 
 
 def progress(message: str) -> None:
@@ -94,19 +94,7 @@ def ffmpeg_concat(segments: list[Path], out: Path) -> float:
 
 def export(root: Path, written: list[Written], out: Path) -> float:
     """Seconds ``export_clip`` takes for all of ``written`` as one clip."""
-    segments = [
-        Segment(
-            w.camera,
-            w.start,
-            w.end,
-            w.path.relative_to(root).as_posix(),
-            w.bytes,
-            w.codec,
-            w.keyframes,
-            w.audio,
-        )
-        for w in written
-    ]
+    segments = [to_domain(w, root) for w in written]
     start = time.perf_counter()
     export_clip(root, segments, segments[0].start, segments[-1].end, out)
     return time.perf_counter() - start

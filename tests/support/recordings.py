@@ -24,6 +24,7 @@ from detektor.domain.recordings import Segment
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.sources import open_source
 from detektor.services.capture.synthetic import Scene, SceneSpec, SyntheticScene
+from detektor.services.recordings.indexer import to_domain
 from support.services import require_binary
 
 
@@ -115,16 +116,4 @@ def record_segments(root: Path, video: Path, camera: str, segment_s: float = 2.0
         for _ in source.frames():
             pass
     recorder.close()
-    return [
-        Segment(
-            w.camera,
-            w.start,
-            w.end,
-            w.path.relative_to(root).as_posix(),
-            w.bytes,
-            w.codec,
-            w.keyframes,
-            w.audio,
-        )
-        for w in written
-    ]
+    return [to_domain(w, root) for w in written]
