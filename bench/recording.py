@@ -57,15 +57,10 @@ def make_video(path: Path, seconds: int) -> None:
     )
 
 
-def ffmpeg_segment(video: Path, out: Path) -> float:
-    out.mkdir()
+def ffmpeg_rtime(*args: str) -> float:
+    """FFmpeg's own ``-benchmark`` real time (start-up and probing excluded) for ``args``."""
     result = subprocess.run(
-        [
-            *("ffmpeg", "-hide_banner", "-benchmark", "-y", "-i", str(video), "-c", "copy"),
-            *("-f", "segment", "-segment_time", "10", "-segment_format", "mp4"),
-            *("-segment_format_options", "movflags=frag_keyframe+empty_moov+default_base_moof"),
-            str(out / "%03d.mp4"),
-        ],
+        ["ffmpeg", "-hide_banner", "-benchmark", "-y", *args],
         capture_output=True,
         text=True,
         check=True,
@@ -73,23 +68,25 @@ def ffmpeg_segment(video: Path, out: Path) -> float:
     match = re.search(r"rtime=([\d.]+)s", result.stderr)
     assert match, result.stderr
     return float(match[1])
+
+
+def ffmpeg_segment(video: Path, out: Path) -> float:
+    out.mkdir()
+    return ffmpeg_rtime(
+        *("-i", str(video), "-c", "copy"),
+        *("-f", "segment", "-segment_time", "10", "-segment_format", "mp4"),
+        *("-segment_format_options", "movflags=frag_keyframe+empty_moov+default_base_moof"),
+        str(out / "%03d.mp4"),
+    )
 
 
 def ffmpeg_concat(segments: list[Path], out: Path) -> float:
     listing = out.with_suffix(".txt")
     listing.write_text("".join(f"file '{p}'\n" for p in segments))
-    result = subprocess.run(
-        [
-            *("ffmpeg", "-hide_banner", "-benchmark", "-y", "-f", "concat", "-safe", "0"),
-            *("-i", str(listing), "-c", "copy", "-movflags", "+faststart", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    return ffmpeg_rtime(
+        *("-f", "concat", "-safe", "0", "-i", str(listing)),
+        *("-c", "copy", "-movflags", "+faststart", str(out)),
     )
-    match = re.search(r"rtime=([\d.]+)s", result.stderr)
-    assert match, result.stderr
-    return float(match[1])
 
 
 def export(root: Path, written: list[Written], out: Path) -> float:

@@ -6,8 +6,6 @@ GOP before the object and ends after it, plays in full, and answers HTTP Range r
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +13,8 @@ import av
 import pytest
 
 from detektor.domain.fields import parse_timestamp
+from support.embedded_run import run_to_end
 from support.recordings import make_video
-from support.services import free_port
 from support.tracking_app import tracking_client
 
 FPS, GOP_S, PRE_S, POST_S = 5, 2.0, 2.0, 1.0
@@ -42,29 +40,7 @@ def run_recorded(tmp_path: Path) -> Path:
     )
     config = tmp_path / "detektor.yml"
     config.write_text(CONFIG.format(source=video, pre=PRE_S, post=POST_S))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detektor.cli",
-            "run",
-            "--duration",
-            "16",
-            "--port",
-            str(free_port()),
-        ],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "DETEKTOR_CONFIG": str(config),
-            "DETEKTOR_LOG__FORMAT": "json",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_to_end(tmp_path, config, 16)
     assert done.returncode == 0, done.stderr[-3000:]
     return tmp_path / "detektor-data"
 

@@ -11,8 +11,6 @@ objects, and Home Assistant must hear of objects, not frames.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +23,9 @@ import pytest
 from detektor.adapters.objectkit import object_event
 from detektor.adapters.stores import open_event_store
 from detektor.domain.object_events import ChangeKind, ObjectEvent, ObjectEventType, ObjectState
+from support.embedded_run import run_to_end
 from support.mqtt import Message, Subscriber, clear_retained
-from support.services import free_port, require_port
+from support.services import require_port
 
 SOURCE = "synthetic://?fps=5&size=640x480&scene={scene}&stop=8"
 CONFIG = """\
@@ -67,30 +66,7 @@ def run_scene(tmp_path: Path, root: str, scene: str, duration: float) -> Run:
     config = tmp_path / "detektor.yml"
     config.write_text(CONFIG.format(source=SOURCE.format(scene=scene), root=root))
     subscriber = Subscriber(1883, f"{root}/#")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detektor.cli",
-            "run",
-            "--duration",
-            str(duration),
-            "--port",
-            str(free_port()),
-        ],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "DETEKTOR_CONFIG": str(config),
-            "DETEKTOR_LOG__FORMAT": "json",
-            "DETEKTOR_MQTT_URL": "mqtt://127.0.0.1:1883",
-        },
-        capture_output=True,
-        text=True,
-        timeout=duration + 90,
-        check=False,
-    )
+    done = run_to_end(tmp_path, config, duration, DETEKTOR_MQTT_URL="mqtt://127.0.0.1:1883")
     time.sleep(0.5)  # the last acknowledged messages reach the subscriber too
     subscriber.close()
     assert done.returncode == 0, done.stderr[-3000:]

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from support.services import free_port
+
 
 def start_run(tmp_path: Path, port: int, *args: str, **popen: Any) -> subprocess.Popen[str]:
     """``detektor run --port PORT ARGS`` with a clean environment, its data in ``tmp_path``."""
@@ -26,6 +28,37 @@ def start_run(tmp_path: Path, port: int, *args: str, **popen: Any) -> subprocess
         },
         text=True,
         **popen,
+    )
+
+
+def run_to_end(
+    tmp_path: Path, config: Path, duration: float, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``detektor run --duration DURATION`` with ``config``, its data in ``tmp_path``, to its
+    end; ``env``: more variables (``DETEKTOR_MQTT_URL``, ...)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detektor.cli",
+            "run",
+            "--duration",
+            str(duration),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DETEKTOR_CONFIG": str(config),
+            "DETEKTOR_LOG__FORMAT": "json",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=duration + 90,
+        check=False,
     )
 
 
