@@ -22,7 +22,7 @@ from detektor.domain.messages import FrameMessage
 from detektor.domain.object_events import ObjectState
 from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
-from detektor.domain.recordings import Segment
+from detektor.domain.recordings import RecordingSpan, Segment, SpanKind
 from detektor.domain.timeline import FrameView
 
 
@@ -323,6 +323,22 @@ class RecordingIndex(Protocol):
 
     def totals(self) -> dict[str, RecordingTotals]:
         """Per camera with any segment: how many and their bytes."""
+        ...
+
+    def add_span(self, span: RecordingSpan) -> bool:
+        """Keep a gap or motion span; True when stored, False when one of its (camera, kind,
+        start) is already there (that one is kept: a retried add is a no-op)."""
+        ...
+
+    def spans(
+        self, kind: SpanKind, start: datetime, end: datetime, camera: str | None = None
+    ) -> list[RecordingSpan]:
+        """The spans of `kind` that overlap [start, end) (span.start < end and span.end >
+        start), of one camera or all, in (start, camera) order."""
+        ...
+
+    def remove_spans(self, kind: SpanKind, before: datetime) -> int:
+        """Forget the spans of `kind` that ended before `before`; returns how many."""
         ...
 
     def close(self) -> None: ...

@@ -114,10 +114,11 @@ def test_migrating_an_old_store_folds_the_objects_it_already_holds(
 ) -> None:
     open_store, version = upgrade
     store = open_store()
-    # The object projection's migration, then those that came after it (recording segments).
+    # The object projection's migration, then those that came after it (recording segments
+    # and spans).
     applied = store.migrate()
     assert applied[0] == version
-    assert len(applied) == 2
+    assert len(applied) == 3
     assert store.migrate() == []
     first, second = FIRST, SECOND
     page = store.objects(ObjectQuery())

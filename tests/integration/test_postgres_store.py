@@ -34,7 +34,7 @@ from detektor.ports import AppendResult, AppendStatus, Checkpoint, StoreLocked
 from support.postgres import temporary_database
 
 APPENDED, DUPLICATE, CONFLICT = AppendStatus.APPENDED, AppendStatus.DUPLICATE, AppendStatus.CONFLICT
-BASE_VERSIONS = ["0001", "0002", "0003", "0005", "0006"]  # 0004 waits for TimescaleDB
+BASE_VERSIONS = ["0001", "0002", "0003", "0005", "0006", "0007"]  # 0004 waits for TimescaleDB
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from detektor.adapters.recording_spans import require_range, require_span
 from detektor.adapters.recordingkit import (
     SegmentFilter,
     require_paths,
-    require_range,
     require_segment,
     segment_page,
     sort_key,
 )
 from detektor.adapters.storekit import MAX_PAGE, require_limit
 from detektor.domain.frames import validate_camera
-from detektor.domain.recordings import Segment
+from detektor.domain.recordings import RecordingSpan, Segment, SpanKind, require_instant
 from detektor.ports import RecordingTotals, SegmentPage, SegmentQuery
 
 
@@ -27,6 +27,7 @@ class MemoryRecordingIndex:
         self._lock = threading.Lock()
         self._by_path: dict[str, Segment] = {}
         self._keys: set[tuple[str, datetime]] = set()
+        self._spans: dict[tuple[str, SpanKind, datetime], RecordingSpan] = {}
 
     def migrate(self) -> list[str]:
         return []
@@ -86,6 +87,42 @@ class MemoryRecordingIndex:
             now = counts.get(s.camera, RecordingTotals(0, 0))
             counts[s.camera] = RecordingTotals(now.segments + 1, now.bytes + s.bytes)
         return dict(sorted(counts.items()))
+
+    def add_span(self, span: RecordingSpan) -> bool:
+        span = require_span(span)
+        key = (span.camera, span.kind, span.start)
+        with self._lock:
+            if key in self._spans:
+                return False
+            self._spans[key] = span
+        return True
+
+    def spans(
+        self, kind: SpanKind, start: datetime, end: datetime, camera: str | None = None
+    ) -> list[RecordingSpan]:
+        kind = SpanKind(kind)
+        first, last = require_range(start, end)
+        if camera is not None:
+            validate_camera(camera)
+        with self._lock:
+            found = [
+                s
+                for s in self._spans.values()
+                if s.kind is kind
+                and s.start < last
+                and s.end > first
+                and (camera is None or s.camera == camera)
+            ]
+        return sorted(found, key=lambda s: (s.start, s.camera))
+
+    def remove_spans(self, kind: SpanKind, before: datetime) -> int:
+        kind = SpanKind(kind)
+        limit = require_instant(before, "before")
+        with self._lock:
+            gone = [k for k, s in self._spans.items() if s.kind is kind and s.end < limit]
+            for key in gone:
+                del self._spans[key]
+        return len(gone)
 
     def close(self) -> None:
         pass

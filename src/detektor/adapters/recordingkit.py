@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from detektor.adapters.recording_spans import SqlSpans, require_range
 from detektor.adapters.storekit import MAX_PAGE, require_limit
-from detektor.domain.errors import ValidationError
 from detektor.domain.fields import format_timestamp, parse_timestamp
 from detektor.domain.frames import validate_camera
 from detektor.domain.recordings import MAX_SEGMENT, Segment, require_instant, validate_path
@@ -114,13 +114,6 @@ def segment_page(found: Sequence[Segment], limit: int) -> SegmentPage:
     return SegmentPage(page, encode_cursor(page[-1]) if len(found) > limit else None)
 
 
-def require_range(start: object, end: object) -> tuple[datetime, datetime]:
-    first, last = require_instant(start, "start"), require_instant(end, "end")
-    if last < first:
-        raise ValidationError("end", f"must not be before start ({first.isoformat()})")
-    return first, last
-
-
 @dataclass(frozen=True, slots=True)
 class SegmentFilter:
     """A SegmentQuery checked: camera name, aware times, limit and the decoded cursor."""
@@ -174,7 +167,7 @@ class SegmentFilter:
         )
 
 
-class SqlRecordingIndex:
+class SqlRecordingIndex(SqlSpans):
     """The RecordingIndex over SQL; a subclass says how to run a statement and migrates."""
 
     _mark = "?"  # a value's placeholder

@@ -1,5 +1,6 @@
-"""Recorded footage as the domain sees it: closed segments, the per-camera record policy, and
-the spans of objects that make footage worth keeping longer.
+"""Recorded footage as the domain sees it: closed segments, the per-camera record policy, the
+spans of objects that make footage worth keeping longer, and the recording's own spans (gaps
+in it, motion in it).
 
 `Segment` is what the recorder hands over for each closed MP4 file and what the recording
 index stores; it checks itself when built, so a segment with its end before its start, a
@@ -159,3 +160,44 @@ class ObjectSpan:
             if end < start:
                 raise ValidationError("end", "must not be before start")
             object.__setattr__(self, "end", end)
+
+
+class SpanKind(StrEnum):
+    GAP = "gap"  # time not recorded between two segments; `reason` says why
+    MOTION = "motion"  # time the camera's motion gate saw movement
+
+
+GAP_REASONS = frozenset({"reconnect", "stalled"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingSpan:
+    """A span of a camera's recording timeline that is not a segment: a gap (`reason`
+    ``reconnect`` or ``stalled``) or motion (`reason` empty). Times are UTC; a span lasts
+    more than no time."""
+
+    camera: str
+    kind: SpanKind
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        validate_camera(self.camera)
+        if not isinstance(self.kind, SpanKind):
+            raise ValidationError("kind", f"must be a SpanKind, got {describe(self.kind)}")
+        start = require_instant(self.start, "start")
+        end = require_instant(self.end, "end")
+        if end <= start:
+            raise ValidationError(
+                "end", f"must be after start ({start.isoformat()}), got {end.isoformat()}"
+            )
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        allowed = GAP_REASONS if self.kind is SpanKind.GAP else frozenset({""})
+        if self.reason not in allowed:
+            raise ValidationError(
+                "reason",
+                f"a {self.kind} span's reason is one of {sorted(allowed)}, got "
+                f"{describe(self.reason)}",
+            )

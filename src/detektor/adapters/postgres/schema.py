@@ -190,6 +190,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX recording_segments_start ON recording_segments (start_at, camera)",
         ),
     ),
+    Migration(
+        "0007",
+        "recording spans",
+        (
+            # Gaps in a camera's recording and the motion in it (adapters.recording_spans).
+            """CREATE TABLE recording_spans (
+                camera text COLLATE "C" NOT NULL,
+                kind text NOT NULL,
+                start_at timestamptz NOT NULL,
+                end_at timestamptz NOT NULL,
+                reason text NOT NULL,
+                PRIMARY KEY (camera, kind, start_at),
+                CHECK (end_at > start_at)
+            )""",
+            "CREATE INDEX recording_spans_start ON recording_spans (kind, start_at)",
+        ),
+    ),
 )
 
 

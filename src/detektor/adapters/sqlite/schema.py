@@ -150,6 +150,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX recording_segments_start ON recording_segments (start_at, camera)",
         ),
     ),
+    Migration(
+        "0006",
+        "recording spans",
+        (
+            # Gaps in a camera's recording and the motion in it (adapters.recording_spans).
+            """CREATE TABLE recording_spans (
+                camera TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                start_at TEXT NOT NULL,
+                end_at TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                PRIMARY KEY (camera, kind, start_at),
+                CHECK (end_at > start_at)
+            )""",
+            "CREATE INDEX recording_spans_start ON recording_spans (kind, start_at)",
+        ),
+    ),
 )
 
 

@@ -3,12 +3,13 @@ reconciling the index with the files at start.
 
 The recorders' callbacks run in the demuxing threads: ``SegmentFeed.offer`` converts a closed
 segment to the domain's (its path relative to the recordings root) and puts it on a
-thread-safe queue; ``SegmentFeed.run``, a task on the event loop, adds them to the index in a
-worker thread, one at a time and in order. A failed add (the database is away) is counted,
-logged and retried with backoff until it succeeds: a segment is never dropped while the
-process lives. One still queued when the process stops is on disk and is indexed by
-``reconcile`` at the next start, which also indexes the segments a crash left between the
-rename and the add, and forgets rows whose file is gone.
+thread-safe queue, as ``offer_span`` does a gap or motion span; ``SegmentFeed.run``, a task on
+the event loop, adds them to the index in a worker thread, one at a time and in order. A
+failed add (the database is away) is counted, logged and retried with backoff until it
+succeeds: nothing is dropped while the process lives. A segment still queued when the
+process stops is on disk and is indexed by ``reconcile`` at the next start, which also
+indexes the segments a crash left between the rename and the add, and forgets rows whose
+file is gone (a span still queued then is lost: it is a note, not footage).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from anyio import to_thread
 
 from detektor.domain.errors import ValidationError
-from detektor.domain.recordings import Segment
+from detektor.domain.recordings import RecordingSpan, Segment
 from detektor.kit.backoff import Backoff
 from detektor.kit.workers import pause
 from detektor.ports import RecordingIndex
@@ -61,7 +62,7 @@ class SegmentFeed:
         backoff: Backoff | None = None,
     ) -> None:
         self.index, self.root, self.metrics = index, root, metrics
-        self._queue: queue.SimpleQueue[Segment] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Segment | RecordingSpan] = queue.SimpleQueue()
         self._backoff = backoff or Backoff(0.5, 30.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
@@ -74,7 +75,14 @@ class SegmentFeed:
         except (ValidationError, ValueError) as exc:
             log.error("segment %s cannot be indexed: %s", segment.path, exc)
             return
-        self._queue.put(domain)
+        self._put(domain)
+
+    def offer_span(self, span: RecordingSpan) -> None:
+        """Queue a gap or motion span (any thread; never blocks)."""
+        self._put(span)
+
+    def _put(self, item: Segment | RecordingSpan) -> None:
+        self._queue.put(item)
         self.metrics.index_backlog.set(self._queue.qsize())
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -98,16 +106,19 @@ class SegmentFeed:
     async def _drain(self, stop: asyncio.Event | None) -> None:
         while True:
             try:
-                segment = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return
             while True:
                 try:
-                    await to_thread.run_sync(self.index.add, segment)
+                    if isinstance(item, Segment):
+                        await to_thread.run_sync(self.index.add, item)
+                    else:
+                        await to_thread.run_sync(self.index.add_span, item)
                 except Exception as exc:
                     self.metrics.index_failures.inc()
-                    if stop is None:  # stopping: reconcile indexes it at the next start
-                        log.warning("segment %s left for the next start: %s", segment.path, exc)
+                    if stop is None:  # stopping: reconcile indexes a segment at the next start
+                        log.warning("%s left unindexed: %s", _describe(item), exc)
                         break
                     delay = self._backoff.next_delay()
                     log.warning("recording index unavailable (%s); retrying in %.1fs", exc, delay)
@@ -119,6 +130,12 @@ class SegmentFeed:
                 self.added += 1
                 break
             self.metrics.index_backlog.set(self._queue.qsize())
+
+
+def _describe(item: Segment | RecordingSpan) -> str:
+    if isinstance(item, Segment):
+        return f"segment {item.path} (indexed at the next start)"
+    return f"{item.kind} span of camera {item.camera} from {item.start.isoformat()}"
 
 
 def reconcile(
