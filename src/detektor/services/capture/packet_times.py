@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from av.audio.stream import AudioStream
+from av.stream import Stream
 from av.video.stream import VideoStream
 
 REBASE_S = 1.0  # a jump back further than this, at a keyframe, is a new clock, not a stray
@@ -72,14 +73,16 @@ class PacketTimes:
 
 @dataclass(slots=True)
 class Track:
-    """An input stream being recorded, and its timestamps."""
+    """An input stream being recorded, and its timestamps. ``template`` is what each segment's
+    output stream is made from: the input stream, or a copy of it that outlives its input."""
 
     index: int
     audio: bool
+    codec: str  # as FFmpeg's decoder names it: h264, hevc, aac…
     time_base: Fraction
     seconds: float  # the time base as a float: Fraction arithmetic per packet is slow
     times: PacketTimes
-    template: VideoStream | AudioStream
+    template: Stream
 
 
 def track_of(stream: VideoStream | AudioStream) -> Track:
@@ -93,4 +96,5 @@ def track_of(stream: VideoStream | AudioStream) -> Track:
     step = max(1, round(step_s / time_base))
     times = PacketTimes(step, round(REBASE_S / time_base))
     audio = isinstance(stream, AudioStream)
-    return Track(stream.index, audio, time_base, float(time_base), times, stream)
+    codec = stream.codec_context.name
+    return Track(stream.index, audio, codec, time_base, float(time_base), times, stream)

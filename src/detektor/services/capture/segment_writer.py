@@ -1,0 +1,300 @@
+"""The recorder's state machine: packets cut and muxed into segment files.
+
+``SegmentWriter`` is what ``Recorder`` (the public API and its lock) runs; one caller at a
+time:
+
+- ``begin(tracks, wall)``: a new input (a connection or a reconnect) with its streams; a new
+  segment starts at its first keyframe, after a ``reconnect`` gap when there was footage
+  before; ``wall`` is read at the input's first video packet.
+- ``packet(p)``: one demuxed packet, whose timestamps it rewrites.
+- ``end()`` closes the input's segment; ``close()`` ends all. Both wait (at most
+  ``wait_s``) for the disk thread, so a closed segment is reported when they return.
+
+The muxer's bytes, fsync and rename go through a ``DiskThread``; what it finished is
+collected on the next call, and only then is a segment reported (``on_segment``, after its
+``on_gap``). A finish that failed gives the segment up, reports its time as a ``stalled`` gap
+and stalls.
+
+A segment is cut at the first video keyframe at least ``segment_s`` after its start. Wall
+time is the first video packet's clock (or the end of the last segment, if later: a file read
+faster than real time must not overlap itself) plus the packet's pts offset from it. A write
+that fails deletes the segment, stalls (logged once, ``on_stall(True)``) and retries at a
+keyframe every ``retry_s``; the first segment that closes ends the stall. A single packet the
+muxer refuses is dropped. While ``paused`` (set by retention from any thread), the segment is
+closed and packets are dropped; recording resumes at a keyframe after a ``stalled`` gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import av
+import av.error
+from av.container import OutputContainer
+from av.stream import Stream
+
+from detektor.services.capture.disk_thread import DiskThread, SegmentFile
+from detektor.services.capture.packet_times import Track
+from detektor.services.capture.segments import (
+    CODEC_TAGS,
+    MP4_OPTIONS,
+    Gap,
+    Segment,
+    segment_path,
+    start_tag,
+)
+
+log = logging.getLogger(__name__)
+WRITE_BUFFER = 256 << 10  # bytes FFmpeg gathers before each write(): fewer calls into Python
+
+_T = TypeVar("_T")
+GapReason = Literal["reconnect", "stalled"]
+
+
+@dataclass(slots=True)
+class _Open:
+    """The segment being written."""
+
+    path: Path
+    file: SegmentFile
+    container: OutputContainer
+    streams: dict[int, Stream]  # input stream index -> its output stream
+    base: dict[int, int]  # input stream index -> the dts (its ticks) that is 0 in the file
+    start_t: float  # stream seconds of the first keyframe
+    start: datetime
+    gap: GapReason | None
+    codec: str
+    end_t: float = 0.0
+    keyframes: int = 0
+    muxed: int = 0  # packets accepted by the muxer
+    audio: bool = False
+
+
+@dataclass(slots=True)
+class Callbacks:
+    segment: Callable[[Segment], None] | None = None
+    gap: Callable[[Gap], None] | None = None
+    stall: Callable[[bool], None] | None = None
+
+
+class SegmentWriter:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        camera: str,
+        root: Path,
+        segment_s: float,
+        retry_s: float,
+        callbacks: Callbacks,
+        *,
+        fsync: bool,
+        wait_s: float = 10.0,
+        disk: DiskThread | None = None,
+    ) -> None:
+        self.camera, self.root, self.segment_s, self.retry_s = camera, root, segment_s, retry_s
+        self._callbacks, self._fsync, self.wait_s = callbacks, fsync, wait_s
+        self._disk = disk or DiskThread(f"recorder-{camera}")
+        self._tracks: dict[int, Track] = {}
+        self._seg: _Open | None = None
+        self._wall0: float | None = None  # wall clock at the input's first video packet
+        self._wall: Callable[[], float] = time.time
+        self._t0 = 0.0  # its stream seconds
+        self._last_end: datetime | None = None
+        self._gap: GapReason | None = None
+        self._retry_at = 0.0
+        self.stalled = False
+        self.paused = False
+        self.segments = 0  # closed and kept
+        self.failures = 0  # segments abandoned on a write error
+        self.dropped_before = 0  # packets PacketTimes dropped on earlier inputs
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_before + sum(t.times.dropped for t in list(self._tracks.values()))
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def begin(self, tracks: dict[int, Track], wall: Callable[[], float]) -> None:
+        self.end()
+        if self._last_end is not None:
+            self._gap = self._gap or "reconnect"
+        self._tracks, self._wall = tracks, wall
+
+    def end(self) -> None:
+        self._finish()
+        self.dropped_before = self.dropped
+        self._tracks, self._wall0 = {}, None
+        if not self._disk.drain(self.wait_s):
+            self._log(
+                logging.WARNING, "the disk is slow: segment still closing after %gs", self.wait_s
+            )
+        self._collect()
+
+    def close(self) -> None:
+        self.end()
+
+    # --- packets ----------------------------------------------------------------------
+
+    def packet(self, packet: av.Packet[Any]) -> None:
+        if self._disk.has_results:
+            self._collect()
+        if self.paused:
+            if self._seg is not None:
+                self._finish()
+                self._gap = "stalled"
+            return
+        track = self._tracks.get(packet.stream_index)
+        if track is None:
+            return
+        keyframe = packet.is_keyframe
+        fixed = track.times.fix(packet.pts, packet.dts, keyframe or track.audio)
+        if fixed is None:
+            return
+        pts, dts = fixed
+        if track.audio:
+            seg = self._seg
+            if seg is None or track.index not in seg.streams:
+                return
+        else:
+            t = pts * track.seconds
+            if self._wall0 is None:  # never before the last segment: no overlaps
+                last = self._last_end.timestamp() if self._last_end else 0.0
+                self._wall0, self._t0 = max(self._wall(), last), t
+            seg = self._seg
+            if keyframe and (seg is None or t - seg.start_t >= self.segment_s):
+                self._finish()
+                seg = self._open(t, dts)
+            if seg is None:
+                return
+            step = packet.duration or track.times.step
+            seg.end_t = max(seg.end_t, t + step * track.seconds)
+            seg.keyframes += keyframe
+        base = seg.base[track.index]
+        if dts - base < 0:  # audio from before the segment's first keyframe
+            return
+        packet.pts, packet.dts = pts - base, dts - base
+        packet.stream = seg.streams[track.index]
+        try:
+            seg.container.mux(packet)
+            seg.muxed += 1
+        except OSError as exc:
+            self._fail(exc)
+        except (av.error.FFmpegError, ValueError) as exc:
+            if not seg.muxed:  # the header was refused: this segment cannot be written
+                self._fail(exc)
+            else:  # one packet refused: drop it
+                self._log(logging.DEBUG, "muxer refused a packet: %s", exc)
+
+    # --- segments ---------------------------------------------------------------------
+
+    def _open(self, t: float, dts: int) -> _Open | None:
+        if self.stalled and time.monotonic() < self._retry_at:
+            return None
+        assert self._wall0 is not None
+        start = datetime.fromtimestamp(self._wall0 + (t - self._t0), UTC)
+        path = segment_path(self.root, self.camera, start)
+        file: SegmentFile | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = SegmentFile(self._disk, path)
+            container = av.open(
+                file, "w", format="mp4", options=MP4_OPTIONS, buffer_size=WRITE_BUFFER
+            )
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
+            if file is not None:
+                file.abandon()
+            self._fail(exc)
+            return None
+        container.metadata["comment"] = start_tag(start)
+        video_s = 0.0
+        gap = self._gap if self._last_end else None
+        seg = _Open(path, file, container, {}, {}, t, start, gap, "")
+        for track in self._tracks.values():
+            out = container.add_stream_from_template(track.template)
+            if not track.audio:
+                seg.codec = track.codec
+                out.codec_context.codec_tag = CODEC_TAGS[track.codec]
+                video_s = float(dts * track.time_base)
+            seg.streams[track.index] = out
+            seg.audio = seg.audio or track.audio
+        for track in self._tracks.values():
+            seg.base[track.index] = math.floor(video_s / track.time_base) if track.audio else dts
+        self._seg = seg
+        return seg
+
+    def _finish(self) -> None:
+        seg, self._seg = self._seg, None
+        if seg is None:
+            return
+        assert self._wall0 is not None
+        end = datetime.fromtimestamp(self._wall0 + (seg.end_t - self._t0), UTC)
+        gap = None
+        if seg.gap is not None and self._last_end is not None:
+            gap = Gap(self.camera, self._last_end, seg.start, seg.gap)
+        try:
+            seg.container.close()  # the last fragment and the trailer: queued writes
+            seg.file.finish((seg, end, gap), fsync=self._fsync)
+        except (OSError, av.error.FFmpegError, ValueError) as exc:
+            self._seg = seg
+            self._fail(exc)
+            return
+        self._last_end, self._gap = end, None
+
+    def _collect(self) -> None:
+        """Report what the disk thread finished: segments kept, or given up."""
+        for (seg, end, gap), outcome in self._disk.results():
+            if isinstance(outcome, OSError):  # its footage is lost: a gap, from the one before
+                start = gap.start if gap is not None else seg.start
+                self._notify(self._callbacks.gap, Gap(self.camera, start, end, "stalled"))
+                self.failures += 1
+                self._stall(outcome)
+                continue
+            segment = Segment(
+                self.camera, seg.start, end, seg.path, outcome, seg.codec, seg.keyframes, seg.audio
+            )
+            self.segments += 1
+            if gap is not None:
+                self._notify(self._callbacks.gap, gap)
+            if self.stalled:
+                self.stalled = False
+                self._log(logging.INFO, "recording again")
+                self._notify(self._callbacks.stall, False)
+            self._notify(self._callbacks.segment, segment)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Give up the segment being written; stall until a segment can be written again."""
+        seg, self._seg = self._seg, None
+        if seg is not None:
+            with contextlib.suppress(Exception):  # closing writes the rest, which fails too
+                seg.container.close()
+            seg.file.abandon()
+        self.failures += 1
+        self._stall(exc)
+
+    def _stall(self, exc: BaseException) -> None:
+        self._gap = "stalled"
+        self._retry_at = time.monotonic() + self.retry_s
+        if not self.stalled:
+            self.stalled = True
+            self._log(logging.WARNING, "recording stalled, cannot write to %s: %s", self.root, exc)
+            self._notify(self._callbacks.stall, True)
+
+    def _notify(self, callback: Callable[[_T], None] | None, value: _T) -> None:
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:  # a consumer's bug must not stop recording or capture
+            log.exception("camera %s: recording callback failed", self.camera)
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        log.log(level, "camera %s: " + message, self.camera, *args, extra={"camera": self.camera})
