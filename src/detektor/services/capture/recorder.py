@@ -26,6 +26,7 @@ import av
 from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
+from detektor.services.capture.disk_thread import DiskThread
 from detektor.services.capture.packet_times import Track, track_of
 from detektor.services.capture.segment_writer import Callbacks, SegmentWriter
 from detektor.services.capture.segments import AUDIO_CODECS, VIDEO_CODECS, Gap, Segment
@@ -48,12 +49,16 @@ class Recorder:
         on_stall: Callable[[bool], None] | None = None,
         fsync: bool = True,
         wall: Callable[[], float] = time.time,
+        disk: DiskThread | None = None,
+        wait_s: float = 10.0,
     ) -> None:
         if not segment_s > 0:
             raise ValueError("segment_s must be > 0")
         self.camera, self.root, self._wall = camera, root, wall
         callbacks = Callbacks(on_segment, on_gap, on_stall)
-        self._writer = SegmentWriter(camera, root, segment_s, retry_s, callbacks, fsync=fsync)
+        self._writer = SegmentWriter(
+            camera, root, segment_s, retry_s, callbacks, fsync=fsync, wait_s=wait_s, disk=disk
+        )
         self._lock = threading.Lock()  # close() may come from another thread than packet()
         self._closed = False
 

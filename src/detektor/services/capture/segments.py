@@ -11,13 +11,12 @@ plays up to its last whole fragment. The exact start (microseconds) is kept in t
 ``comment`` tag; the file name only has seconds.
 
 FFmpeg's own file writer keeps a failed write to itself (the muxer goes on and the file is
-cut short without a word), so segments are written through ``PartFile``, whose writes raise:
-PyAV passes the ``OSError`` on from ``mux()``.
+cut short without a word), so segments are written through ``disk_thread.SegmentFile``, whose
+failed writes raise: PyAV passes the ``OSError`` on from ``mux()``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,34 +107,3 @@ def parse_start_tag(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-
-
-class PartFile:
-    """A ``.part`` file for PyAV to write to: every byte written or an ``OSError`` raised
-    (a short write, as at a file size limit, is retried until it fails)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-
-    def write(self, data: bytes) -> int:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        return len(data)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return os.lseek(self._fd, offset, whence)
-
-    def tell(self) -> int:
-        return os.lseek(self._fd, 0, os.SEEK_CUR)
-
-    def close(self, *, fsync: bool = False) -> None:
-        fd, self._fd = self._fd, -1
-        if fd < 0:
-            return
-        try:
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)

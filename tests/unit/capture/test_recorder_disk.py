@@ -1,0 +1,115 @@
+"""The recorder's disk thread on real files: a disk that hangs never holds up the demuxing
+thread (recording stalls instead and resumes after a ``stalled`` gap), and a segment the disk
+thread cannot finish is reported as lost time, never as a segment."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from detektor.services.capture.disk_thread import DiskThread
+from detektor.services.capture.recorder import Recorder
+from detektor.services.capture.segments import Gap, Segment
+from support.recordings import decode_all, make_video
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s at 25 fps, a keyframe every second, AAC audio."""
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    make_video(path, seconds=8)
+    return path
+
+
+class Got:
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.gaps: list[Gap] = []
+        self.stalls: list[bool] = []
+
+
+def feed(clip: Path, recorder: Recorder, between: dict[int, object] | None = None) -> float:
+    """Demux the file into the recorder as capture does; the longest ``packet()`` call, s.
+    ``between``: callables run before the packet with that index."""
+    slowest = 0.0
+    with av.open(str(clip)) as container:
+        streams = (container.streams.video[0], container.streams.audio[0])
+        recorder.start(*streams)
+        for n, packet in enumerate(container.demux(*streams)):
+            if between and n in between:
+                between[n]()  # type: ignore[operator]
+            began = time.perf_counter()
+            recorder.packet(packet)
+            slowest = max(slowest, time.perf_counter() - began)
+    recorder.stop()
+    return slowest
+
+
+def test_a_hung_disk_stalls_recording_not_capture(clip: Path, tmp_path: Path) -> None:
+    got = Got()
+    disk = DiskThread("test-disk", max_bytes=300_000)  # about two GOPs of this file
+    recorder = Recorder(
+        "cam",
+        tmp_path,
+        segment_s=2,
+        retry_s=0,
+        disk=disk,
+        wait_s=0.5,
+        on_segment=got.segments.append,
+        on_gap=got.gaps.append,
+        on_stall=got.stalls.append,
+    )
+    hung = threading.Event()
+    # From the 60th packet (about a second in) the disk hangs: nothing queued is written.
+    slowest = feed(clip, recorder, {60: lambda: disk.put(hung.wait, ())})
+    assert slowest < 0.25  # the demuxing thread was never held up by the disk
+    assert recorder.stalled and got.stalls == [True]
+    assert got.segments == []  # nothing could be finished while the disk hung
+    hung.set()  # the disk is back, and keeps up (a file read at full speed outpaces any disk)
+    disk.max_bytes = 1 << 30
+    feed(clip, recorder)
+    recorder.close()
+    assert got.stalls == [True, False]
+    # What was queued before and during the hang is written once the disk is back; the
+    # second run is recorded whole (2 + 2 + 2 + 2 s, back to back).
+    last = got.segments[-4:]
+    assert [round(s.duration_s) for s in last] == [2, 2, 2, 2]
+    assert [a.end for a in last[:-1]] == [b.start for b in last[1:]]
+    assert all(decode_all(s.path) > 0 for s in got.segments)
+    assert sorted(tmp_path.rglob("*.mp4*")) == sorted(s.path for s in got.segments)
+    stalled = [g for g in got.gaps if g.reason == "stalled"]
+    assert stalled, got.gaps  # the time the disk hung is a gap in the recording
+
+
+def test_a_segment_that_cannot_be_finished_is_lost_time(clip: Path, tmp_path: Path) -> None:
+    got = Got()
+    disk = DiskThread("test-disk")
+    recorder = Recorder(
+        "cam",
+        tmp_path,
+        segment_s=2,
+        retry_s=0,
+        disk=disk,
+        on_segment=got.segments.append,
+        on_gap=got.gaps.append,
+        on_stall=got.stalls.append,
+    )
+
+    def lose_the_part() -> None:  # someone deletes the file being written: rename fails
+        disk.drain()  # the first segment is renamed by now
+        [part] = tmp_path.rglob("*.part")
+        part.unlink()
+
+    feed(clip, recorder, {150: lose_the_part})  # in the second segment
+    recorder.close()
+    assert recorder.failures == 1
+    assert len(got.segments) == 3
+    [lost] = [g for g in got.gaps if g.reason == "stalled"]
+    first, second = got.segments[0], got.segments[1]
+    assert lost.start == first.end and lost.end == second.start  # exactly the lost segment
+    assert lost.duration_s == pytest.approx(2.0, abs=0.1)
+    assert got.stalls == [True, False]
