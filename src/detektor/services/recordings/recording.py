@@ -18,7 +18,7 @@ from pathlib import Path
 
 from anyio import to_thread
 
-from detektor.domain.recordings import RecordPolicy
+from detektor.domain.recordings import RecordingSpan, RecordPolicy, SpanKind
 from detektor.kit.app import ServiceKit
 from detektor.kit.workers import join
 from detektor.ports import EventStore, RecordingIndex
@@ -73,7 +73,26 @@ class Recording:
         def stall(stalled: bool) -> None:
             metrics.stalled.labels(camera).set(int(stalled))
 
-        return Recorder(camera, self.root, segment_s=segment_s, on_segment=closed, on_stall=stall)
+        def gap(found: files.Gap) -> None:
+            if found.end <= found.start:  # the next segment starts where the last ended
+                return
+            seconds = found.duration_s
+            log.info("camera %s: %.1f s not recorded (%s)", camera, seconds, found.reason)
+            metrics.gaps.labels(camera, found.reason).inc()
+            metrics.gap_seconds.labels(camera, found.reason).inc(seconds)
+            if self.feed is not None:
+                self.feed.offer_span(
+                    RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason)
+                )
+
+        return Recorder(
+            camera,
+            self.root,
+            segment_s=segment_s,
+            on_segment=closed,
+            on_gap=gap,
+            on_stall=stall,
+        )
 
     def recorder(self, camera: str) -> Recorder | None:
         return self.recorders.get(camera)
