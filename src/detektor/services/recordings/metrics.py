@@ -48,7 +48,7 @@ class RecordingMetrics:
             "Failed writes to the recording index (each is retried)",
         )
         self.index_backlog = metrics.gauge(
-            "detektor_recording_index_backlog", "Closed segments waiting to be indexed"
+            "detektor_recording_index_backlog", "Closed segments and spans waiting to be indexed"
         )
         self.gaps = metrics.counter(
             "detektor_recording_gaps_total",
