@@ -34,6 +34,13 @@ def test_a_gap_is_queued_as_a_span_logged_and_counted(
     recording = Recording(settings, [camera], kit)
     index = MemoryRecordingIndex()
     recording.feed = SegmentFeed(index, recording.root, recording.metrics)
+    registry = kit.metrics.registry
+
+    def sample(name: str, reason: str) -> float | None:
+        return registry.get_sample_value(name, {"camera": "door", "reason": reason})
+
+    assert sample("detektor_recording_gaps_total", "reconnect") == 0  # there from the start
+    assert sample("detektor_recording_gap_seconds_total", "stalled") == 0
     report = recording.recorders["door"]._on_gap
     assert report is not None
     report(Gap("door", T0, T0 + timedelta(seconds=3.25), "reconnect"))
@@ -52,11 +59,6 @@ def test_a_gap_is_queued_as_a_span_logged_and_counted(
             "stalled",
         ),
     ]
-    registry = kit.metrics.registry
-
-    def sample(name: str, reason: str) -> float | None:
-        return registry.get_sample_value(name, {"camera": "door", "reason": reason})
-
     assert sample("detektor_recording_gaps_total", "reconnect") == 1
     assert sample("detektor_recording_gap_seconds_total", "reconnect") == 3.25
     assert sample("detektor_recording_gaps_total", "stalled") == 1  # not the empty one

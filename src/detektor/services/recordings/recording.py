@@ -1,5 +1,6 @@
 """Recording in one capture process (``serve capture`` or ``run``): a ``Recorder`` per camera
-with a ``record`` section, the feed to the index, and the retention loop.
+with a ``record`` section, the feed to the index (segments, and the gaps between them as
+spans), and the retention loop.
 
 ``Recording.build`` makes the recorders (they outlive reconnects: the source calls
 ``start()`` at each connection); ``prepare`` repairs what a crash left under the root and
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from anyio import to_thread
 
-from detektor.domain.recordings import RecordingSpan, RecordPolicy, SpanKind
+from detektor.domain.recordings import GAP_REASONS, RecordingSpan, RecordPolicy, SpanKind
 from detektor.kit.app import ServiceKit
 from detektor.kit.workers import join
 from detektor.ports import EventStore, RecordingIndex
@@ -64,6 +65,9 @@ class Recording:
         metrics.segment_s.labels(camera).set(segment_s)
         metrics.stalled.labels(camera).set(0)
         metrics.last_segment.labels(camera).set(time.time())  # lag counts from the start
+        for reason in sorted(GAP_REASONS):  # at 0 from the start, so increase() sees the first
+            metrics.gaps.labels(camera, reason)
+            metrics.gap_seconds.labels(camera, reason)
 
         def closed(segment: files.Segment) -> None:
             metrics.last_segment.labels(camera).set(segment.end.timestamp())
