@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from detektor.adapters.stores import open_recording_index
+from detektor.domain.recordings import RecordingSpan, SpanKind
 from detektor.services.objects.snapshot_upkeep import snapshot_store
 from detektor.settings import Settings
 from detektor.ui.rendering import CSP
@@ -215,6 +217,31 @@ def test_recordings_page_refuses_a_bad_day(client: TestClient, day: str) -> None
     reply = client.get(f"/recordings?day={quote(day)}")
     assert reply.status_code == 200
     assert "must be YYYY-MM-DD" in reply.text
+
+
+def test_recordings_page_marks_the_days_gaps(client: TestClient, tmp_path: Path) -> None:
+    noon = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    index = open_recording_index(f"sqlite:///{tmp_path / 'events.db'}")
+    try:
+        for start, seconds, reason in [
+            (noon, 90, "reconnect"),
+            (noon.replace(hour=23), 7200, "stalled"),
+        ]:
+            span = RecordingSpan(
+                "porch-cam", SpanKind.GAP, start, start + timedelta(seconds=seconds), reason
+            )
+            assert index.add_span(span)
+    finally:
+        index.close()
+    page = client.get("/recordings?camera=porch-cam&day=2026-11-30").text
+    assert page.count('<rect class="lost"') == 2
+    assert '<rect class="lost" x="50.0" y="0" width="0.104"' in page  # 90 s of the day at noon
+    assert "(reconnect, 90.0 s)" in page
+    assert '<rect class="lost" x="95.833" y="0" width="4.167"' in page  # cut at midnight
+    assert '<span class="key lost">gap</span>' in page
+    assert 'class="lost"' not in client.get("/recordings?camera=porch-cam&day=2026-11-29").text
+    other = client.get("/recordings?camera=yard&day=2026-11-30").text
+    assert '<rect class="lost"' not in other
 
 
 @pytest.mark.parametrize(

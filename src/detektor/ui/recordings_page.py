@@ -1,5 +1,6 @@
 """The Recordings page: one camera's day of segments (from the recordings API) on a
-timeline beside the objects of that day, each segment a link that plays it on the page."""
+timeline beside the objects of that day, each segment a link that plays it on the page, and
+the gaps (time not recorded after a reconnect or a stall) marked on it."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ async def recordings_page(
     problems: list[Refused] = []
     segments: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
+    gaps: list[dict[str, Any]] = []
     if isinstance(chosen, Refused):
         problems.append(chosen)
         chosen = queries.today()
@@ -59,6 +61,11 @@ async def recordings_page(
             problems.append(listed)
         else:
             segments = [_placed(s, chosen, "start", "end") for s in reversed(listed["recordings"])]
+            lost = await queries.gaps(request, camera=camera, start=start, end=end)
+            if isinstance(lost, Refused):
+                problems.append(lost)
+            else:
+                gaps = [_placed(g, chosen, "start", "end") for g in lost["gaps"]]
     if camera:
         found = await queries.objects(request, camera=camera, after=start, before=end, limit=200)
         if isinstance(found, Refused):
@@ -77,6 +84,7 @@ async def recordings_page(
         following=(chosen + timedelta(days=1)).strftime("%Y-%m-%d"),
         segments=segments,
         objects=objects,
+        gaps=gaps,
         playing=playing,
         recording=queries.recording_on(request),
         problems=problems,

@@ -12,7 +12,7 @@ import pytest
 
 from detektor.adapters.memory import MemoryEventStore
 from detektor.adapters.memory_recordings import MemoryRecordingIndex
-from detektor.domain.recordings import RecordPolicy, Segment
+from detektor.domain.recordings import RecordingSpan, RecordPolicy, Segment, SpanKind
 from detektor.kit.metrics import Metrics
 from detektor.services.capture.recorder import Recorder
 from detektor.services.recordings import cleanup
@@ -154,3 +154,21 @@ def test_the_free_space_is_reported_even_when_the_index_is_away(tmp_path: Path) 
         retention.sweep()
     # Not the gauge's 0, which would read as a full disk (RecordingDiskLow).
     assert value(registry, "detektor_recording_free_bytes") == 5000
+
+
+def test_a_sweep_forgets_gaps_older_than_the_longest_objects_retain_days(tmp_path: Path) -> None:
+    retention, index, _, _, _, _ = build(tmp_path, capacity=10**9)  # 30 days, default too
+
+    def gap(days: float) -> RecordingSpan:
+        start = NOW - timedelta(days=days)
+        return RecordingSpan("door", SpanKind.GAP, start, start + timedelta(seconds=5), "stalled")
+
+    for span in (gap(45), gap(31), gap(29)):
+        assert index.add_span(span)
+    retention.policies = {**retention.policies, "yard": RecordPolicy(objects_retain_days=40)}
+    retention.sweep()  # the yard's 40 days bound it
+    since = NOW - timedelta(days=100)
+    assert index.spans(SpanKind.GAP, since, NOW) == [gap(31), gap(29)]
+    retention.policies = {"door": RecordPolicy(objects_retain_days=30)}
+    retention.sweep()
+    assert index.spans(SpanKind.GAP, since, NOW) == [gap(29)]

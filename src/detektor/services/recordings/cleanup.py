@@ -24,7 +24,7 @@ from typing import NamedTuple
 from anyio import to_thread
 
 from detektor.domain.object_events import ObjectState
-from detektor.domain.recordings import ObjectSpan, RecordPolicy, Segment
+from detektor.domain.recordings import ObjectSpan, RecordPolicy, Segment, SpanKind
 from detektor.domain.retention import Deletion, must_stop, plan_retention
 from detektor.kit.workers import pause
 from detektor.ports import EventStore, ObjectQuery, RecordingIndex
@@ -128,6 +128,11 @@ class Retention:
         free = self._disk_usage(self.root).free
         self.metrics.free_bytes.set(free)
         self._pause(must_stop(kept, free, floor), free)
+        # A gap is a note beside the footage: forget it once footage that old is gone anyway.
+        days = max(
+            p.objects_retain_days for p in (self.settings.default.policy(), *self.policies.values())
+        )
+        self.index.remove_spans(SpanKind.GAP, self._clock() - timedelta(days=days))
         self._report_totals()
         return plan
 

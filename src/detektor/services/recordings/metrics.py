@@ -1,5 +1,6 @@
 """The recordings metrics capture exposes: what the index keeps, what retention deletes, the
-free space of the recordings volume, and per camera whether recording keeps up."""
+free space of the recordings volume, and per camera whether recording keeps up and the gaps
+in it."""
 
 from __future__ import annotations
 
@@ -47,7 +48,17 @@ class RecordingMetrics:
             "Failed writes to the recording index (each is retried)",
         )
         self.index_backlog = metrics.gauge(
-            "detektor_recording_index_backlog", "Closed segments waiting to be indexed"
+            "detektor_recording_index_backlog", "Closed segments and spans waiting to be indexed"
+        )
+        self.gaps = metrics.counter(
+            "detektor_recording_gaps_total",
+            "Gaps between a camera's segments, by reason (reconnect, stalled)",
+            ["camera", "reason"],
+        )
+        self.gap_seconds = metrics.counter(
+            "detektor_recording_gap_seconds_total",
+            "Seconds not recorded between a camera's segments, by reason",
+            ["camera", "reason"],
         )
         self.sweep_failures = metrics.counter(
             "detektor_recording_sweep_failures_total", "Retention sweeps that failed"

@@ -1,5 +1,6 @@
 """Recording in one capture process (``serve capture`` or ``run``): a ``Recorder`` per camera
-with a ``record`` section, the feed to the index, and the retention loop.
+with a ``record`` section, the feed to the index (segments, and the gaps between them as
+spans), and the retention loop.
 
 ``Recording.build`` makes the recorders (they outlive reconnects: the source calls
 ``start()`` at each connection); ``prepare`` repairs what a crash left under the root and
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from anyio import to_thread
 
-from detektor.domain.recordings import RecordPolicy
+from detektor.domain.recordings import GAP_REASONS, RecordingSpan, RecordPolicy, SpanKind
 from detektor.kit.app import ServiceKit
 from detektor.kit.workers import join
 from detektor.ports import EventStore, RecordingIndex
@@ -64,6 +65,9 @@ class Recording:
         metrics.segment_s.labels(camera).set(segment_s)
         metrics.stalled.labels(camera).set(0)
         metrics.last_segment.labels(camera).set(time.time())  # lag counts from the start
+        for reason in sorted(GAP_REASONS):  # at 0 from the start, so increase() sees the first
+            metrics.gaps.labels(camera, reason)
+            metrics.gap_seconds.labels(camera, reason)
 
         def closed(segment: files.Segment) -> None:
             metrics.last_segment.labels(camera).set(segment.end.timestamp())
@@ -73,7 +77,26 @@ class Recording:
         def stall(stalled: bool) -> None:
             metrics.stalled.labels(camera).set(int(stalled))
 
-        return Recorder(camera, self.root, segment_s=segment_s, on_segment=closed, on_stall=stall)
+        def gap(found: files.Gap) -> None:
+            if found.end <= found.start:  # the next segment starts where the last ended
+                return
+            seconds = found.duration_s
+            log.info("camera %s: %.1f s not recorded (%s)", camera, seconds, found.reason)
+            metrics.gaps.labels(camera, found.reason).inc()
+            metrics.gap_seconds.labels(camera, found.reason).inc(seconds)
+            if self.feed is not None:
+                self.feed.offer_span(
+                    RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason)
+                )
+
+        return Recorder(
+            camera,
+            self.root,
+            segment_s=segment_s,
+            on_segment=closed,
+            on_gap=gap,
+            on_stall=stall,
+        )
 
     def recorder(self, camera: str) -> Recorder | None:
         return self.recorders.get(camera)

@@ -2,6 +2,9 @@
 footage as one MP4, and each object's clip.
 
 - ``GET /v1/recordings?camera=&start=&end=&limit=&cursor=``: segments newest first;
+- ``GET /v1/recordings/gaps?camera=&start=&end=``: the time not recorded between segments
+  (a reconnect, a stall) that overlaps the range (the last 24 h unless given; at most
+  ``MAX_GAP_RANGE``), in start order;
 - ``GET /v1/cameras/{camera}/recordings.mp4?start=&end=``: the range, remuxed (no re-encode)
   from the last keyframe at or before ``start``; at most ``recordings.max_export_s`` long;
 - ``GET /v1/objects/{object_id}/clip.mp4``: from ``pre_s`` before the object's start to
@@ -16,7 +19,7 @@ They read ``app.state.recordings`` (``recordings.serving.Recordings``; absent: 4
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -28,7 +31,7 @@ from detektor.adapters.objectkit import is_object_id
 from detektor.domain.errors import ValidationError
 from detektor.domain.fields import format_timestamp, parse_timestamp
 from detektor.domain.frames import validate_camera
-from detektor.domain.recordings import Segment
+from detektor.domain.recordings import RecordingSpan, Segment, SpanKind
 from detektor.kit.access import SIGNED_LINK_ROUTE
 from detektor.kit.errors import ApiError
 from detektor.ports import SegmentQuery
@@ -38,6 +41,7 @@ from detektor.services.tracking.objects_api import ID_FORM
 from detektor.services.tracking.state import TrackingState
 
 router = APIRouter(prefix="/v1", tags=["recordings"])
+MAX_GAP_RANGE = timedelta(days=31)
 _MP4: dict[int | str, dict[str, Any]] = {
     200: {"content": {"video/mp4": {}}, "description": "the footage (206 for a Range)"}
 }
@@ -100,6 +104,44 @@ async def list_recordings(
     return {
         "recordings": [_shown(request, s) for s in page.segments],
         "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/recordings/gaps", summary="Time not recorded (reconnects, stalls), in start order")
+async def list_gaps(
+    request: Request,
+    camera: str | None = None,
+    start: Annotated[str | None, Query(description="gaps ending after (RFC 3339)")] = None,
+    end: Annotated[str | None, Query(description="gaps starting before (RFC 3339)")] = None,
+) -> dict[str, Any]:
+    recordings = _recordings(request)
+    name = _checked(lambda: validate_camera(camera)) if camera is not None else None
+    last = _time(end, "end") if end is not None else datetime.now(UTC)
+    first = _time(start, "start") if start is not None else _day_before(last)
+    if last < first:
+        raise ApiError(422, "end must not be before start", "end")
+    if last - first > MAX_GAP_RANGE:
+        raise ApiError(
+            422, f"a range of at most {MAX_GAP_RANGE.days} days at once; ask for it in parts", "end"
+        )
+    gaps = await to_thread.run_sync(recordings.index.spans, SpanKind.GAP, first, last, name)
+    return {"gaps": [_gap_shown(g) for g in gaps]}
+
+
+def _day_before(instant: datetime) -> datetime:
+    try:
+        return instant - timedelta(days=1)
+    except OverflowError:  # an end in the first day of year 1
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _gap_shown(gap: RecordingSpan) -> dict[str, Any]:
+    return {
+        "camera": gap.camera,
+        "start": format_timestamp(gap.start),
+        "end": format_timestamp(gap.end),
+        "reason": gap.reason,
+        "duration_s": round((gap.end - gap.start).total_seconds(), 3),
     }
 
 
