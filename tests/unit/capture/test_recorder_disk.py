@@ -67,7 +67,8 @@ def test_a_hung_disk_stalls_recording_not_capture(clip: Path, tmp_path: Path) ->
     # From the 60th packet (about a second in) the disk hangs: nothing queued is written.
     slowest = feed(clip, recorder, {60: lambda: disk.put(hung.wait, ())})
     assert slowest < 0.25  # the demuxing thread was never held up by the disk
-    assert recorder.stalled and got.stalls == [True]
+    assert recorder.stalled
+    assert got.stalls == [True]
     assert got.segments == []  # nothing could be finished while the disk hung
     hung.set()  # the disk is back, and keeps up (a file read at full speed outpaces any disk)
     disk.max_bytes = 1 << 30
@@ -110,6 +111,7 @@ def test_a_segment_that_cannot_be_finished_is_lost_time(clip: Path, tmp_path: Pa
     assert len(got.segments) == 3
     [lost] = [g for g in got.gaps if g.reason == "stalled"]
     first, second = got.segments[0], got.segments[1]
-    assert lost.start == first.end and lost.end == second.start  # exactly the lost segment
+    assert lost.start == first.end
+    assert lost.end == second.start
     assert lost.duration_s == pytest.approx(2.0, abs=0.1)
     assert got.stalls == [True, False]

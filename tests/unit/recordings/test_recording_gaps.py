@@ -41,8 +41,7 @@ def test_a_gap_is_queued_as_a_span_logged_and_counted(
 
     assert sample("detektor_recording_gaps_total", "reconnect") == 0  # there from the start
     assert sample("detektor_recording_gap_seconds_total", "stalled") == 0
-    report = recording.recorders["door"]._on_gap
-    assert report is not None
+    report = recording.gap  # what the door's recorder calls with each gap
     report(Gap("door", T0, T0 + timedelta(seconds=3.25), "reconnect"))
     report(Gap("door", T0 + timedelta(seconds=9), T0 + timedelta(seconds=9), "stalled"))
     report(Gap("door", T0 + timedelta(seconds=20), T0 + timedelta(seconds=21), "stalled"))

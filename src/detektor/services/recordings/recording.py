@@ -77,26 +77,27 @@ class Recording:
         def stall(stalled: bool) -> None:
             metrics.stalled.labels(camera).set(int(stalled))
 
-        def gap(found: files.Gap) -> None:
-            if found.end <= found.start:  # the next segment starts where the last ended
-                return
-            seconds = found.duration_s
-            log.info("camera %s: %.1f s not recorded (%s)", camera, seconds, found.reason)
-            metrics.gaps.labels(camera, found.reason).inc()
-            metrics.gap_seconds.labels(camera, found.reason).inc(seconds)
-            if self.feed is not None:
-                self.feed.offer_span(
-                    RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason)
-                )
-
         return Recorder(
             camera,
             self.root,
             segment_s=segment_s,
             on_segment=closed,
-            on_gap=gap,
+            on_gap=self.gap,
             on_stall=stall,
         )
+
+    def gap(self, found: files.Gap) -> None:
+        """A recorder's gap: logged, counted and queued for the index (any thread)."""
+        if found.end <= found.start:  # the next segment starts where the last ended
+            return
+        camera, seconds = found.camera, found.duration_s
+        log.info("camera %s: %.1f s not recorded (%s)", camera, seconds, found.reason)
+        self.metrics.gaps.labels(camera, found.reason).inc()
+        self.metrics.gap_seconds.labels(camera, found.reason).inc(seconds)
+        if self.feed is not None:
+            self.feed.offer_span(
+                RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason)
+            )
 
     def recorder(self, camera: str) -> Recorder | None:
         return self.recorders.get(camera)
