@@ -6,12 +6,12 @@ A sweep reads every indexed segment, the object spans that overlap them from the
 seen), each camera's policy and the volume's free bytes. The floor it plans for is
 ``min_free_bytes`` plus one segment (the largest kept) per recording camera: what the
 recorders may write before the next sweep. When a camera (or the default policy) is in
-``motion`` mode, it also reads the motion spans overlapping the segments from the index; every
-sweep forgets the motion spans no policy can still need (``motion_horizon``). It deletes the files
-first (a file
-already gone is fine) and then their rows, so a crash in between leaves rows that
-``reconcile`` removes at the next start, never a file the index has forgotten. Capture and
-detection go on while recording is paused; only the recorders drop packets.
+``motion`` mode, it also reads the motion spans overlapping the segments from the index;
+every sweep forgets the motion spans no policy can still need (``motion_horizon``). It
+deletes the files first (a file already gone is fine) and then their rows, so a crash in
+between leaves rows that ``reconcile`` removes at the next start, never a file the index has
+forgotten. Capture and detection go on while recording is paused; only the recorders drop
+packets.
 """
 
 from __future__ import annotations

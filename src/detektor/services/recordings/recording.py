@@ -53,16 +53,19 @@ class MotionFeed:
 
     def frame(self, wall_ms: int, moving: bool) -> None:
         at = datetime.fromtimestamp(wall_ms / 1000, UTC)
-        with self._lock:
-            closed = self.spans.frame(at, moving)
-        for span in closed:
-            self._offer(span)
+        self._closed(lambda: self.spans.frame(at, moving))
 
     def flush(self) -> None:
-        with self._lock:
-            closed = self.spans.flush()
-        for span in closed:
-            self._offer(span)
+        self._closed(self.spans.flush)
+
+    def _closed(self, step: Callable[[], list[RecordingSpan]]) -> None:
+        try:
+            with self._lock:
+                closed = step()
+            for span in closed:
+                self._offer(span)
+        except Exception:  # a bug here must not stop capture; the footage is still written
+            log.exception("camera %s: motion spans failed", self.spans.camera)
 
 
 class Recording:
