@@ -2,11 +2,16 @@
 then a square moving for 3 s, then still), a real recorder writes it in 1 s segments, the
 camera's motion gate feeds its motion spans to the SQLite recording index, and retention,
 once no motion can claim the still footage any more, deletes it and keeps the footage with
-motion."""
+motion. Then ``detektor run`` itself, on the same video: its motion spans reach the SQLite
+index beside the events."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +36,7 @@ from detektor.services.capture.settings import CameraSettings
 from detektor.services.recordings.cleanup import DiskUsage, Retention
 from detektor.services.recordings.recording import Recording
 from detektor.settings import Settings
+from support.services import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +159,54 @@ async def test_motion_mode_keeps_footage_with_motion_and_deletes_the_still_foota
     print("kept", sorted(round(at(s), 1) for s in segments if s.path in kept))
     index.close()
     store.close()
+
+
+def test_detektor_run_feeds_the_motion_of_a_motion_mode_camera_to_the_index(
+    tmp_path: Path,
+) -> None:
+    video = tmp_path / "yard.mp4"
+    still_moving_still(video)
+    config = tmp_path / "cams.yml"
+    config.write_text(
+        "cameras:\n"
+        "  - name: yard\n"
+        f"    source: {video}\n"
+        "    detect_fps: 5\n"
+        "    motion: {warmup_frames: 1}\n"
+        "    record: {mode: motion, segment_s: 1, pre_s: 0, post_s: 0}\n"
+    )
+    command = [sys.executable, "-m", "detektor.cli", "run", "--duration", "12"]
+    done = subprocess.run(
+        [*command, "--port", str(free_port())],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "DETEKTOR_CONFIG": str(config),
+            "DETEKTOR_RECORDINGS__MIN_FREE_BYTES": "0",
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "detektor-data" / "detektor.db") as db:
+        first = db.execute("SELECT min(start_at) FROM recording_segments").fetchone()[0]
+        rows = db.execute(
+            "SELECT camera, kind, start_at, end_at FROM recording_spans ORDER BY start_at"
+        ).fetchall()
+        kept = db.execute("SELECT count(*) FROM recording_segments").fetchone()[0]
+    begin = datetime.fromisoformat(first)
+    offsets = [
+        (
+            (datetime.fromisoformat(lo) - begin).total_seconds(),
+            (datetime.fromisoformat(hi) - begin).total_seconds(),
+        )
+        for _, _, lo, hi in rows
+    ]
+    print("motion spans (s from the first segment):", offsets)
+    assert {(camera, kind) for camera, kind, _, _ in rows} == {("yard", "motion")}
+    assert any(lo <= STILL_S + 0.5 and hi >= STILL_S + MOVING_S - 0.5 for lo, hi in offsets)
+    assert kept >= 9  # all of it: motion could still claim the still footage
