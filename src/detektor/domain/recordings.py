@@ -101,7 +101,9 @@ class Segment:
 
 class RecordMode(StrEnum):
     CONTINUOUS = "continuous"  # everything is kept for retain_days
-    MOTION = "motion"  # the recorder writes only around motion; what it wrote is kept as above
+    # Recorded continuously all the same (pre_s needs what came before the motion); footage
+    # around motion is kept retain_days, the rest goes as soon as no motion can claim it.
+    MOTION = "motion"
     OBJECTS = "objects"  # footage without an object goes as soon as no object can claim it
 
 

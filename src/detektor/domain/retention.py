@@ -1,16 +1,22 @@
 """Which recorded segments to delete, and when recording must stop: pure planning over the
-recording index's segments, the objects seen, the per-camera policies and the disk's numbers.
+recording index's segments, the objects seen, the motion seen, the per-camera policies and the
+disk's numbers.
 
 Footage is *object footage* when it overlaps an object's span widened by the camera's
-`pre_s` before and `post_s` after; the rest is *continuous footage*. Deletions, in order:
+`pre_s` before and `post_s` after; in `motion` mode, footage that is not object footage is
+*motion footage* when it overlaps a motion span widened the same way; the rest is
+*unclaimed footage*. Deletions, in order:
 
-1. `age`: continuous footage whose end is older than `retain_days` (in `objects` mode, older
-   than `pre_s` + `CLAIM_S`: long enough for an object that starts just after it to claim it);
+1. `age`: unclaimed and motion footage whose end is older than `retain_days`; in `objects`
+   and `motion` mode, unclaimed footage once its end is older than `pre_s` + `CLAIM_S`: long
+   enough for an object (or motion) that starts just after it to claim it;
 2. `objects_age`: object footage whose end is older than `objects_retain_days`;
 3. `disk_low`: while the free bytes (with what 1 and 2 free) are below `min_free_bytes`, the
-   oldest remaining segment, all continuous footage before any object footage;
+   oldest remaining segment, all unclaimed footage first, then motion footage, then object
+   footage;
 4. `max_bytes`: the same order while the bytes kept are above `max_bytes`.
 
+Motion spans of a camera not in `motion` mode claim nothing: its footage is all kept anyway.
 When the floor cannot be met even by deleting every segment (something else fills the disk),
 no segment is deleted for it: that would destroy all footage and still not free the disk.
 `must_stop` then says recording has to stop instead, until the floor can be met again.
@@ -22,19 +28,22 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from detektor.domain.recordings import (
     ObjectSpan,
+    RecordingSpan,
     RecordMode,
     RecordPolicy,
     Segment,
+    SpanKind,
     require_count,
     require_instant,
 )
 
-# In `objects` mode, how long past `pre_s` footage without an object waits for one to claim
-# it: an object is known only once it is confirmed, some sightings after it first appeared.
+# In `objects` and `motion` mode, how long past `pre_s` footage without an object (or motion)
+# waits for one to claim it: an object is known only once it is confirmed, some sightings
+# after it first appeared, and a motion span once it closes (at most 30 s chunks).
 CLAIM_S = 60.0
 
 DEFAULT_POLICY = RecordPolicy()
@@ -64,15 +73,21 @@ def _shift(instant: datetime, seconds: float) -> datetime:
         return _FAR_FUTURE if seconds > 0 else _FAR_PAST
 
 
-class _Claims:
-    """Per camera, the merged object spans widened by the camera's pre_s and post_s, to ask
-    whether a segment is object footage in O(log spans)."""
+class Footage(IntEnum):
+    """What claims a segment, in the order space deletions take them (lowest first)."""
 
-    def __init__(self, spans: Iterable[ObjectSpan], policy_of: _Policies) -> None:
+    UNCLAIMED = 0
+    MOTION = 1
+    OBJECT = 2
+
+
+class _Claims:
+    """Per camera, the merged spans widened by the camera's pre_s and post_s, to ask whether
+    a segment overlaps one in O(log spans)."""
+
+    def __init__(self, spans: Iterable[ObjectSpan | RecordingSpan], policy_of: _Policies) -> None:
         widened: dict[str, list[tuple[datetime, datetime]]] = {}
         for span in spans:
-            if not isinstance(span, ObjectSpan):
-                raise TypeError(f"object spans must be ObjectSpan, got {type(span).__name__}")
             policy = policy_of(span.camera)
             end = _FAR_FUTURE if span.end is None else _shift(span.end, policy.post_s)
             widened.setdefault(span.camera, []).append((_shift(span.start, -policy.pre_s), end))
@@ -108,12 +123,33 @@ class _Policies:
         return self._policies.get(camera, self._default)
 
 
+def _object_spans(spans: Iterable[ObjectSpan]) -> Iterable[ObjectSpan]:
+    for span in spans:
+        if not isinstance(span, ObjectSpan):
+            raise TypeError(f"object spans must be ObjectSpan, got {type(span).__name__}")
+        yield span
+
+
+def _motion_spans(spans: Iterable[RecordingSpan], policy_of: _Policies) -> Iterable[RecordingSpan]:
+    for span in spans:
+        if not isinstance(span, RecordingSpan) or span.kind is not SpanKind.MOTION:
+            raise TypeError(f"motion spans must be motion RecordingSpans, got {span!r}")
+        if policy_of(span.camera).mode is RecordMode.MOTION:
+            yield span
+
+
+def _footage(segment: Segment, objects: _Claims, motion: _Claims) -> Footage:
+    if objects.claimed(segment):
+        return Footage.OBJECT
+    return Footage.MOTION if motion.claimed(segment) else Footage.UNCLAIMED
+
+
 def _expired(
-    segment: Segment, object_footage: bool, policy: RecordPolicy, now: datetime
+    segment: Segment, footage: Footage, policy: RecordPolicy, now: datetime
 ) -> DeletionReason | None:
-    if object_footage:
+    if footage is Footage.OBJECT:
         keep_s, reason = policy.objects_retain_days * 86_400, DeletionReason.OBJECTS_AGE
-    elif policy.mode is RecordMode.OBJECTS:
+    elif footage is Footage.UNCLAIMED and policy.mode in (RecordMode.OBJECTS, RecordMode.MOTION):
         keep_s, reason = policy.pre_s + CLAIM_S, DeletionReason.AGE
     else:
         keep_s, reason = policy.retain_days * 86_400, DeletionReason.AGE
@@ -130,25 +166,28 @@ def plan_retention(
     max_bytes: int | None = None,
     *,
     default: RecordPolicy = DEFAULT_POLICY,
+    motion_spans: Iterable[RecordingSpan] = (),
 ) -> list[Deletion]:
     """The segments to delete now and why, age deletions first, then the space ones oldest
     first. `policies` maps cameras to their policy; other cameras' footage (a camera removed
-    from the configuration) follows `default`. `max_bytes` None: no cap on the bytes kept."""
+    from the configuration) follows `default`. `max_bytes` None: no cap on the bytes kept.
+    `motion_spans` (kind motion) claim footage of the cameras in `motion` mode."""
     now = require_instant(now, "now")
     free = require_count(free_bytes, "free_bytes")
     floor = require_count(min_free_bytes, "min_free_bytes")
     cap = None if max_bytes is None else require_count(max_bytes, "max_bytes")
     policy_of = _Policies(policies, default)
-    claims = _Claims(object_spans, policy_of)
+    objects = _Claims(_object_spans(object_spans), policy_of)
+    motion = _Claims(_motion_spans(motion_spans, policy_of), policy_of)
     deletions: list[Deletion] = []
-    kept: list[tuple[bool, Segment]] = []
+    kept: list[tuple[Footage, Segment]] = []
     for segment in segments:
         if not isinstance(segment, Segment):
             raise TypeError(f"segments must be Segment, got {type(segment).__name__}")
-        object_footage = claims.claimed(segment)
-        reason = _expired(segment, object_footage, policy_of(segment.camera), now)
+        footage = _footage(segment, objects, motion)
+        reason = _expired(segment, footage, policy_of(segment.camera), now)
         if reason is None:
-            kept.append((object_footage, segment))
+            kept.append((footage, segment))
         else:
             deletions.append(Deletion(segment, reason))
     freed = sum(d.segment.bytes for d in deletions)
@@ -156,7 +195,7 @@ def plan_retention(
     reachable = free + freed + kept_bytes >= floor
     need_free = floor - free - freed if reachable else 0
     need_cap = 0 if cap is None else kept_bytes - cap
-    # Continuous footage (False) before object footage, each oldest first.
+    # Unclaimed footage, then motion footage, then object footage, each oldest first.
     for _, segment in sorted(kept, key=lambda k: (k[0], k[1].start, k[1].camera)):
         if need_free > 0:
             deletions.append(Deletion(segment, DeletionReason.DISK_LOW))

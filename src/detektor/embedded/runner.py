@@ -126,6 +126,7 @@ def build_run_app(settings: Settings, cameras: list[CameraSettings], *, progress
                 kit.liveness,
                 realtime_files=True,
                 recorder=recording.recorder(cam.name),
+                motion=recording.motion(cam.name),
                 send_images=True,  # the bus is in memory: frames travel decoded (issue 16)
             )
             for cam in cameras

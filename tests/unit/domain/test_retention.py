@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detektor.domain.recordings import ObjectSpan, RecordMode, RecordPolicy, Segment
+from detektor.domain.recordings import (
+    ObjectSpan,
+    RecordingSpan,
+    RecordMode,
+    RecordPolicy,
+    Segment,
+    SpanKind,
+)
 from detektor.domain.retention import (
     CLAIM_S,
     Deletion,
@@ -215,6 +222,11 @@ def scenes(draw: st.DrawFn) -> dict[str, object]:
         length = draw(st.none() | st.integers(0, 86_400))
         end = None if length is None else start + timedelta(seconds=length)
         spans.append(ObjectSpan(draw(st.sampled_from(CAMERAS)), start, end))
+    motion = []
+    for _ in range(draw(st.integers(0, 6))):
+        start = NOW - timedelta(seconds=draw(st.integers(-3600, 25 * 86_400)))
+        end = start + timedelta(seconds=draw(st.integers(1, 86_400)))
+        motion.append(RecordingSpan(draw(st.sampled_from(CAMERAS)), SpanKind.MOTION, start, end))
     policies = {}
     for camera in CAMERAS:
         retain = draw(st.floats(0, 10))
@@ -229,6 +241,7 @@ def scenes(draw: st.DrawFn) -> dict[str, object]:
     return {
         "segments": draw(st.permutations(segments)),
         "spans": spans,
+        "motion": motion,
         "policies": policies,
         "free": draw(st.integers(0, 5000)),
         "floor": draw(st.integers(0, total + 5000)),
@@ -236,8 +249,10 @@ def scenes(draw: st.DrawFn) -> dict[str, object]:
     }
 
 
-def is_object_footage(s: Segment, spans: list[ObjectSpan], policy: RecordPolicy) -> bool:
-    """The definition, spelled out naively."""
+def is_object_footage(
+    s: Segment, spans: list[ObjectSpan] | list[RecordingSpan], policy: RecordPolicy
+) -> bool:
+    """The definition, spelled out naively (of motion footage too, given motion spans)."""
     for span in spans:
         if span.camera != s.camera:
             continue
@@ -257,7 +272,10 @@ def test_retention_properties(scene: dict[str, object]) -> None:
     policies: dict[str, RecordPolicy] = scene["policies"]  # type: ignore[assignment]
     free, floor = int(scene["free"]), int(scene["floor"])  # type: ignore[call-overload]
     cap: int | None = scene["cap"]  # type: ignore[assignment]
-    deletions: list[Deletion] = plan_retention(segments, spans, policies, NOW, free, floor, cap)
+    motion_spans: list[RecordingSpan] = scene["motion"]  # type: ignore[assignment]
+    deletions: list[Deletion] = plan_retention(
+        segments, spans, policies, NOW, free, floor, cap, motion_spans=motion_spans
+    )
     gone = {d.segment.path: d.reason for d in deletions}
     assert len(gone) == len(deletions)  # none twice
     assert {d.segment for d in deletions} <= set(segments)
@@ -265,6 +283,16 @@ def test_retention_properties(scene: dict[str, object]) -> None:
     total = sum(s.bytes for s in segments)
     kept_bytes = sum(s.bytes for s in kept)
     objects = {s.path for s in segments if is_object_footage(s, spans, policies[s.camera])}
+    motion = {
+        s.path
+        for s in segments
+        if s.path not in objects
+        and policies[s.camera].mode is RecordMode.MOTION
+        and is_object_footage(s, motion_spans, policies[s.camera])
+    }
+
+    def rank(s: Segment) -> int:  # the order space deletions take footage in
+        return 2 if s.path in objects else 1 if s.path in motion else 0
 
     # The floor is met whenever deleting could meet it; otherwise recording must stop.
     possible = free + total >= floor
@@ -285,19 +313,20 @@ def test_retention_properties(scene: dict[str, object]) -> None:
             assert (s.end <= NOW - keep) is (gone.get(s.path) == OBJECTS_AGE)
         else:
             assert gone.get(s.path) != OBJECTS_AGE
-            if policy.mode is RecordMode.OBJECTS:
+            claimable = policy.mode in (RecordMode.OBJECTS, RecordMode.MOTION)
+            if claimable and s.path not in motion:
                 keep = timedelta(seconds=policy.pre_s + CLAIM_S)
             else:
                 keep = timedelta(days=policy.retain_days)
             assert (s.end <= NOW - keep) is (gone.get(s.path) == AGE)
 
-    # Space: object footage outlives continuous footage, oldest goes first, and no more goes
-    # than needed (without the last space deletion, the floor or the cap would be missed).
+    # Space: object footage outlives motion footage, which outlives the rest, oldest goes
+    # first, and no more goes than needed (without the last space deletion, the floor or the
+    # cap would be missed).
     by_space = [d.segment for d in deletions if d.reason in (DISK_LOW, MAX_BYTES)]
-    if any(s.path in objects for s in by_space):
-        assert all(s.path in objects for s in kept)
     for deleted in by_space:
-        same_kind = [s for s in kept if (s.path in objects) == (deleted.path in objects)]
+        assert all(rank(s) >= rank(deleted) for s in kept)
+        same_kind = [s for s in kept if rank(s) == rank(deleted)]
         assert all((s.start, s.camera) > (deleted.start, deleted.camera) for s in same_kind)
     if by_space:
         last = by_space[-1].bytes

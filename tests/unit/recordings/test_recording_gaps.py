@@ -45,9 +45,13 @@ def test_a_gap_is_queued_as_a_span_logged_and_counted(
     report(Gap("door", T0, T0 + timedelta(seconds=3.25), "reconnect"))
     report(Gap("door", T0 + timedelta(seconds=9), T0 + timedelta(seconds=9), "stalled"))
     report(Gap("door", T0 + timedelta(seconds=20), T0 + timedelta(seconds=21), "stalled"))
+    waiting = recording.feed.backlog_since()  # retention plans as of then while it waits
+    assert waiting is not None
+    assert abs((waiting - datetime.now(UTC)).total_seconds()) < 60
     stopped = asyncio.Event()
     stopped.set()
     asyncio.run(recording.feed.run(stopped))  # stopped: adds what is queued, then returns
+    assert recording.feed.backlog_since() is None
     assert index.spans(SpanKind.GAP, T0, T0 + timedelta(minutes=1)) == [
         RecordingSpan("door", SpanKind.GAP, T0, T0 + timedelta(seconds=3.25), "reconnect"),
         RecordingSpan(

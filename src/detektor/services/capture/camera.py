@@ -9,6 +9,7 @@ of ``detektor run``, issue 16) no JPEG is made: the decoded frame itself goes on
 For each sampled frame: ``frame.captured``, then ``frame.skipped`` (``no_motion`` or
 ``masked``), ``frame.queued``, or ``frame.dropped`` (``bus_full``) when the bus refuses it.
 A frame that the bus's cap pushes out before delivery gets ``frame.dropped``, ``bus_full``.
+A recorded camera also tells the recording's ``motion`` sink whether each sampled frame moved.
 A source that fails or stalls is reopened with exponential backoff and jitter; a file source
 that ends stops the camera.
 """
@@ -36,7 +37,12 @@ from detektor.kit.workers import pause
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import EventSink, FrameBus, Published
-from detektor.services.capture.frames import Sampled, describe_source, dropped_event
+from detektor.services.capture.frames import (
+    MotionSink,
+    Sampled,
+    describe_source,
+    dropped_event,
+)
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
 from detektor.services.capture.sampler import Sampler
@@ -67,9 +73,11 @@ class CameraWorker:
         realtime_files: bool = False,
         recorder: PacketSink | None = None,
         send_images: bool = False,
+        motion: MotionSink | None = None,
     ) -> None:
         self.camera = camera
         self.recorder = recorder  # one per camera, for every connection
+        self.motion = motion  # the recording's motion spans, when the camera is recorded
         self.name = camera.name
         self.bus, self.sink = bus, sink
         self.metrics, self.pipeline, self.liveness = metrics, pipeline, liveness
@@ -185,6 +193,8 @@ class CameraWorker:
             except (SourceError, OSError) as exc:
                 outcome["error"] = exc
             finally:
+                if self.motion is not None:  # no frames until the next connection
+                    self.motion.flush()
                 put(_END)
 
         reader = threading.Thread(target=read, name=f"capture-{self.name}", daemon=True)
@@ -215,7 +225,10 @@ class CameraWorker:
                 gate = MotionGate(
                     self.camera.motion, self.camera.masks, (frame.width, frame.height)
                 )
-            put(self._sample(frame, gate))
+            sampled = self._sample(frame, gate)
+            if self.motion is not None:
+                self.motion.frame(sampled.wall_ms, sampled.moving)
+            put(sampled)
 
     def _sample(self, frame: DecodedFrame, gate: MotionGate) -> Sampled:
         self.seq += 1

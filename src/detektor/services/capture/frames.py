@@ -1,8 +1,10 @@
-"""What capture hands from its reading thread to the event loop, and small event helpers."""
+"""What capture hands from its reading thread to the event loop, what it tells the recording
+about motion, and small event helpers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +32,15 @@ class Sampled:
     def ready(self) -> bool:
         """Moving, and with a payload to publish (the encoder did not fail)."""
         return self.moving and (self.jpeg is not None or self.image is not None)
+
+
+class MotionSink(Protocol):
+    """Told, from the reading thread, whether each sampled frame moved (recording's motion
+    spans); `flush` when the connection ends."""
+
+    def frame(self, wall_ms: int, moving: bool) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 def dropped_event(frame_id: FrameId, reason: str = "bus_full") -> Envelope:

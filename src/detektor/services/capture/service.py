@@ -75,6 +75,7 @@ def build(settings: Settings) -> FastAPI:
                 pipeline,
                 kit.liveness,
                 recorder=recording.recorder(cam.name),
+                motion=recording.motion(cam.name),
             )
             for cam in settings.cameras
         ]

@@ -5,10 +5,13 @@ A sweep reads every indexed segment, the object spans that overlap them from the
 (objects started up to ``SPAN_LOOKBACK`` before the oldest segment; a longer object is not
 seen), each camera's policy and the volume's free bytes. The floor it plans for is
 ``min_free_bytes`` plus one segment (the largest kept) per recording camera: what the
-recorders may write before the next sweep. It deletes the files first (a file
-already gone is fine) and then their rows, so a crash in between leaves rows that
-``reconcile`` removes at the next start, never a file the index has forgotten. Capture and
-detection go on while recording is paused; only the recorders drop packets.
+recorders may write before the next sweep. When a camera (or the default policy) is in
+``motion`` mode, it also reads the motion spans overlapping the segments from the index;
+every sweep forgets the motion spans no policy can still need (``motion_horizon``). It
+deletes the files first (a file already gone is fine) and then their rows, so a crash in
+between leaves rows that ``reconcile`` removes at the next start, never a file the index has
+forgotten. Capture and detection go on while recording is paused; only the recorders drop
+packets.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from typing import NamedTuple
 from anyio import to_thread
 
 from detektor.domain.object_events import ObjectState
-from detektor.domain.recordings import ObjectSpan, RecordPolicy, Segment, SpanKind
+from detektor.domain.recordings import (
+    MAX_SEGMENT,
+    ObjectSpan,
+    RecordingSpan,
+    RecordMode,
+    RecordPolicy,
+    Segment,
+    SpanKind,
+)
 from detektor.domain.retention import Deletion, must_stop, plan_retention
 from detektor.kit.workers import pause
 from detektor.ports import EventStore, ObjectQuery, RecordingIndex
@@ -36,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SPAN_LOOKBACK = timedelta(days=1)
 PAGE = 500
+WIDEN_MAX = timedelta(hours=1)  # pre_s and post_s are under an hour
 
 
 class DiskUsage(NamedTuple):
@@ -64,6 +76,21 @@ def object_spans(store: EventStore, since: datetime, until: datetime) -> Iterato
         cursor = page.next_cursor
 
 
+def motion_horizon(
+    policies: Mapping[str, RecordPolicy], default: RecordPolicy, now: datetime
+) -> datetime | None:
+    """Before when a motion span can claim no footage any policy still keeps: the longest
+    ``retain_days`` (of any mode: a camera switched to motion mode finds its spans), plus the
+    widening after a span and a segment's length (a segment the span claims ends at most that
+    late). None when that is before any time (nothing is forgotten)."""
+    every = (*policies.values(), default)
+    keep = max(p.retain_days for p in every) * 86_400 + max(p.post_s for p in every)
+    try:
+        return now - timedelta(seconds=keep) - MAX_SEGMENT
+    except OverflowError:
+        return None
+
+
 class Retention:
     """One process's retention over one recordings root; see the module docstring."""
 
@@ -79,8 +106,10 @@ class Retention:
         *,
         disk_usage: Callable[[Path], DiskUsage] = lambda p: DiskUsage(*shutil.disk_usage(p)),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        backlog_since: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.index, self.store, self.root = index, store, root
+        self._backlog_since = backlog_since
         self.settings, self.policies, self.recorders = settings, policies, recorders
         self.metrics, self._disk_usage, self._clock = metrics, disk_usage, clock
         self.paused = False
@@ -99,6 +128,7 @@ class Retention:
             since = min(s.start for s in segments)
             until = max(s.end for s in segments) + timedelta(seconds=1)
             spans = list(object_spans(self.store, since, until))
+        motion = self._motion_spans(segments)
         # Recorders write on between sweeps: keep room for one more segment per camera, so
         # the floor itself is not crossed before the next sweep.
         largest = max((s.bytes for s in segments), default=0)
@@ -109,11 +139,12 @@ class Retention:
             segments,
             spans,
             self.policies,
-            self._clock(),
+            self._planning_time(),
             free,
             floor,
             cap,
             default=self.settings.default.policy(),
+            motion_spans=motion,
         )
         for deletion in plan:
             (self.root / deletion.segment.path).unlink(missing_ok=True)
@@ -134,7 +165,32 @@ class Retention:
         )
         self.index.remove_spans(SpanKind.GAP, self._clock() - timedelta(days=days))
         self._report_totals()
+        self._forget_motion()
         return plan
+
+    def _planning_time(self) -> datetime:
+        """Now, or when the index feed's backlog began if it has one: a motion span still
+        queued (the database was away) must not find its footage deleted as unclaimed."""
+        now, since = self._clock(), self._backlog_since()
+        return now if since is None else min(now, since)
+
+    def _in_motion_mode(self) -> bool:
+        policies = (*self.policies.values(), self.settings.default.policy())
+        return any(p.mode is RecordMode.MOTION for p in policies)
+
+    def _motion_spans(self, segments: list[Segment]) -> list[RecordingSpan]:
+        """The motion spans that can claim any of the segments (all cameras: plan_retention
+        uses those of motion-mode cameras only)."""
+        if not segments or not self._in_motion_mode():
+            return []
+        since = min(s.start for s in segments) - WIDEN_MAX
+        until = max(s.end for s in segments) + WIDEN_MAX
+        return self.index.spans(SpanKind.MOTION, since, until)
+
+    def _forget_motion(self) -> None:
+        before = motion_horizon(self.policies, self.settings.default.policy(), self._clock())
+        if before is not None:
+            self.index.remove_spans(SpanKind.MOTION, before)
 
     def _pause(self, stop: bool, free: int) -> None:
         if stop and not self.paused:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import queue
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from anyio import to_thread
@@ -66,6 +67,7 @@ class SegmentFeed:
         self._backoff = backoff or Backoff(0.5, 30.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
+        self._backlog_since: datetime | None = None  # when the queue last went from empty
         self.added = 0
 
     def offer(self, segment: files.Segment) -> None:
@@ -82,6 +84,8 @@ class SegmentFeed:
         self._put(span)
 
     def _put(self, item: Segment | RecordingSpan) -> None:
+        if self._backlog_since is None:
+            self._backlog_since = datetime.now(UTC)
         self._queue.put(item)
         self.metrics.index_backlog.set(self._queue.qsize())
         loop = self._loop
@@ -91,6 +95,11 @@ class SegmentFeed:
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
+
+    def backlog_since(self) -> datetime | None:
+        """When what is still queued began to wait (None: nothing waits). Retention plans as
+        if it were then: a span still queued must still be able to claim its footage."""
+        return self._backlog_since
 
     async def run(self, stop: asyncio.Event) -> None:
         """Add queued segments until ``stop``; then one last try for what is still queued."""
@@ -108,6 +117,7 @@ class SegmentFeed:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
+                self._backlog_since = None
                 return
             while True:
                 try:

@@ -7,18 +7,27 @@ spans), and the retention loop.
 reconciles the index with the files, and must run before any camera connects; ``start``
 launches the feed and retention tasks; ``stop`` closes the recorders and flushes the feed.
 The synthetic scene has no packets: a synthetic camera with ``record`` set records nothing
-(said once at build). ``motion`` mode records continuously for now (said once at build).
+(said once at build).
+
+Every recorded camera, whatever its mode, gets a ``MotionFeed`` (``motion(camera)``, for its
+camera loop): the motion spans it builds from the sampled frames go to the index through the
+feed. In ``motion`` mode the recorder writes continuously all the same, and retention keeps
+only the footage around motion (and objects); see docs/adr/0033.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from anyio import to_thread
 
+from detektor.domain.motion_spans import MotionSpans
 from detektor.domain.recordings import GAP_REASONS, RecordingSpan, RecordPolicy, SpanKind
 from detektor.kit.app import ServiceKit
 from detektor.kit.workers import join
@@ -35,6 +44,31 @@ from detektor.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class MotionFeed:
+    """One camera's motion spans, built from its loop's reading thread and offered to the
+    index feed (the ``MotionSink`` of ``CameraWorker``)."""
+
+    def __init__(self, spans: MotionSpans, offer: Callable[[RecordingSpan], None]) -> None:
+        self.spans, self._offer = spans, offer
+        self._lock = threading.Lock()  # one reading thread at a time, but a flush may cross
+
+    def frame(self, wall_ms: int, moving: bool) -> None:
+        at = datetime.fromtimestamp(wall_ms / 1000, UTC)
+        self._closed(lambda: self.spans.frame(at, moving))
+
+    def flush(self) -> None:
+        self._closed(self.spans.flush)
+
+    def _closed(self, step: Callable[[], list[RecordingSpan]]) -> None:
+        try:
+            with self._lock:
+                closed = step()
+            for span in closed:
+                self._offer(span)
+        except Exception:  # a bug here must not stop capture; the footage is still written
+            log.exception("camera %s: motion spans failed", self.spans.camera)
+
+
 class Recording:
     """See the module docstring."""
 
@@ -44,6 +78,7 @@ class Recording:
         self.metrics = RecordingMetrics(kit.metrics)
         self.recorders: dict[str, Recorder] = {}
         self.policies: dict[str, RecordPolicy] = {}
+        self.motions: dict[str, MotionFeed] = {}
         self.feed: SegmentFeed | None = None
         self.retention: Retention | None = None
         self._stop = asyncio.Event()
@@ -56,9 +91,9 @@ class Recording:
             if cam.source.get_secret_value().startswith("synthetic://"):
                 log.warning("camera %s: a synthetic scene is not recorded", cam.name)
                 continue
-            if record.mode == "motion":
-                log.info("camera %s: record mode 'motion' records continuously for now", cam.name)
             self.recorders[cam.name] = self._recorder(cam.name, record.segment_s)
+            spans = MotionSpans(cam.name, 1.0 / cam.detect_fps)
+            self.motions[cam.name] = MotionFeed(spans, self._offer_span)
 
     def _recorder(self, camera: str, segment_s: float) -> Recorder:
         metrics = self.metrics
@@ -94,13 +129,17 @@ class Recording:
         log.info("camera %s: %.1f s not recorded (%s)", camera, seconds, found.reason)
         self.metrics.gaps.labels(camera, found.reason).inc()
         self.metrics.gap_seconds.labels(camera, found.reason).inc(seconds)
-        if self.feed is not None:
-            self.feed.offer_span(
-                RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason)
-            )
+        self._offer_span(RecordingSpan(camera, SpanKind.GAP, found.start, found.end, found.reason))
+
+    def _offer_span(self, span: RecordingSpan) -> None:
+        if self.feed is not None:  # built by prepare, before any camera connects
+            self.feed.offer_span(span)
 
     def recorder(self, camera: str) -> Recorder | None:
         return self.recorders.get(camera)
+
+    def motion(self, camera: str) -> MotionFeed | None:
+        return self.motions.get(camera)
 
     async def prepare(self, index: RecordingIndex, store: EventStore | None) -> None:
         """Repair and reconcile (before any recorder starts), then build feed and retention."""
@@ -128,6 +167,7 @@ class Recording:
             self.policies,
             self.recorders,
             self.metrics,
+            backlog_since=self.feed.backlog_since,
         )
 
     def start(self) -> None:
@@ -140,8 +180,11 @@ class Recording:
         ]
 
     async def stop(self, timeout_s: float) -> None:
-        """Close every recorder (its last segment goes to the feed), then end the tasks."""
+        """Close every recorder (its last segment goes to the feed) and flush every open
+        motion span, then end the tasks."""
         for recorder in self.recorders.values():
             await to_thread.run_sync(recorder.close)
+        for motion in self.motions.values():
+            motion.flush()
         self._stop.set()
         await join(self._tasks, timeout_s)
