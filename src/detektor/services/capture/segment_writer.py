@@ -66,8 +66,9 @@ class _Open:
     path: Path
     file: SegmentFile
     container: OutputContainer
-    streams: dict[int, Stream]  # input stream index -> its output stream
-    base: dict[int, int]  # input stream index -> the dts (its ticks) that is 0 in the file
+    mux: Callable[[av.Packet[Any]], None]  # the container's, looked up once
+    # input stream index -> (its output stream, the dts in its ticks that is 0 in the file)
+    outputs: dict[int, tuple[Stream, int]]
     start_t: float  # stream seconds of the first keyframe
     start: datetime
     gap: GapReason | None
@@ -145,6 +146,7 @@ class SegmentWriter:
     # --- packets ----------------------------------------------------------------------
 
     def packet(self, packet: av.Packet[Any]) -> None:
+        # Runs for every packet of every camera: lookups are kept few (one dict per packet).
         if self._disk.has_results:
             self._collect()
         if self.paused:
@@ -160,31 +162,33 @@ class SegmentWriter:
         if fixed is None:
             return
         pts, dts = fixed
-        if track.audio:
-            seg = self._seg
-            if seg is None or track.index not in seg.streams:
-                return
-        else:
+        seg = self._seg
+        if not track.audio:
             t = pts * track.seconds
             if self._wall0 is None:  # never before the last segment: no overlaps
                 last = self._last_end.timestamp() if self._last_end else 0.0
                 self._wall0, self._t0 = max(self._wall(), last), t
-            seg = self._seg
             if keyframe and (seg is None or t - seg.start_t >= self.segment_s):
                 self._finish()
                 seg = self._open(t, dts)
             if seg is None:
                 return
-            step = packet.duration or track.times.step
-            seg.end_t = max(seg.end_t, t + step * track.seconds)
+            end_t = t + (packet.duration or track.times.step) * track.seconds
+            if end_t > seg.end_t:
+                seg.end_t = end_t
             seg.keyframes += keyframe
-        base = seg.base[track.index]
-        if dts - base < 0:  # audio from before the segment's first keyframe
+        elif seg is None:
+            return
+        output = seg.outputs.get(track.index)
+        if output is None:  # an input stream the segment was opened without
+            return
+        stream, base = output
+        if dts < base:  # audio from before the segment's first keyframe
             return
         packet.pts, packet.dts = pts - base, dts - base
-        packet.stream = seg.streams[track.index]
+        packet.stream = stream
         try:
-            seg.container.mux(packet)
+            seg.mux(packet)
             seg.muxed += 1
         except OSError as exc:
             self._fail(exc)
@@ -217,17 +221,19 @@ class SegmentWriter:
         container.metadata["comment"] = start_tag(start)
         video_s = 0.0
         gap = self._gap if self._last_end else None
-        seg = _Open(path, file, container, {}, {}, t, start, gap, "")
+        seg = _Open(path, file, container, container.mux, {}, t, start, gap, "")
+        streams: dict[int, Stream] = {}
         for track in self._tracks.values():
             out = container.add_stream_from_template(track.template)
             if not track.audio:
                 seg.codec = track.codec
                 out.codec_context.codec_tag = CODEC_TAGS[track.codec]
                 video_s = float(dts * track.time_base)
-            seg.streams[track.index] = out
+            streams[track.index] = out
             seg.audio = seg.audio or track.audio
         for track in self._tracks.values():
-            seg.base[track.index] = math.floor(video_s / track.time_base) if track.audio else dts
+            base = math.floor(video_s / track.time_base) if track.audio else dts
+            seg.outputs[track.index] = (streams[track.index], base)
         self._seg = seg
         return seg
 
