@@ -1,19 +1,13 @@
 """The recorder's state machine: packets cut and muxed into segment files.
 
-``SegmentWriter`` is what ``Recorder`` (the public API and its lock) runs; one caller at a
-time:
-
-- ``begin(tracks, wall)``: a new input (a connection or a reconnect) with its streams; a new
-  segment starts at its first keyframe, after a ``reconnect`` gap when there was footage
-  before; ``wall`` is read at the input's first video packet.
-- ``packet(p)``: one demuxed packet, whose timestamps it rewrites.
-- ``end()`` closes the input's segment; ``close()`` ends all. Both wait (at most
-  ``wait_s``) for the disk thread, so a closed segment is reported when they return.
-
-The muxer's bytes, fsync and rename go through a ``DiskThread``; what it finished is
-collected on the next call, and only then is a segment reported (``on_segment``, after its
-``on_gap``). A finish that failed gives the segment up, reports its time as a ``stalled`` gap
-and stalls.
+``SegmentWriter`` is what ``Recorder`` (the public API and its lock) runs, one caller at a
+time: ``begin(tracks, wall)`` for a new input (a new segment at its first keyframe, after a
+``reconnect`` gap when there was footage before), ``packet(p)`` for each demuxed packet (its
+timestamps are rewritten), ``end()`` and ``close()``, which wait (at most ``wait_s``) for the
+disk thread so that a closed segment is reported when they return. The bytes, fsync and
+rename go through a ``DiskThread``; what it finished is collected on the next call, and only
+then is a segment reported (``on_segment``, after its ``on_gap``). A finish that failed gives
+the segment up, reports its time as a ``stalled`` gap and stalls.
 
 A segment is cut at the first video keyframe at least ``segment_s`` after its start. Wall
 time is the first video packet's clock (or the end of the last segment, if later: a file read
