@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
-from detektor.adapters.sqlite.recordings import SqliteRecordingIndex
 from detektor.domain.recordings import Segment, SpanKind
-from detektor.kit.app import ServiceKit
-from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import SegmentQuery
-from detektor.services.capture.camera import CameraWorker
-from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.recordings.recording import Recording
 from detektor.settings import Settings
+from support.recording_rig import recording_rig
 from support.rtsp import RtspServer, require_rtsp_server
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -33,15 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    try:
-        with anyio.fail_after(seconds):
-            while not check():  # noqa: ASYNC110 - polls state other threads change
-                await anyio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def test_a_camera_killed_and_restarted_leaves_a_reconnect_gap_in_the_index(
@@ -63,20 +47,9 @@ async def test_a_camera_killed_and_restarted_leaves_a_reconnect_gap_in_the_index
             },
         }
     )
-    kit = ServiceKit("capture", settings)
-    recording = Recording(settings, [camera], kit)
-    index = SqliteRecordingIndex(str(tmp_path / "detektor.db"))
-    index.migrate()
-    await recording.prepare(index, None)
-    worker = CameraWorker(
-        camera,
-        MemoryFrameBus(),
-        MemoryEventSink(),
-        CaptureMetrics(kit.metrics),
-        PipelineMetrics(kit.metrics),
-        kit.liveness,
-        recorder=recording.recorder("cam"),
-    )
+    rig = await recording_rig(tmp_path, settings, camera, events=False)
+    kit, recording, index = rig.kit, rig.recording, rig.index
+    worker = rig.worker()
 
     def segments() -> list[Segment]:
         found = index.segments(SegmentQuery(camera="cam", limit=1000)).segments

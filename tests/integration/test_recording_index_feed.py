@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from detektor.services.recordings.indexer import SegmentFeed, reconcile
 from detektor.services.recordings.metrics import RecordingMetrics
 from support.postgres import admin, temporary_database
 from support.recordings import make_video
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -52,12 +53,6 @@ def indexed(index: RecordingIndex) -> list[str]:
     return sorted(s.path for s in index.segments(SegmentQuery(limit=1000)).segments)
 
 
-async def wait_until(check: Callable[[], bool], seconds: float) -> None:
-    with anyio.fail_after(seconds):
-        while not check():  # noqa: ASYNC110 - polls state another thread changes
-            await anyio.sleep(0.05)
-
-
 async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
     postgres_db: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -73,7 +68,7 @@ async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
             tg.start_soon(feed.run, stop)
             for n in range(3):
                 feed.offer(closed(tmp_path, n))
-            await wait_until(lambda: feed.added == 3, 10)
+            await wait_until(lambda: feed.added == 3, 10, "three segments indexed")
             admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
             admin(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -90,11 +85,15 @@ async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
             producer.start()
             producer.join()
             name_ = "detektor_recording_index_failures_total"
-            await wait_until(lambda: (registry.registry.get_sample_value(name_) or 0) >= 2, 30)
+            await wait_until(
+                lambda: (registry.registry.get_sample_value(name_) or 0) >= 2,
+                30,
+                "two index failures",
+            )
             assert feed.added == 3
             assert feed.backlog >= 4  # the one being retried is out of the queue
             admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-            await wait_until(lambda: feed.added == 8, 60)
+            await wait_until(lambda: feed.added == 8, 60, "all eight segments indexed")
             stop.set()
     finally:
         admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')

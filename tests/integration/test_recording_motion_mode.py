@@ -8,10 +8,7 @@ index beside the events."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -22,21 +19,13 @@ import numpy as np
 import pytest
 from av.video.stream import VideoStream
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
-from detektor.adapters.sqlite import SqliteEventStore
-from detektor.adapters.sqlite.recordings import SqliteRecordingIndex
 from detektor.domain.recordings import Segment, SpanKind
 from detektor.domain.retention import CLAIM_S
-from detektor.kit.app import ServiceKit
-from detektor.pipeline.metrics import PipelineMetrics
-from detektor.services.capture.camera import CameraWorker
-from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.recordings.cleanup import DiskUsage, Retention
-from detektor.services.recordings.recording import Recording
 from detektor.settings import Settings
-from support.services import free_port
+from support.embedded_run import run_to_end
+from support.recording_rig import recording_rig
 
 pytestmark = pytest.mark.anyio
 
@@ -88,22 +77,10 @@ async def test_motion_mode_keeps_footage_with_motion_and_deletes_the_still_foota
             "recordings": {"min_free_bytes": 0, "sweep_interval_s": 0.2},
         }
     )
-    kit = ServiceKit("capture", settings)
-    recording = Recording(settings, [camera], kit)
-    database = str(tmp_path / "detektor.db")
-    store = SqliteEventStore(database)
-    store.migrate()
-    index = SqliteRecordingIndex(database)
-    await recording.prepare(index, store)
-    worker = CameraWorker(
-        camera,
-        MemoryFrameBus(),
-        MemoryEventSink(),
-        CaptureMetrics(kit.metrics),
-        PipelineMetrics(kit.metrics),
-        kit.liveness,
+    rig = await recording_rig(tmp_path, settings, camera)
+    recording, index, store = rig.recording, rig.index, rig.events
+    worker = rig.worker(
         realtime_files=True,  # frame times and segment times both follow the wall clock
-        recorder=recording.recorder("yard"),
         motion=recording.motion("yard"),
     )
     recording.start()
@@ -157,8 +134,7 @@ async def test_motion_mode_keeps_footage_with_motion_and_deletes_the_still_foota
     assert all((recording.root / s.path).is_file() for s in moving)
     assert not any((recording.root / s.path).exists() for s in still_after + still_before)
     print("kept", sorted(round(at(s), 1) for s in segments if s.path in kept))
-    index.close()
-    store.close()
+    rig.close()
 
 
 def test_detektor_run_feeds_the_motion_of_a_motion_mode_camera_to_the_index(
@@ -175,22 +151,7 @@ def test_detektor_run_feeds_the_motion_of_a_motion_mode_camera_to_the_index(
         "    motion: {warmup_frames: 1}\n"
         "    record: {mode: motion, segment_s: 1, pre_s: 0, post_s: 0}\n"
     )
-    command = [sys.executable, "-m", "detektor.cli", "run", "--duration", "12"]
-    done = subprocess.run(
-        [*command, "--port", str(free_port())],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "DETEKTOR_CONFIG": str(config),
-            "DETEKTOR_RECORDINGS__MIN_FREE_BYTES": "0",
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, config, 12, DETEKTOR_RECORDINGS__MIN_FREE_BYTES="0")
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(tmp_path / "detektor-data" / "detektor.db") as db:
         first = db.execute("SELECT min(start_at) FROM recording_segments").fetchone()[0]

@@ -14,27 +14,21 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
-from detektor.adapters.event_sinks import MemoryEventSink
-from detektor.adapters.memory_bus import MemoryFrameBus
-from detektor.adapters.sqlite import SqliteEventStore
-from detektor.adapters.sqlite.recordings import SqliteRecordingIndex
 from detektor.kit.app import ServiceKit
-from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import SegmentQuery
-from detektor.services.capture.camera import CameraWorker
-from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.recordings.recording import Recording
 from detektor.settings import Settings
 from support.object_events import ObjectScript, envelope
+from support.recording_rig import recording_rig
 from support.recordings import make_video
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -81,15 +75,6 @@ class FreeSampler(threading.Thread):
             self.least = min(self.least, shutil.disk_usage(self.root).free)
 
 
-async def wait_until(check: Callable[[], bool], seconds: float, what: str) -> None:
-    try:
-        with anyio.fail_after(seconds):
-            while not check():  # noqa: ASYNC110 - polls state other threads change
-                await anyio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
-
-
 def sample(kit: ServiceKit, name: str, **labels: str) -> float:
     value = kit.metrics.registry.get_sample_value(name, labels)
     assert value is not None, name
@@ -120,23 +105,9 @@ async def test_the_floor_holds_objects_outlive_and_capture_survives_a_pause(
             },
         }
     )
-    kit = ServiceKit("capture", settings)
-    recording = Recording(settings, [camera], kit)
-    database = str(tmp_path / "detektor.db")
-    store = SqliteEventStore(database)
-    store.migrate()
-    index = SqliteRecordingIndex(database)
-    await recording.prepare(index, store)
-    capture = CaptureMetrics(kit.metrics)
-    worker = CameraWorker(
-        camera,
-        MemoryFrameBus(),
-        MemoryEventSink(),
-        capture,
-        PipelineMetrics(kit.metrics),
-        kit.liveness,
-        recorder=recording.recorder("door"),
-    )
+    rig = await recording_rig(tmp_path, settings, camera)
+    kit, recording, index, store = rig.kit, rig.recording, rig.index, rig.events
+    worker = rig.worker()
     recorder = recording.recorders["door"]
     retention = recording.retention
     assert retention is not None
@@ -194,5 +165,4 @@ async def test_the_floor_holds_objects_outlive_and_capture_survives_a_pause(
         worker.stop()
         await task
         await recording.stop(5)
-        index.close()
-        store.close()
+        rig.close()
