@@ -3,15 +3,14 @@ index next to the event store, and the recording metrics on /metrics while it ru
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from support.embedded_run import start_run
 from support.recordings import make_video
 from support.services import free_port
 
@@ -28,21 +27,18 @@ def test_run_records_a_video_camera_into_the_index(tmp_path: Path) -> None:
         "    record: {mode: continuous, segment_s: 2}\n"
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "detektor.cli", "run", "--duration", "14", "--port", str(port)],
-        cwd=tmp_path,
+    proc = start_run(
+        tmp_path,
+        port,
+        "--duration",
+        "14",
         env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
             "DETEKTOR_CONFIG": str(config),
-            "DETEKTOR_LOG__FORMAT": "json",
             "DETEKTOR_RECORDINGS__SWEEP_INTERVAL_S": "1",
             "DETEKTOR_RECORDINGS__MIN_FREE_BYTES": "0",
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
     metrics = ""
     try:

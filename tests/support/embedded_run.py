@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,31 @@ import httpx
 
 from support.services import free_port
 
+RUN = [sys.executable, "-m", "detektor.cli", "run"]
 
-def start_run(tmp_path: Path, port: int, *args: str, **popen: Any) -> subprocess.Popen[str]:
-    """``detektor run --port PORT ARGS`` with a clean environment, its data in ``tmp_path``."""
+
+def run_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """A clean environment for ``detektor run`` at home in ``tmp_path``, JSON logs, and
+    ``env``: more variables (``DETEKTOR_CONFIG``, ``DETEKTOR_MQTT_URL``, ...)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DETEKTOR_LOG__FORMAT": "json",
+        # The code under test, when it is not the installed one (a worktree's src).
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        **env,
+    }
+
+
+def start_run(
+    tmp_path: Path, port: int, *args: str, env: Mapping[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
+    """``detektor run --port PORT ARGS`` with a clean environment (and ``env``), its data in
+    ``tmp_path``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "detektor.cli", "run", "--port", str(port), *args],
+        [*RUN, "--port", str(port), *args],
         cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DETEKTOR_LOG__FORMAT": "json",
-            "HOME": str(tmp_path),
-            # The code under test, when it is not the installed one (a worktree's src).
-            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
-        },
+        env=run_env(tmp_path, **(env or {})),
         text=True,
         **popen,
     )
@@ -37,24 +50,9 @@ def run_to_end(
     """``detektor run --duration DURATION`` with ``config``, its data in ``tmp_path``, to its
     end; ``env``: more variables (``DETEKTOR_MQTT_URL``, ...)."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detektor.cli",
-            "run",
-            "--duration",
-            str(duration),
-            "--port",
-            str(free_port()),
-        ],
+        [*RUN, "--duration", str(duration), "--port", str(free_port())],
         cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "DETEKTOR_CONFIG": str(config),
-            "DETEKTOR_LOG__FORMAT": "json",
-            **env,
-        },
+        env=run_env(tmp_path, DETEKTOR_CONFIG=str(config), **env),
         capture_output=True,
         text=True,
         timeout=duration + 90,
