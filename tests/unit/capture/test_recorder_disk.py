@@ -26,10 +26,26 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Got:
+    """What a recorder reported: its segments, gaps and stalls."""
+
     def __init__(self) -> None:
         self.segments: list[Segment] = []
         self.gaps: list[Gap] = []
         self.stalls: list[bool] = []
+
+    def recorder(self, root: Path, disk: DiskThread, **options: float) -> Recorder:
+        """A recorder of 2 s segments on ``disk`` that reports here, retrying at once."""
+        return Recorder(
+            "cam",
+            root,
+            segment_s=2,
+            retry_s=0,
+            disk=disk,
+            on_segment=self.segments.append,
+            on_gap=self.gaps.append,
+            on_stall=self.stalls.append,
+            **options,
+        )
 
 
 def feed(clip: Path, recorder: Recorder, between: dict[int, object] | None = None) -> float:
@@ -52,17 +68,7 @@ def feed(clip: Path, recorder: Recorder, between: dict[int, object] | None = Non
 def test_a_hung_disk_stalls_recording_not_capture(clip: Path, tmp_path: Path) -> None:
     got = Got()
     disk = DiskThread("test-disk", max_bytes=300_000)  # about two GOPs of this file
-    recorder = Recorder(
-        "cam",
-        tmp_path,
-        segment_s=2,
-        retry_s=0,
-        disk=disk,
-        wait_s=0.5,
-        on_segment=got.segments.append,
-        on_gap=got.gaps.append,
-        on_stall=got.stalls.append,
-    )
+    recorder = got.recorder(tmp_path, disk, wait_s=0.5)
     hung = threading.Event()
     # From the 60th packet (about a second in) the disk hangs: nothing queued is written.
     slowest = feed(clip, recorder, {60: lambda: disk.put(hung.wait, ())})
@@ -89,16 +95,7 @@ def test_a_hung_disk_stalls_recording_not_capture(clip: Path, tmp_path: Path) ->
 def test_a_segment_that_cannot_be_finished_is_lost_time(clip: Path, tmp_path: Path) -> None:
     got = Got()
     disk = DiskThread("test-disk")
-    recorder = Recorder(
-        "cam",
-        tmp_path,
-        segment_s=2,
-        retry_s=0,
-        disk=disk,
-        on_segment=got.segments.append,
-        on_gap=got.gaps.append,
-        on_stall=got.stalls.append,
-    )
+    recorder = got.recorder(tmp_path, disk)
 
     def lose_the_part() -> None:  # someone deletes the file being written: rename fails
         disk.drain()  # the first segment is renamed by now
