@@ -4,7 +4,7 @@ segments, objects and disks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -25,25 +25,9 @@ from detektor.domain.retention import (
     must_stop,
     plan_retention,
 )
+from support.retention_plans import AGE, DAY, DISK_LOW, MAX_BYTES, NOW, OBJECTS_AGE, seg
 
-NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-AGE, OBJECTS_AGE = DeletionReason.AGE, DeletionReason.OBJECTS_AGE
-DISK_LOW, MAX_BYTES = DeletionReason.DISK_LOW, DeletionReason.MAX_BYTES
 POLICY = RecordPolicy(retain_days=2, objects_retain_days=10, pre_s=5, post_s=5)
-
-
-def seg(start: datetime, seconds: float = 10, camera: str = "porch", size: int = 100) -> Segment:
-    return Segment(
-        camera=camera,
-        start=start,
-        end=start + timedelta(seconds=seconds),
-        path=f"{camera}/{start:%Y%m%d-%H%M%S-%f}.mp4",
-        bytes=size,
-        codec="h264",
-        keyframes=1,
-        audio=False,
-    )
 
 
 def plan(

@@ -4,7 +4,7 @@ floor, unclaimed footage goes first, then motion footage, then object footage.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -17,20 +17,11 @@ from detektor.domain.recordings import (
     SpanKind,
 )
 from detektor.domain.retention import CLAIM_S, DeletionReason, plan_retention
+from support.retention_plans import AGE, DAY, DISK_LOW, MAX_BYTES, NOW, OBJECTS_AGE, seg
 
-NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-DAY = timedelta(days=1)
-AGE, OBJECTS_AGE = DeletionReason.AGE, DeletionReason.OBJECTS_AGE
-DISK_LOW, MAX_BYTES = DeletionReason.DISK_LOW, DeletionReason.MAX_BYTES
 MOTION = RecordPolicy(
     mode=RecordMode.MOTION, retain_days=2, objects_retain_days=10, pre_s=5, post_s=5
 )
-
-
-def seg(start: datetime, seconds: float = 10, camera: str = "porch", size: int = 100) -> Segment:
-    end = start + timedelta(seconds=seconds)
-    path = f"{camera}/{start:%Y%m%d-%H%M%S-%f}.mp4"
-    return Segment(camera, start, end, path, size, "h264", 1, False)
 
 
 def moved(start: datetime, end: datetime, camera: str = "porch") -> RecordingSpan:
