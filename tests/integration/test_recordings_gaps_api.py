@@ -1,7 +1,7 @@
-"""``GET /v1/recordings/gaps`` of the tracking service over gap spans in a real recording index
-(SQLite and PostgreSQL): overlap with the range in start order, the last 24 h by default, a
-camera filter, a 422 naming the field for every bad parameter, and a 503 while the database
-is away."""
+"""``GET /v1/recordings/gaps`` (and ``/motion``, the same code) of the tracking service over
+spans in a real recording index (SQLite and PostgreSQL): overlap with the range in start
+order, the last 24 h by default, a camera filter, a 422 naming the field for every bad
+parameter, and a 503 while the database is away."""
 
 from __future__ import annotations
 
@@ -88,6 +88,27 @@ def test_gaps_of_the_last_day_in_start_order_by_default(client: TestClient) -> N
     assert gaps(client, camera="garden") == []
     only_end = format_timestamp(NOW - timedelta(hours=40))  # the day before it
     assert gaps(client, end=only_end) == [shown(GAPS[0])]
+
+
+def test_motion_is_listed_apart_from_gaps(client: TestClient) -> None:
+    reply = client.get("/v1/recordings/motion", params={"camera": "yard"}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {
+        "motion": [
+            {
+                "camera": "yard",
+                "start": format_timestamp(MOTION.start),
+                "end": format_timestamp(MOTION.end),
+                "duration_s": 300.0,
+            }
+        ]
+    }
+    assert client.get("/v1/recordings/motion", params={"camera": "porch"}, headers=AUTH).json() == {
+        "motion": []
+    }
+    bad = client.get("/v1/recordings/motion", params={"start": "soon"}, headers=AUTH)
+    assert bad.status_code == 422
+    assert error_of(bad)["field"] == "start"
 
 
 def test_gaps_overlapping_a_range(client: TestClient) -> None:

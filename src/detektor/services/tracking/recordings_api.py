@@ -4,7 +4,8 @@ footage as one MP4, and each object's clip.
 - ``GET /v1/recordings?camera=&start=&end=&limit=&cursor=``: segments newest first;
 - ``GET /v1/recordings/gaps?camera=&start=&end=``: the time not recorded between segments
   (a reconnect, a stall) that overlaps the range (the last 24 h unless given; at most
-  ``MAX_GAP_RANGE``), in start order;
+  ``MAX_GAP_RANGE``), in start order; ``GET /v1/recordings/motion``, the same for the time
+  the motion gate saw movement (what `motion` mode keeps);
 - ``GET /v1/cameras/{camera}/recordings.mp4?start=&end=``: the range, remuxed (no re-encode)
   from the last keyframe at or before ``start``; at most ``recordings.max_export_s`` long;
 - ``GET /v1/objects/{object_id}/clip.mp4``: from ``pre_s`` before the object's start to
@@ -114,6 +115,23 @@ async def list_gaps(
     start: Annotated[str | None, Query(description="gaps ending after (RFC 3339)")] = None,
     end: Annotated[str | None, Query(description="gaps starting before (RFC 3339)")] = None,
 ) -> dict[str, Any]:
+    return {"gaps": await _spans(request, SpanKind.GAP, camera, start, end)}
+
+
+@router.get("/recordings/motion", summary="Time the motion gate saw movement, in start order")
+async def list_motion(
+    request: Request,
+    camera: str | None = None,
+    start: Annotated[str | None, Query(description="motion ending after (RFC 3339)")] = None,
+    end: Annotated[str | None, Query(description="motion starting before (RFC 3339)")] = None,
+) -> dict[str, Any]:
+    return {"motion": await _spans(request, SpanKind.MOTION, camera, start, end)}
+
+
+async def _spans(
+    request: Request, kind: SpanKind, camera: str | None, start: str | None, end: str | None
+) -> list[dict[str, Any]]:
+    """The spans of ``kind`` overlapping the range (the last day unless given)."""
     recordings = _recordings(request)
     name = _checked(lambda: validate_camera(camera)) if camera is not None else None
     last = _time(end, "end") if end is not None else datetime.now(UTC)
@@ -124,8 +142,8 @@ async def list_gaps(
         raise ApiError(
             422, f"a range of at most {MAX_GAP_RANGE.days} days at once; ask for it in parts", "end"
         )
-    gaps = await to_thread.run_sync(recordings.index.spans, SpanKind.GAP, first, last, name)
-    return {"gaps": [_gap_shown(g) for g in gaps]}
+    spans = await to_thread.run_sync(recordings.index.spans, kind, first, last, name)
+    return [_span_shown(span) for span in spans]
 
 
 def _day_before(instant: datetime) -> datetime:
@@ -135,14 +153,16 @@ def _day_before(instant: datetime) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def _gap_shown(gap: RecordingSpan) -> dict[str, Any]:
-    return {
-        "camera": gap.camera,
-        "start": format_timestamp(gap.start),
-        "end": format_timestamp(gap.end),
-        "reason": gap.reason,
-        "duration_s": round((gap.end - gap.start).total_seconds(), 3),
+def _span_shown(span: RecordingSpan) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "camera": span.camera,
+        "start": format_timestamp(span.start),
+        "end": format_timestamp(span.end),
+        "duration_s": round((span.end - span.start).total_seconds(), 3),
     }
+    if span.kind is SpanKind.GAP:
+        shown["reason"] = span.reason
+    return shown
 
 
 @router.get(
