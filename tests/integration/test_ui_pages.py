@@ -219,7 +219,7 @@ def test_recordings_page_refuses_a_bad_day(client: TestClient, day: str) -> None
     assert "must be YYYY-MM-DD" in reply.text
 
 
-def test_recordings_page_marks_the_days_gaps(client: TestClient, tmp_path: Path) -> None:
+def test_recordings_page_marks_the_days_gaps_and_motion(client: TestClient, tmp_path: Path) -> None:
     noon = datetime(2026, 11, 30, 12, tzinfo=UTC)
     index = open_recording_index(f"sqlite:///{tmp_path / 'events.db'}")
     try:
@@ -231,9 +231,13 @@ def test_recordings_page_marks_the_days_gaps(client: TestClient, tmp_path: Path)
                 "porch-cam", SpanKind.GAP, start, start + timedelta(seconds=seconds), reason
             )
             assert index.add_span(span)
+        moved = RecordingSpan("porch-cam", SpanKind.MOTION, noon.replace(hour=6), noon)
+        assert index.add_span(moved)
     finally:
         index.close()
     page = client.get("/recordings?camera=porch-cam&day=2026-11-30").text
+    assert '<rect class="motion" x="25.0" y="8" width="25.0"' in page  # 06:00 to noon
+    assert '<span class="key motion">motion</span>' in page
     assert page.count('<rect class="lost"') == 2
     assert '<rect class="lost" x="50.0" y="0" width="0.104"' in page  # 90 s of the day at noon
     assert "(reconnect, 90.0 s)" in page

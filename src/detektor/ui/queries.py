@@ -92,6 +92,10 @@ async def gaps(request: Request, **filters: Any) -> dict[str, Any] | Refused:
     return await ask(recordings_api.list_gaps(request, **filters))
 
 
+async def motion(request: Request, **filters: Any) -> dict[str, Any] | Refused:
+    return await ask(recordings_api.list_motion(request, **filters))
+
+
 async def has_latest(request: Request, camera: str) -> bool:
     """Whether the camera's latest frame is kept, so a page shows a picture, not a 404."""
     store = getattr(request.app.state, "snapshots", None)

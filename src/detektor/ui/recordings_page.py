@@ -1,6 +1,6 @@
 """The Recordings page: one camera's day of segments (from the recordings API) on a
 timeline beside the objects of that day, each segment a link that plays it on the page, and
-the gaps (time not recorded after a reconnect or a stall) marked on it."""
+the gaps (time not recorded after a reconnect or a stall) and the motion marked on it."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ async def recordings_page(
     segments: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
+    motion: list[dict[str, Any]] = []
     if isinstance(chosen, Refused):
         problems.append(chosen)
         chosen = queries.today()
@@ -66,6 +67,11 @@ async def recordings_page(
                 problems.append(lost)
             else:
                 gaps = [_placed(g, chosen, "start", "end") for g in lost["gaps"]]
+            moved = await queries.motion(request, camera=camera, start=start, end=end)
+            if isinstance(moved, Refused):
+                problems.append(moved)
+            else:
+                motion = [_placed(m, chosen, "start", "end") for m in moved["motion"]]
     if camera:
         found = await queries.objects(request, camera=camera, after=start, before=end, limit=200)
         if isinstance(found, Refused):
@@ -85,6 +91,7 @@ async def recordings_page(
         segments=segments,
         objects=objects,
         gaps=gaps,
+        motion=motion,
         playing=playing,
         recording=queries.recording_on(request),
         problems=problems,
