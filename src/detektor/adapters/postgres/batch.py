@@ -45,12 +45,12 @@ import psycopg
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
+from detektor.adapters.object_json import row_from_json
 from detektor.adapters.objectkit import (
     ObjectRow,
     advance_row,
     late_objects,
     object_id_of,
-    row_from_json,
 )
 from detektor.adapters.postgres import codec, objects
 from detektor.adapters.storekit import (
