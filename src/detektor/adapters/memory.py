@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from detektor.adapters.memory_frames import FrameFilter, rows_in_id_order
+from detektor.adapters.memory_frames import frame_page, rows_in_id_order
 from detektor.adapters.objectkit import (
     ObjectFilter,
     ObjectRow,
@@ -166,10 +166,11 @@ class MemoryEventStore:
         return view_of(stream)
 
     def frames(self, query: FrameQuery) -> FramePage:
-        chosen = FrameFilter.of(query)  # a bad query is refused before the lock is taken
+        return frame_page(query, self._frame_rows_now)
+
+    def _frame_rows_now(self) -> list[FrameRow]:
         with self._lock:
-            rows = list(self._rows.values())
-        return chosen.page(rows)
+            return list(self._rows.values())
 
     def objects(self, query: ObjectQuery) -> ObjectPage:
         chosen = ObjectFilter.of(query)
