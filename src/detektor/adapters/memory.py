@@ -4,6 +4,7 @@ twin for tests and throwaway runs.
 It owns the global log, the per-frame streams and projection rows, the object rows, and the
 checkpoints, all behind one lock. It favours being obviously correct over being fast: lists
 are scanned and accounting is folded from the rows with `domain.accounting.account` itself.
+The frame list and replay's rows in id order are read by `memory_frames`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detektor.adapters.memory_frames import frame_page, rows_in_id_order
 from detektor.adapters.objectkit import (
     ObjectFilter,
     ObjectRow,
@@ -29,12 +31,9 @@ from detektor.adapters.objectkit import (
 )
 from detektor.adapters.storekit import (
     MAINTENANCE_RUNNING,
-    MAX_PAGE,
     SERVICE_RUNNING,
     VersionGate,
     checkpoint_advances,
-    decode_cursor,
-    encode_cursor,
     project,
     require_aware,
     require_envelope,
@@ -43,7 +42,6 @@ from detektor.adapters.storekit import (
 )
 from detektor.domain.accounting import Accounting, FrameSummary, account
 from detektor.domain.events import Envelope
-from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
 from detektor.domain.object_projection import ObjectView
 from detektor.domain.projection import FrameRow
@@ -168,29 +166,11 @@ class MemoryEventStore:
         return view_of(stream)
 
     def frames(self, query: FrameQuery) -> FramePage:
-        limit = require_limit(query.limit, maximum=MAX_PAGE)
-        since = None if query.since is None else require_aware(query.since, "since")
-        until = None if query.until is None else require_aware(query.until, "until")
-        after = decode_cursor(query.cursor) if query.cursor else None  # "" = first page
+        return frame_page(query, self._frame_rows_now)
+
+    def _frame_rows_now(self) -> list[FrameRow]:
         with self._lock:
-            rows = list(self._rows.values())
-        keyed = [((format_timestamp(r.captured_at), str(r.frame_id)), r) for r in rows]
-        chosen = sorted(
-            (
-                (key, row)
-                for key, row in keyed
-                if (query.camera is None or row.camera == query.camera)
-                and (query.state is None or row.state is query.state)
-                and (since is None or key[0] >= since)
-                and (until is None or key[0] < until)
-                and (after is None or key < after)
-            ),
-            key=lambda pair: pair[0],
-            reverse=True,
-        )
-        page = [row for _, row in chosen[:limit]]
-        more = len(chosen) > limit
-        return FramePage(page, encode_cursor(page[-1]) if more else None)
+            return list(self._rows.values())
 
     def objects(self, query: ObjectQuery) -> ObjectPage:
         chosen = ObjectFilter.of(query)
@@ -242,11 +222,7 @@ class MemoryEventStore:
         require_limit(limit)
         with self._lock:
             rows = list(self._rows.values())
-        # Text order of the canonical id, the order a database index on the column gives.
-        ordered = sorted(rows, key=lambda row: str(row.frame_id))
-        if after is not None:
-            ordered = [row for row in ordered if str(row.frame_id) > str(after)]
-        return ordered[:limit]
+        return rows_in_id_order(rows, after, limit)
 
     def replace_rows(self, rows: Sequence[FrameRow]) -> None:
         with self._lock:

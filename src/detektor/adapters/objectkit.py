@@ -1,6 +1,6 @@
 """What every EventStore adapter shares about objects: the stored row of an object (its view,
-its events' positions and its place in the fold), moving it by one more event, the object
-list's filters and cursor, and the row's JSON form.
+its events' positions and its place in the fold), moving it by one more event, and the object
+list's filters and cursor. The row's JSON form, for the SQL stores, is in `object_json`.
 
 The stored view is always `fold_objects` of the object's stored events taken in position
 order, so it does not depend on the order they arrived in. `fold_objects` sorts by
@@ -23,9 +23,8 @@ from datetime import datetime
 from detektor.adapters.storekit import MAX_PAGE, require_aware, require_limit
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.fields import format_timestamp, parse_timestamp
-from detektor.domain.frames import CAMERA_RE, FrameId
-from detektor.domain.geometry import validate_box
-from detektor.domain.object_events import BestFrame, ObjectEvent, ObjectEventType, ObjectState
+from detektor.domain.frames import CAMERA_RE
+from detektor.domain.object_events import ObjectEvent, ObjectEventType
 from detektor.domain.object_projection import ObjectView, advance_object, fold_objects
 from detektor.ports import ObjectQuery
 
@@ -236,67 +235,3 @@ def decode_object_cursor(cursor: str) -> tuple[str, str]:
             f"cursor {cursor[:40]!r} is not valid; pass the next_cursor of the previous page "
             "unchanged, or omit it to start from the newest object"
         ) from exc
-
-
-# --- the row as JSON, for the SQL stores ---------------------------------------------------
-
-
-def row_to_json(row: ObjectRow) -> str:
-    v = row.view
-    at, rank, position = row.last
-    return json.dumps(
-        {
-            "object_id": v.object_id,
-            "camera": v.camera,
-            "label": v.label,
-            "state": v.state.value,
-            "first_seen": format_timestamp(v.first_seen),
-            "last_seen": format_timestamp(v.last_seen),
-            "ended_at": None if v.ended_at is None else format_timestamp(v.ended_at),
-            "top_score": v.top_score,
-            "median_score": v.median_score,
-            "zones": list(v.zones),
-            "zones_entered": list(v.zones_entered),
-            "best": None if v.best is None else v.best.to_dict(),
-            "frame_ids": [str(f) for f in v.frame_ids],
-            "events": v.events,
-            "positions": list(row.positions),
-            "last": [format_timestamp(at), rank, position],
-        },
-        separators=(",", ":"),
-        allow_nan=False,
-    )
-
-
-def row_from_json(raw: object) -> ObjectRow:
-    """Read back what `row_to_json` wrote (text, or the mapping a jsonb column gives)."""
-    doc = json.loads(raw) if isinstance(raw, str | bytes) else raw
-    assert isinstance(doc, dict)
-    best = doc["best"]
-    at, rank, position = doc["last"]
-    ended_at = doc["ended_at"]
-    view = ObjectView(
-        object_id=str(doc["object_id"]),
-        camera=str(doc["camera"]),
-        label=str(doc["label"]),
-        state=ObjectState(doc["state"]),
-        first_seen=parse_timestamp(doc["first_seen"], "first_seen"),
-        last_seen=parse_timestamp(doc["last_seen"], "last_seen"),
-        ended_at=None if ended_at is None else parse_timestamp(ended_at, "ended_at"),
-        top_score=float(doc["top_score"]),
-        median_score=float(doc["median_score"]),
-        zones=tuple(str(z) for z in doc["zones"]),
-        zones_entered=tuple(str(z) for z in doc["zones_entered"]),
-        best=None
-        if best is None
-        else BestFrame(
-            frame_id=FrameId.parse(best["frame_id"]),
-            box=validate_box(best["box"]),
-            score=float(best["score"]),
-            cut=bool(best["cut"]),
-        ),
-        frame_ids=tuple(FrameId.parse(f) for f in doc["frame_ids"]),
-        events=int(doc["events"]),
-    )
-    last = (parse_timestamp(at, "last"), int(rank), int(position))
-    return ObjectRow(view, tuple(int(p) for p in doc["positions"]), last)

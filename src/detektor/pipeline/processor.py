@@ -37,13 +37,14 @@ from datetime import UTC, datetime
 from anyio import to_thread
 from opentelemetry import trace
 
-from detektor.domain.events import Envelope, EventType
+from detektor.domain.events import EventType
 from detektor.kit.health import Liveness
 from detektor.kit.tracecontext import span_context_of
 from detektor.kit.transient import is_transient
 from detektor.pipeline.decoding import Frame, decode, raw_frame_id
 from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
+from detektor.pipeline.outcomes import count_outcomes, outcome_events
 from detektor.pipeline.processing import Processor, Result
 from detektor.pipeline.settings import ProcessorSettings
 from detektor.pipeline.shedding import STALE, AgeBudget, stale_events
@@ -193,14 +194,17 @@ class ProcessorRunner:
             # Stamped before the results go onward, so a fast consumer of the detections
             # never records frame.published earlier than frame.processed.
             finished = datetime.now(UTC)
-            outcome = self._outcome_events(frames, results, elapsed)
+            last_stage = self.settings.last_stage
+            outcome = outcome_events(name, frames, results, elapsed, last_stage=last_stage)
             if self.publish is not None:
                 await self.publish(frames, results)
             await self.sink.emit(outcome)
         await self._ack([d.entry_id for d in deliveries])
         # Counted only once the events exist and the frames are acknowledged, so the
         # metrics never run ahead of the timelines.
-        self._count_outcomes(frames, finished)
+        count_outcomes(
+            self.metrics, frames, finished, self.latencies, last_stage=self.settings.last_stage
+        )
 
     async def _ack(self, entry_ids: list[str]) -> None:
         """Acknowledge processed frames, riding out a bus outage: an ack that is lost would
@@ -231,38 +235,6 @@ class ProcessorRunner:
                 if attempt < self.settings.attempts:
                     await asyncio.sleep(0.1 * 2**attempt)
         return None, error
-
-    def _outcome_events(
-        self, frames: list[Frame], results: list[Result], elapsed: float
-    ) -> list[Envelope]:
-        events = []
-        per_frame_ms = round(elapsed * 1000 / len(frames), 3)
-        for frame, result in zip(frames, results, strict=True):
-            msg = frame.message
-            events.append(
-                lifecycle_event(
-                    EventType.PROCESSED,
-                    msg.frame_id,
-                    {
-                        "processor": self.processor.name,
-                        "duration_ms": per_frame_ms,
-                        "detections": result.detections,
-                    },
-                )
-            )
-            if self.settings.last_stage:
-                events.append(lifecycle_event(EventType.COMPLETED, msg.frame_id))
-        return events
-
-    def _count_outcomes(self, frames: list[Frame], finished: datetime) -> None:
-        for frame in frames:
-            msg = frame.message
-            self.metrics.outcome(msg.camera, "processed")
-            if self.settings.last_stage:
-                self.metrics.outcome(msg.camera, "completed")
-                latency = max((finished - msg.captured_at).total_seconds(), 0.0)
-                self.metrics.frame_latency.labels(msg.camera).observe(latency)
-                self.latencies.append(latency)
 
     async def _reject(self, delivery: Delivery, reason: str) -> None:
         await self._fail(delivery, reason, dead_letter=True)

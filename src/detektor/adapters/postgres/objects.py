@@ -14,13 +14,12 @@ from typing import Any
 
 from psycopg import Connection
 
+from detektor.adapters.object_json import row_from_json, row_to_json
 from detektor.adapters.objectkit import (
     ObjectFilter,
     ObjectRow,
     object_id_of,
     refold,
-    row_from_json,
-    row_to_json,
 )
 from detektor.adapters.postgres import codec
 from detektor.domain.events import OBJECT_EVENT_TYPES, Envelope

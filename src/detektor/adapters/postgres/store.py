@@ -1,8 +1,9 @@
 # Queries are assembled from this package's constant column lists; values always travel as
 # parameters, never in the text.
 # ruff: noqa: S608
-"""The PostgreSQL EventStore: a psycopg 3 connection pool, the reads, and the maintenance
-writes (replace_rows, purge). One append's transaction is in `batch`; the schema in `schema`.
+"""The PostgreSQL EventStore: a psycopg 3 connection pool and the reads. One append's
+transaction is in `batch`, the maintenance writes (replace_rows, purge) in `maintenance`,
+the schema in `schema`.
 
 Connections are in autocommit mode, so a read is one statement and one round trip; writes
 open explicit transactions. Every pooled connection is configured once, when the pool opens
@@ -19,20 +20,16 @@ service lock's key in shared mode, so they wait while a replay holds it (`servic
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import Connection
-
 from detektor.adapters.objectkit import ObjectFilter, in_fold_order, is_object_id, page_of
-from detektor.adapters.postgres import batch, codec, objects, timescale
+from detektor.adapters.postgres import batch, codec, maintenance, objects, timescale
 from detektor.adapters.postgres.pool import open_pool, require_schema
 from detektor.adapters.postgres.schema import (
     DEFAULT_RETENTION_DAYS,
-    IS_FINISHED,
     IS_IN_FLIGHT,
     append_lock,
     migrate,
@@ -63,25 +60,6 @@ from detektor.ports import (
     FrameQuery,
     ObjectPage,
     ObjectQuery,
-)
-
-_RECOUNT = (
-    "INSERT INTO camera_counts (camera, state, reason, has_captured, n) "
-    "SELECT camera, state, coalesce(reason, ''), has_captured, count(*) FROM frames "
-    "WHERE camera = ANY(%b) GROUP BY 1, 2, 3, 4"
-)
-# Finished and in-flight frames each through their partial index on last_event_at.
-_DELETE_OLD_FRAMES = (
-    "DELETE FROM frames WHERE frame_id = ANY(ARRAY("
-    f"(SELECT frame_id FROM frames WHERE {IS_FINISHED} AND last_event_at < %s) UNION ALL "
-    f"(SELECT frame_id FROM frames WHERE {IS_IN_FLIGHT} AND last_event_at < %s) LIMIT %s)) "
-    "RETURNING frame_id, camera, state, coalesce(reason, ''), has_captured"
-)
-_SUBTRACT_COUNTS = (
-    "UPDATE camera_counts c SET n = c.n - d.n FROM unnest("
-    "%b::text[], %b::text[], %b::text[], %b::bool[], %b::int8[]) AS d(camera, state, reason, "
-    "has_captured, n) WHERE (c.camera, c.state, c.reason, c.has_captured) = "
-    "(d.camera, d.state, d.reason, d.has_captured)"
 )
 
 
@@ -239,59 +217,17 @@ class PostgresEventStore:
         return [codec.frame_from(record) for record in records]
 
     def replace_rows(self, rows: Sequence[FrameRow]) -> None:
-        if not rows:
-            return
-        latest = {row.frame_id: row for row in rows}  # the last of repeated ids wins
-        ordered = [latest[frame_id] for frame_id in sorted(latest)]
-        cameras = sorted({row.camera for row in ordered})
-        with self._pool.connection() as conn, conn.transaction(), conn.pipeline():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
-            conn.execute(codec.UPSERT_FRAMES, codec.frame_columns(ordered))
-            conn.execute("DELETE FROM camera_counts WHERE camera = ANY(%b)", (cameras,))
-            conn.execute(_RECOUNT, (cameras,))
+        if rows:
+            with self._pool.connection() as conn:
+                maintenance.replace_rows(conn, self._lock, rows)
 
     def purge(self, older_than: datetime, batch_size: int = 10_000) -> int:
         require_aware(older_than, "older_than")
         require_limit(batch_size, "batch_size")
-        deleted = 0
         with self._pool.connection() as conn:
-            # Whole frames (ADR 13); each batch commits on its own, so a large purge never
-            # holds the append lock for long.
-            while True:
-                frames, events = self._purge_frames(conn, older_than, batch_size)
-                deleted += events
-                if frames < batch_size:
-                    break
-            if self._timescale is not None:
-                # Only chunks before the oldest event still kept: those are empty by now.
-                row = conn.execute("SELECT min(occurred_at) FROM events").fetchone()
-                oldest = row[0] if row and row[0] is not None else older_than
-                timescale.drop_chunks(conn, self._timescale, min(oldest, older_than))
-        return deleted
-
-    def _purge_frames(
-        self, conn: Connection[Any], older_than: datetime, limit: int
-    ) -> tuple[int, int]:
-        """Delete up to `limit` frames last touched before the cutoff, with their events and
-        counts; returns (frames, events) deleted."""
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self._service_lock.key,))
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
-            gone = conn.execute(_DELETE_OLD_FRAMES, (older_than, older_than, limit)).fetchall()
-            if not gone:
-                return 0, 0
-            deleted = conn.execute(objects.DELETE_EVENTS, ([g[0] for g in gone],)).fetchone()
-            assert deleted is not None
-            events, touched = int(deleted[0]), list(deleted[1])
-            if touched:
-                objects.resync(conn, touched)
-            counts = Counter(tuple(record[1:]) for record in gone)
-            keys = sorted(counts)
-            conn.execute(
-                _SUBTRACT_COUNTS,
-                [[key[i] for key in keys] for i in range(4)] + [[counts[k] for k in keys]],
+            return maintenance.purge(
+                conn, self._service_lock.key, self._lock, self._timescale, older_than, batch_size
             )
-        return len(gone), events
 
     def hold_service_lock(self) -> None:
         self._service_lock.hold_shared()

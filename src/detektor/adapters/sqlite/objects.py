@@ -10,14 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from detektor.adapters.object_json import row_from_json, row_to_json
 from detektor.adapters.objectkit import (
     ObjectFilter,
     ObjectRow,
     advance_row,
     object_id_of,
     refold,
-    row_from_json,
-    row_to_json,
 )
 from detektor.adapters.sqlite import codec
 from detektor.domain.events import OBJECT_EVENT_TYPES, Envelope

@@ -6,12 +6,10 @@ and use the CPU); the event loop side builds the lifecycle events, opens the fra
 back-pressure to decoding instead of growing memory. With ``send_images`` (the in-memory bus
 of ``detektor run``, issue 16) no JPEG is made: the decoded frame itself goes on the bus.
 
-For each sampled frame: ``frame.captured``, then ``frame.skipped`` (``no_motion`` or
-``masked``), ``frame.queued``, or ``frame.dropped`` (``bus_full``) when the bus refuses it.
-A frame that the bus's cap pushes out before delivery gets ``frame.dropped``, ``bus_full``.
-A recorded camera also tells the recording's ``motion`` sink whether each sampled frame moved.
-A source that fails or stalls is reopened with exponential backoff and jitter; a file source
-that ends stops the camera.
+Each sampled frame's events (``frame.captured``, then skipped, queued or dropped) and its
+publication are `publishing.publish_sampled`'s. A recorded camera also tells the recording's
+``motion`` sink whether each sampled frame moved. A source that fails or stalls is reopened
+with exponential backoff and jitter; a file source that ends stops the camera.
 """
 
 from __future__ import annotations
@@ -19,32 +17,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import cv2
 from anyio import to_thread
-from opentelemetry import trace
 
-from detektor.domain.events import Envelope, EventType
 from detektor.domain.frames import FrameId
-from detektor.domain.messages import FrameMessage
 from detektor.kit.backoff import Backoff
 from detektor.kit.health import Liveness
-from detektor.kit.tracecontext import inject_fields
-from detektor.kit.transient import is_transient
 from detektor.kit.workers import pause
-from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
-from detektor.ports import EventSink, FrameBus, Published
-from detektor.services.capture.frames import (
-    MotionSink,
-    Sampled,
-    describe_source,
-    dropped_event,
-)
+from detektor.ports import EventSink, FrameBus
+from detektor.services.capture.frames import MotionSink, Sampled
 from detektor.services.capture.metrics import CaptureMetrics
 from detektor.services.capture.motion import MotionGate
+from detektor.services.capture.publishing import publish_sampled
 from detektor.services.capture.sampler import Sampler
 from detektor.services.capture.settings import CameraSettings
 from detektor.services.capture.sources import (
@@ -56,7 +43,6 @@ from detektor.services.capture.sources import (
 )
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("detektor.capture")
 _END = object()
 
 
@@ -258,66 +244,4 @@ class CameraWorker:
         )
 
     async def _publish(self, item: Sampled) -> None:
-        name = self.name
-        started = time.perf_counter()
-        with tracer.start_as_current_span("create frames", kind=trace.SpanKind.PRODUCER) as span:
-            span.set_attribute("detektor.frame.id", str(item.frame_id))
-            span.set_attribute("detektor.camera", name)
-            captured = lifecycle_event(
-                EventType.CAPTURED,
-                item.frame_id,
-                {
-                    "width": item.width,
-                    "height": item.height,
-                    "pts": item.pts,
-                    "source": describe_source(self.camera.source.get_secret_value()),
-                },
-            )
-            events: list[Envelope] = [captured]
-            self.pipeline.outcome(name, "captured")
-            if not item.ready:
-                reason = item.reason or "encode_failed"
-                events.append(lifecycle_event(EventType.SKIPPED, item.frame_id, {"reason": reason}))
-                self.pipeline.outcome(name, "skipped", reason)
-            else:
-                fields: dict[str, str] = {}
-                inject_fields(fields)
-                message = FrameMessage(
-                    item.frame_id,
-                    item.wall_ms,
-                    item.pts,
-                    item.width,
-                    item.height,
-                    item.jpeg or b"",
-                    fields.get("traceparent"),
-                    item.image,
-                )
-                try:
-                    published = await self.bus.publish(message)
-                except Exception as exc:
-                    if not is_transient(exc):
-                        raise
-                    # The camera keeps running through a bus outage; the frame is recorded.
-                    log.warning(
-                        "camera %s: frame bus unavailable (%s)",
-                        name,
-                        exc,
-                        extra={"camera": name, "frame_id": str(item.frame_id)},
-                    )
-                    published = Published(entry_id=None, dropped=[])
-                    reason = "bus_unavailable"
-                else:
-                    reason = "bus_full"
-                if published.entry_id is None:
-                    events.append(dropped_event(item.frame_id, reason))
-                    self.pipeline.outcome(name, "dropped", reason)
-                else:
-                    events.append(
-                        lifecycle_event(EventType.QUEUED, item.frame_id, {"stream": "frames"})
-                    )
-                    self.pipeline.outcome(name, "queued")
-                for displaced in published.dropped:
-                    events.append(dropped_event(displaced))
-                    self.pipeline.outcome(displaced.camera, "dropped", "bus_full")
-        self.pipeline.stage_duration.labels("capture").observe(time.perf_counter() - started)
-        await self.sink.emit(events)
+        await publish_sampled(item, self.camera, self.bus, self.sink, self.pipeline)

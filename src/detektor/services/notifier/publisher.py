@@ -12,21 +12,18 @@ then ``frame.completed``, whose data lists the object events not sent and why. S
 camera's accounting balances.
 
 It serves ``detektor serve notifier`` (the stream consumer) and ``detektor run`` (the
-processor; ``embedded.py``).
+processor; ``embedded.py``). The messages go out through its ``Outbox`` (``outbox.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from detektor import package_version
 from detektor.domain.events import Envelope, EventType
 from detektor.domain.fields import format_timestamp
 from detektor.domain.frames import FrameId
@@ -35,8 +32,8 @@ from detektor.pipeline.events import lifecycle_event
 from detektor.pipeline.metrics import PipelineMetrics
 from detektor.ports import EventSink
 from detektor.services.capture.settings import CameraSettings
-from detektor.services.notifier.acks import acked, quiet, quietly, succeeded
-from detektor.services.notifier.discovery import ONLINE, Entities, Topics
+from detektor.services.notifier.acks import acked, quietly
+from detektor.services.notifier.discovery import ONLINE, Topics
 from detektor.services.notifier.entries import DetectionEntry
 from detektor.services.notifier.images import Images
 from detektor.services.notifier.messages import (
@@ -49,15 +46,14 @@ from detektor.services.notifier.messages import (
 )
 from detektor.services.notifier.metrics import NotifierMetrics
 from detektor.services.notifier.mqtt import MqttLink
-from detektor.services.notifier.objects import DUPLICATE, ObjectBook, remember
+from detektor.services.notifier.objects import DUPLICATE, ObjectBook
+from detektor.services.notifier.outbox import Future, Outbox
 from detektor.services.notifier.rules import CameraRules
 from detektor.services.notifier.snapshots import Link, SnapshotSource
-from detektor.services.notifier.state import CameraState, Change
+from detektor.services.notifier.state import CameraState
 from detektor.settings import Settings
 
 log = logging.getLogger(__name__)
-Future = asyncio.Future[None]
-Sent = tuple[str, str | None, tuple[str, str]]  # (body, traceparent, topics)
 
 
 class Notifier:
@@ -79,11 +75,14 @@ class Notifier:
         self.metrics, self.sink, self.pipeline, self.clock = metrics, sink, pipeline, clock
         self.snapshots, self.sign = snapshots, link
         self.topics = Topics(self.cfg.discovery_prefix, self.cfg.state_prefix)
-        self.version = package_version()
-        self.link: MqttLink | None = None
+        self.outbox = Outbox(self.cfg, metrics, self.topics)
         self.latencies: deque[float] | None = None  # capture-to-completion, for run summaries
         self.images = Images(
-            snapshots, self.topics, self.send, self.cfg.image_interval_s, self.cfg.snapshot_crop
+            snapshots,
+            self.topics,
+            self.outbox.send,
+            self.cfg.image_interval_s,
+            self.cfg.snapshot_crop,
         )
         known = settings.cameras if cameras is None else cameras
         self._capture_labels = {c.name: c.labels for c in known}
@@ -93,10 +92,17 @@ class Notifier:
         self.states: dict[str, CameraState] = {}
         self.books: dict[str, ObjectBook] = {}
         self._rules: dict[str, CameraRules] = {}
-        # The messages of the last object events sent, sent again when a frame is retried.
-        self._sent: OrderedDict[uuid.UUID, Sent] = OrderedDict()
         for camera in sorted(self._zones):
             self.state(camera)
+
+    @property
+    def link(self) -> MqttLink | None:
+        """The link to the broker; attach one before the first message."""
+        return self.outbox.link
+
+    @link.setter
+    def link(self, link: MqttLink | None) -> None:
+        self.outbox.link = link
 
     def rules(self, camera: str) -> CameraRules:
         """Camera rules: notifier.cameras first, then the camera's own config, then defaults."""
@@ -123,33 +129,33 @@ class Notifier:
                 zones=list(self._zones.get(camera, ())),
             )
             self.books[camera] = ObjectBook(rules)
-            if self._ready():
+            if self.outbox.ready():
                 quietly(self._announce(camera))
         return found
 
     async def on_connect(self) -> None:
         """After every (re)connect: discovery, ``online``, every current state, the images."""
-        futures = [self.send("availability", self.topics.availability, ONLINE)]
+        futures = [self.outbox.send("availability", self.topics.availability, ONLINE)]
         for camera in list(self.states):
             futures += self._announce(camera)
-            futures += [self._publish_change(camera, c) for c in self.states[camera].snapshot()]
+            futures += [self.outbox.change(camera, c) for c in self.states[camera].snapshot()]
         await acked(futures, self.cfg.publish_timeout_s)
         await acked(await self.images.republish(list(self.states)), self.cfg.publish_timeout_s)
         log.info("announced %d camera(s) to Home Assistant", len(self.states))
 
     def camera_seen(self, camera: str) -> None:
         """A frame of ``camera`` was captured: its camera entity is connected."""
-        self._publish_now(camera, self.state(camera).seen(self.clock()))
+        self.outbox.changes_now(camera, self.state(camera).seen(self.clock()))
 
     def tick(self) -> None:
         """Turn off occupancies held long enough with no object left, and silent cameras."""
         now = self.clock()
         for camera, state in list(self.states.items()):
-            self._publish_now(camera, state.expire(now))
+            self.outbox.changes_now(camera, state.expire(now))
 
     async def flush_images(self) -> None:
         """Send the latest images that waited for their interval."""
-        if self._ready():
+        if self.outbox.ready():
             quietly(await self.images.flush(self.clock()))
 
     async def handle(self, entry: DetectionEntry, received: float | None = None) -> float | None:
@@ -164,7 +170,7 @@ class Notifier:
             futures, events, filtered = await self._objects(entry.objects, wall, traceparent)
             now = self.clock()
             changes = state.seen(now) if entry.age_s(wall) <= cfg.max_event_age_s else []
-            futures += [self._publish_change(camera, c) for c in changes]
+            futures += [self.outbox.change(camera, c) for c in changes]
             futures += await self._refresh(camera, now)
             took = None
             if futures:
@@ -212,9 +218,9 @@ class Notifier:
         futures: list[Future] = []
         counts = book.counts(state.labels, state.zones)
         for zone in counts.by_zone:  # a zone seen for the first time gets its entities
-            if state.add_zone(zone) and self._ready():
+            if state.add_zone(zone) and self.outbox.ready():
                 futures += self._announce(camera, [zone])
-        futures += [self._publish_change(camera, c) for c in state.apply(counts, now)]
+        futures += [self.outbox.change(camera, c) for c in state.apply(counts, now)]
         futures += await self.images.flush(now)
         return futures
 
@@ -226,9 +232,9 @@ class Notifier:
         event, camera = object_event(envelope), envelope.camera
         book = self.books[camera]
         verdict = book.apply(envelope.event_id, event, fresh=fresh)
-        again = self._sent.get(envelope.event_id) if verdict.reason == DUPLICATE else None
+        again = self.outbox.resend(envelope.event_id) if verdict.reason == DUPLICATE else None
         if again is not None:  # a retry of this frame: the same message, at least once
-            return [self.send("event", topic, again[0], again[1], False) for topic in again[2]]
+            return again
         if verdict.kind is None or verdict.tracked is None:
             reason = verdict.reason or "unknown"
             self.metrics.filtered.labels(camera, reason).inc()
@@ -239,12 +245,10 @@ class Notifier:
         )
         verdict.tracked.sent = after
         object_tp = object_traceparent(envelope, traceparent)
-        topics = (self.topics.all_events, self.topics.events(camera))
-        remember(self._sent, envelope.event_id, (body, object_tp, topics), limit=1000)
-        futures = [self.send("event", topic, body, object_tp, False) for topic in topics]
+        futures = self.outbox.event(camera, envelope.event_id, body, object_tp)
         if verdict.kind == "new":
             stamp = self.states[camera].stamp(format_timestamp(event.first_seen), after)
-            futures.append(self._publish_change(camera, stamp))
+            futures.append(self.outbox.change(camera, stamp))
         if verdict.kind != "end":
             self.images.want_latest(camera)
         if book.newest.get(event.label) == event.object_id and (
@@ -261,29 +265,6 @@ class Notifier:
         if self.pipeline is not None:
             self.pipeline.outcome(frame_id.camera, "failed")
 
-    def send(
-        self,
-        kind: str,
-        topic: str,
-        payload: str | bytes,
-        traceparent: str | None = None,
-        retain: bool = True,
-    ) -> Future:
-        """One message; discovery and availability go at QoS 1, the rest at notifier.qos."""
-        assert self.link is not None, "attach an MqttLink first"
-        qos = 1 if kind in ("discovery", "availability") else self.cfg.qos
-        fut = self.link.send(
-            topic,
-            payload,
-            qos=qos,
-            retain=retain,
-            traceparent=traceparent,
-            json_body=isinstance(payload, str) and payload.startswith("{"),
-        )
-        counter = self.metrics.messages.labels(kind)
-        fut.add_done_callback(lambda f: counter.inc() if succeeded(f) else None)
-        return fut
-
     def _lifecycle(
         self, entry: DetectionEntry, events: int, filtered: list[dict[str, object]]
     ) -> list[Envelope]:
@@ -299,27 +280,13 @@ class Notifier:
 
     def _announce(self, camera: str, zones: Sequence[str] | None = None) -> list[Future]:
         """Discovery of the camera's entities, or with ``zones`` of those zones' only."""
-        entities = Entities(camera, self.topics, self.version, self.cfg.qos)
-        labels = self.rules(camera).labels
-        configs = [] if zones else entities.device(labels, images=self.snapshots is not None)
-        for zone in zones or self.states[camera].zones:
-            configs += entities.zone(zone, labels)
-        return [self.send("discovery", topic, json.dumps(payload)) for topic, payload in configs]
-
-    def _publish_change(self, camera: str, change: Change) -> Future:
-        if change.attributes is not None:
-            attrs = json.dumps(change.attributes)
-            topic = self.topics.last_detection_attributes(camera)
-            self.send("state", topic, attrs).add_done_callback(quiet)
-        return self.send("state", change.topic(self.topics, camera), change.value)
-
-    def _ready(self) -> bool:
-        return self.link is not None and self.link.connected.is_set()
-
-    def _publish_now(self, camera: str, changes: list[Change]) -> None:
-        """Fire and forget (while connected): the snapshot after a reconnect repairs gaps."""
-        if changes and self._ready():
-            quietly([self._publish_change(camera, change) for change in changes])
+        return self.outbox.announce(
+            camera,
+            self.rules(camera).labels,
+            zones or self.states[camera].zones,
+            device=not zones,
+            images=self.snapshots is not None,
+        )
 
 
 async def run_ticks(notifier: Notifier, stop: asyncio.Event, every_s: float = 0.25) -> None:
