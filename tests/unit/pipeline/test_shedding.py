@@ -129,8 +129,9 @@ def test_stale_frames_are_dropped_with_their_reason_and_accounting_stays_exact()
         if e.type is EventType.DROPPED and e.data.get("reason") == "stale"
     ]
     assert len(stale) == acc.dropped["stale"]
-    # Shed when age + the expected 200 ms of processing would pass 400 ms.
-    assert all(int(str(e.data["age_ms"])) > 200 for e in stale)
+    # Shed when age + the expected processing would pass 400 ms; the expected time counts for
+    # at most half the limit, so the age was over 200 ms (rounded to the ms: 200.4 is 200).
+    assert all(int(str(e.data["age_ms"])) >= 200 for e in stale)
     assert {e.data["stage"] for e in stale} == {"slow"}
 
 
