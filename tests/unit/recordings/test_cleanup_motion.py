@@ -127,3 +127,13 @@ def test_footage_waits_while_the_index_feed_has_a_backlog(tmp_path: Path) -> Non
     # The backlog drained and no span claimed it: it goes.
     [gone] = retention(tmp_path, index, MOTION).sweep()
     assert gone.segment == waiting
+
+
+def test_a_retention_of_millennia_forgets_no_span_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    # "Keep forever" written as ten million days: how far back to forget is before any
+    # time. Before, the gaps' cut-off raised OverflowError and every sweep failed.
+    forever = RecordPolicy(mode=RecordMode.MOTION, retain_days=10**7, objects_retain_days=10**7)
+    index = MemoryRecordingIndex()
+    assert index.add_span(moved(NOW - timedelta(days=400), 5))
+    assert retention(tmp_path, index, forever).sweep() == []
+    assert len(index.spans(SpanKind.MOTION, NOW - timedelta(days=500), NOW)) == 1

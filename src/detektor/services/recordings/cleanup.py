@@ -85,8 +85,14 @@ def motion_horizon(
     late). None when that is before any time (nothing is forgotten)."""
     every = (*policies.values(), default)
     keep = max(p.retain_days for p in every) * 86_400 + max(p.post_s for p in every)
+    return _before(now, keep + MAX_SEGMENT.total_seconds())
+
+
+def _before(now: datetime, seconds: float) -> datetime | None:
+    """``seconds`` before ``now``; None when that is before any time (a retention of
+    centuries: nothing is old enough to forget)."""
     try:
-        return now - timedelta(seconds=keep) - MAX_SEGMENT
+        return now - timedelta(seconds=seconds)
     except OverflowError:
         return None
 
@@ -159,13 +165,8 @@ class Retention:
         free = self._disk_usage(self.root).free
         self.metrics.free_bytes.set(free)
         self._pause(must_stop(kept, free, floor), free)
-        # A gap is a note beside the footage: forget it once footage that old is gone anyway.
-        days = max(
-            p.objects_retain_days for p in (self.settings.default.policy(), *self.policies.values())
-        )
-        self.index.remove_spans(SpanKind.GAP, self._clock() - timedelta(days=days))
         self._report_totals()
-        self._forget_motion()
+        self._forget_spans()
         return plan
 
     def _planning_time(self) -> datetime:
@@ -174,9 +175,11 @@ class Retention:
         now, since = self._clock(), self._backlog_since()
         return now if since is None else min(now, since)
 
+    def _every_policy(self) -> tuple[RecordPolicy, ...]:
+        return (*self.policies.values(), self.settings.default.policy())
+
     def _in_motion_mode(self) -> bool:
-        policies = (*self.policies.values(), self.settings.default.policy())
-        return any(p.mode is RecordMode.MOTION for p in policies)
+        return any(p.mode is RecordMode.MOTION for p in self._every_policy())
 
     def _motion_spans(self, segments: list[Segment]) -> list[RecordingSpan]:
         """The motion spans that can claim any of the segments (all cameras: plan_retention
@@ -187,10 +190,18 @@ class Retention:
         until = max(s.end for s in segments) + WIDEN_MAX
         return self.index.spans(SpanKind.MOTION, since, until)
 
-    def _forget_motion(self) -> None:
-        before = motion_horizon(self.policies, self.settings.default.policy(), self._clock())
-        if before is not None:
-            self.index.remove_spans(SpanKind.MOTION, before)
+    def _forget_spans(self) -> None:
+        """Forget the spans no footage kept can still need: a gap (a note beside footage)
+        once footage that old is gone anyway, motion past ``motion_horizon``."""
+        now = self._clock()
+        days = max(p.objects_retain_days for p in self._every_policy())
+        horizons = {
+            SpanKind.GAP: _before(now, days * 86_400),
+            SpanKind.MOTION: motion_horizon(self.policies, self.settings.default.policy(), now),
+        }
+        for kind, before in horizons.items():
+            if before is not None:
+                self.index.remove_spans(kind, before)
 
     def _pause(self, stop: bool, free: int) -> None:
         if stop and not self.paused:
