@@ -4,6 +4,7 @@ thread cannot finish is reported as lost time, never as a segment."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -90,6 +91,36 @@ def test_a_hung_disk_stalls_recording_not_capture(clip: Path, tmp_path: Path) ->
     assert sorted(tmp_path.rglob("*.mp4*")) == sorted(s.path for s in got.segments)
     stalled = [g for g in got.gaps if g.reason == "stalled"]
     assert stalled, got.gaps  # the time the disk hung is a gap in the recording
+
+
+def test_a_disk_that_hangs_creating_files_does_not_hold_up_capture(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead NFS mount hangs on metadata: creating a segment's file blocks. Only the disk
+    thread creates files, so capture goes on and recording stalls, then resumes."""
+    got = Got()
+    disk = DiskThread("test-disk", max_bytes=300_000)
+    recorder = got.recorder(tmp_path, disk, wait_s=0.5)
+    back, real_open, created = threading.Event(), os.open, []
+
+    def hanging_open(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
+        if os.fspath(path).endswith(".part"):
+            created.append(path)
+            if len(created) > 1:
+                back.wait(3)  # from the second segment on, until the mount is back
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", hanging_open)
+    slowest = feed(clip, recorder)
+    assert slowest < 0.25  # the demuxing thread never waited for a file to be created
+    assert recorder.stalled  # the queue filled up behind the hung create
+    back.set()
+    disk.max_bytes = 1 << 30
+    feed(clip, recorder)
+    recorder.close()
+    assert got.stalls == [True, False]
+    assert sorted(tmp_path.rglob("*.mp4*")) == sorted(s.path for s in got.segments)
+    assert all(decode_all(s.path) > 0 for s in got.segments)
 
 
 def test_a_segment_that_cannot_be_finished_is_lost_time(clip: Path, tmp_path: Path) -> None:

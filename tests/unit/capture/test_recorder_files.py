@@ -3,6 +3,7 @@ packets and unwritable roots; timestamps fixed by ``PacketTimes``; the ``record`
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -83,6 +84,27 @@ def test_packet_times_drop_strays_and_follow_a_clock_reset() -> None:
     assert times.fix(20, 20, keyframe=True) == (1020, 1020)  # carries on after the last
     assert times.fix(30, 30, keyframe=False) == (1030, 1030)
     assert (times.dropped, times.rebased) == (4, 1)
+
+
+def test_packet_times_keep_a_packet_in_order_as_it_is() -> None:
+    """``SegmentWriter.packet`` skips ``fix`` for a packet with both timestamps, after the
+    last dts and not after its pts, on an unshifted clock: ``fix`` must return it as is."""
+    rng = random.Random(14)
+    times, shortcuts, clock = PacketTimes(step=3, rebase_ticks=50), 0, 0
+    for n in range(5000):
+        clock += rng.choice([3, 3, 3, 0, -2])  # mostly in order; duplicates, strays
+        clock -= 500 if n == 4000 else 0  # the camera's clock restarts: shifted from then on
+        dts = rng.choice([clock, clock, clock, None])
+        pts = rng.choice([dts, dts, clock + rng.randrange(-4, 9), None])
+        last, keyframe = times.last_dts, rng.random() < 0.3
+        in_order = pts is not None and dts is not None and last is not None
+        if in_order and not times.shift and last < dts <= pts:  # type: ignore[operator]
+            shortcuts += 1
+            assert times.fix(pts, dts, keyframe) == (pts, dts)
+            assert times.last_dts == dts
+        else:
+            times.fix(pts, dts, keyframe)
+    assert (shortcuts > 500, times.dropped > 100, times.rebased) == (True, True, 1), shortcuts
 
 
 # --- files ------------------------------------------------------------------------------
@@ -236,7 +258,9 @@ def test_a_root_that_cannot_be_written_stalls_then_recovers(
     recorder = got.recorder(root, segment_s=2, retry_s=0)
     assert record_file(path, recorder) == frames  # capture goes on
     assert (got.segments, got.stalls, recorder.stalled) == ([], [True], True)
-    assert recorder.failures == 7  # a try at each keyframe
+    # A try at a keyframe; its file is created on the disk thread, so the error comes back
+    # with the segment's first write (within a GOP) and the next keyframe tries again.
+    assert recorder.failures >= 4, recorder.failures
     assert len([r for r in caplog.records if "recording stalled" in r.message]) == 1
     root.unlink()  # space again
     assert record_file(path, recorder) == frames

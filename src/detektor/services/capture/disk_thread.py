@@ -4,15 +4,16 @@ A camera's demuxing thread muxes packets; the bytes the muxer writes, the fsync 
 of a closed segment are what can block for long (an SD card, a USB disk that spins up, a busy
 NAS), and a demuxing thread that blocks loses the camera's packets. So ``SegmentFile.write``
 only queues bytes, and ``finish`` queues fsync, close and rename; ``DiskThread`` (one per
-recorder, started on first use) does them in order. Opening a file stays in the caller: it
-is quick, and its error says at once that the folder cannot be written.
+recorder, started on first use) does them in order. Creating the file is queued too: a
+syscall in the demuxing thread while the disk thread works costs a handover of the GIL each,
+and the disk thread, which alone renames ``.part`` files, picks a name no other segment has.
 
-Errors come back, never silently: a failed write is raised by the file's next ``write`` (or
-``finish``), and the outcome of each ``finish`` (the file's size, or the error) is collected
-by the caller with ``results()``. When more than ``max_bytes`` wait, ``write`` raises
-``DiskBehind`` (an ``OSError``): the disk is slower than the camera, and the recorder handles
-it as any write error (the segment is given up and recording stalls) instead of holding
-packets it cannot write. ``drain`` waits until all queued work is done.
+Errors come back, never silently: a failed create or write is raised by the file's next
+``write`` (or ``finish``), and the outcome of each ``finish`` (the file's size, or the
+error) is collected by the caller with ``results()``. When more than ``max_bytes`` wait,
+``write`` raises ``DiskBehind`` (an ``OSError``): the disk is slower than the camera, and
+the recorder handles it as any write error (the segment is given up and recording stalls)
+instead of holding packets it cannot write. ``drain`` waits until all queued work is done.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from detektor.services.capture.segments import part_of
+from detektor.services.capture.segments import part_of, segment_path
 
 log = logging.getLogger(__name__)
 QUEUE_BYTES = 32 << 20  # about a minute of a 4 Mbit/s camera
@@ -97,13 +99,16 @@ class DiskThread:
 
 
 class SegmentFile:
-    """A segment's ``.part`` file for PyAV to write to, through a ``DiskThread``."""
+    """A segment's ``.part`` file for PyAV to write to, through a ``DiskThread``; created
+    there at ``segment_path(root, camera, start)``, which is ``path`` once it is done."""
 
-    def __init__(self, disk: DiskThread, path: Path) -> None:
-        self.path, self._disk = path, disk  # the final .mp4 path
-        self._fd = os.open(part_of(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    def __init__(self, disk: DiskThread, root: Path, camera: str, start: datetime) -> None:
+        self._disk = disk
+        self.path: Path | None = None  # the final .mp4 path, set by the disk thread
+        self._fd = -1
         self._pos = 0
         self._error: OSError | None = None  # the disk thread's first failure on this file
+        disk.put(self._create, (root, camera, start))
 
     def write(self, data: bytes) -> int:
         self._raise()
@@ -135,6 +140,20 @@ class SegmentFile:
 
     # --- in the disk thread -----------------------------------------------------------
 
+    def _create(self, root: Path, camera: str, start: datetime) -> None:
+        path = segment_path(root, camera, start)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            try:
+                self._fd = os.open(part_of(path), flags, 0o644)
+            except FileNotFoundError:  # the day's first segment (or its folder was removed)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(part_of(path), flags, 0o644)
+        except OSError as exc:
+            self._error = exc
+            return
+        self.path = path
+
     def _write(self, data: bytes) -> None:
         if self._error is not None or self._fd < 0:
             return
@@ -160,16 +179,20 @@ class SegmentFile:
             self._close(fsync)
             if self._error is not None:
                 raise self._error
+            assert self.path is not None  # created, as there was no error
             os.replace(part_of(self.path), self.path)
             outcome: int | OSError = self.path.stat().st_size
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                part_of(self.path).unlink(missing_ok=True)
+            self._unlink()
             outcome = exc
         self._disk.report(tag, outcome)
 
     def _abandon(self) -> None:
         with contextlib.suppress(OSError):
             self._close(False)
-        with contextlib.suppress(OSError):
-            part_of(self.path).unlink(missing_ok=True)
+        self._unlink()
+
+    def _unlink(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                part_of(self.path).unlink(missing_ok=True)

@@ -28,10 +28,9 @@ from av.video.stream import VideoStream
 
 from detektor.services.capture.disk_thread import DiskThread
 from detektor.services.capture.packet_times import Track, track_of
-from detektor.services.capture.segment_writer import Callbacks, SegmentWriter
+from detektor.services.capture.recorder_reports import Reports
+from detektor.services.capture.segment_writer import SegmentWriter
 from detektor.services.capture.segments import AUDIO_CODECS, VIDEO_CODECS, Gap, Segment
-
-log = logging.getLogger(__name__)
 
 
 class Recorder:
@@ -55,9 +54,9 @@ class Recorder:
         if not segment_s > 0:
             raise ValueError("segment_s must be > 0")
         self.camera, self.root, self._wall = camera, root, wall
-        callbacks = Callbacks(on_segment, on_gap, on_stall)
+        self._reports = reports = Reports(camera, on_segment, on_gap, on_stall)
         self._writer = SegmentWriter(
-            camera, root, segment_s, retry_s, callbacks, fsync=fsync, wait_s=wait_s, disk=disk
+            camera, root, segment_s, retry_s, reports, fsync=fsync, wait_s=wait_s, disk=disk
         )
         self._lock = threading.Lock()  # close() may come from another thread than packet()
         self._closed = False
@@ -94,23 +93,25 @@ class Recorder:
         tracks: dict[int, Track] = {}
         name = video.codec_context.name
         if name not in VIDEO_CODECS:
-            self._log(logging.WARNING, "%s video is not recorded (not H.264/H.265)", name)
+            self._reports.log(logging.WARNING, "%s video is not recorded (not H.264/H.265)", name)
         else:
             tracks[video.index] = track_of(video)
             if audio is not None and audio.codec_context.name in AUDIO_CODECS:
                 tracks[audio.index] = track_of(audio)
             elif audio is not None:
                 name = audio.codec_context.name
-                self._log(logging.INFO, "%s audio is left out of recordings", name)
+                self._reports.log(logging.INFO, "%s audio is left out of recordings", name)
         with self._lock:
             if not self._closed:
                 self._writer.begin(tracks, self._wall)
 
     def packet(self, packet: av.Packet[Any]) -> None:
-        if packet.size == 0:  # the demuxer's end-of-stream flush
-            return
-        with self._lock:
+        lock = self._lock  # not `with`: this runs for every packet, and `with` costs more
+        lock.acquire()
+        try:
             self._writer.packet(packet)
+        finally:
+            lock.release()
 
     def stop(self) -> None:
         """The input ended: close its segment."""
@@ -121,6 +122,3 @@ class Recorder:
         with self._lock:
             self._closed = True
             self._writer.close()
-
-    def _log(self, level: int, message: str, *args: object) -> None:
-        log.log(level, "camera %s: " + message, self.camera, *args, extra={"camera": self.camera})

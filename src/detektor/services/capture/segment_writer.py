@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import av
 import av.error
@@ -37,19 +38,17 @@ from av.stream import Stream
 
 from detektor.services.capture.disk_thread import DiskThread, SegmentFile
 from detektor.services.capture.packet_times import Track
+from detektor.services.capture.recorder_reports import Reports
 from detektor.services.capture.segments import (
     CODEC_TAGS,
     MP4_OPTIONS,
     Gap,
     Segment,
-    segment_path,
     start_tag,
 )
 
-log = logging.getLogger(__name__)
 WRITE_BUFFER = 256 << 10  # bytes FFmpeg gathers before each write(): fewer calls into Python
 
-_T = TypeVar("_T")
 GapReason = Literal["reconnect", "stalled"]
 
 
@@ -57,7 +56,6 @@ GapReason = Literal["reconnect", "stalled"]
 class _Open:
     """The segment being written."""
 
-    path: Path
     file: SegmentFile
     container: OutputContainer
     mux: Callable[[av.Packet[Any]], None]  # the container's, looked up once
@@ -73,13 +71,6 @@ class _Open:
     audio: bool = False
 
 
-@dataclass(slots=True)
-class Callbacks:
-    segment: Callable[[Segment], None] | None = None
-    gap: Callable[[Gap], None] | None = None
-    stall: Callable[[bool], None] | None = None
-
-
 class SegmentWriter:
     """See the module docstring."""
 
@@ -89,14 +80,14 @@ class SegmentWriter:
         root: Path,
         segment_s: float,
         retry_s: float,
-        callbacks: Callbacks,
+        reports: Reports,
         *,
         fsync: bool,
         wait_s: float = 10.0,
         disk: DiskThread | None = None,
     ) -> None:
         self.camera, self.root, self.segment_s, self.retry_s = camera, root, segment_s, retry_s
-        self._callbacks, self._fsync, self.wait_s = callbacks, fsync, wait_s
+        self._reports, self._fsync, self.wait_s = reports, fsync, wait_s
         self._disk = disk or DiskThread(f"recorder-{camera}")
         self._tracks: dict[int, Track] = {}
         self._seg: _Open | None = None
@@ -129,7 +120,7 @@ class SegmentWriter:
         self.dropped_before = self.dropped
         self._tracks, self._wall0 = {}, None
         if not self._disk.drain(self.wait_s):
-            self._log(
+            self._reports.log(
                 logging.WARNING, "the disk is slow: segment still closing after %gs", self.wait_s
             )
         self._collect()
@@ -151,17 +142,32 @@ class SegmentWriter:
         track = self._tracks.get(packet.stream_index)
         if track is None:
             return
-        keyframe = packet.is_keyframe
-        fixed = track.times.fix(packet.pts, packet.dts, keyframe or track.audio)
-        if fixed is None:
+        pts, dts, times = packet.pts, packet.dts, track.times
+        # Nearly every packet comes in order, and PacketTimes.fix would return it as is: that
+        # check is inlined, as the call alone costs a tenth of the recorder's time a packet.
+        last = times.last_dts
+        if (
+            pts is not None
+            and dts is not None
+            and last is not None
+            and not times.shift
+            and last < dts <= pts
+        ):
+            times.last_dts = dts
+        elif packet.size == 0:  # the demuxer's end-of-stream flush
             return
-        pts, dts = fixed
+        else:
+            fixed = times.fix(pts, dts, track.audio or packet.is_keyframe)
+            if fixed is None:
+                return
+            pts, dts = fixed
         seg = self._seg
         if not track.audio:
             t = pts * track.seconds
             if self._wall0 is None:  # never before the last segment: no overlaps
-                last = self._last_end.timestamp() if self._last_end else 0.0
-                self._wall0, self._t0 = max(self._wall(), last), t
+                before = self._last_end.timestamp() if self._last_end else 0.0
+                self._wall0, self._t0 = max(self._wall(), before), t
+            keyframe = packet.is_keyframe
             if keyframe and (seg is None or t - seg.start_t >= self.segment_s):
                 self._finish()
                 seg = self._open(t, dts)
@@ -190,7 +196,7 @@ class SegmentWriter:
             if not seg.muxed:  # the header was refused: this segment cannot be written
                 self._fail(exc)
             else:  # one packet refused: drop it
-                self._log(logging.DEBUG, "muxer refused a packet: %s", exc)
+                self._reports.log(logging.DEBUG, "muxer refused a packet: %s", exc)
 
     # --- segments ---------------------------------------------------------------------
 
@@ -199,35 +205,33 @@ class SegmentWriter:
             return None
         assert self._wall0 is not None
         start = datetime.fromtimestamp(self._wall0 + (t - self._t0), UTC)
-        path = segment_path(self.root, self.camera, start)
-        file: SegmentFile | None = None
+        file = SegmentFile(self._disk, self.root, self.camera, start)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            file = SegmentFile(self._disk, path)
             container = av.open(
                 file, "w", format="mp4", options=MP4_OPTIONS, buffer_size=WRITE_BUFFER
             )
         except (OSError, av.error.FFmpegError, ValueError) as exc:
-            if file is not None:
-                file.abandon()
+            file.abandon()
             self._fail(exc)
             return None
         container.metadata["comment"] = start_tag(start)
-        video_s = 0.0
         gap = self._gap if self._last_end else None
-        seg = _Open(path, file, container, container.mux, {}, t, start, gap, "")
-        streams: dict[int, Stream] = {}
+        seg = _Open(file, container, container.mux, {}, t, start, gap, "")
+        video = Fraction(0)  # the keyframe's time: each stream's 0 in the file
         for track in self._tracks.values():
-            out = container.add_stream_from_template(track.template)
             if not track.audio:
-                seg.codec = track.codec
-                out.codec_context.codec_tag = CODEC_TAGS[track.codec]
-                video_s = float(dts * track.time_base)
-            streams[track.index] = out
-            seg.audio = seg.audio or track.audio
+                video = dts * track.time_base
         for track in self._tracks.values():
-            base = math.floor(video_s / track.time_base) if track.audio else dts
-            seg.outputs[track.index] = (streams[track.index], base)
+            # opaque: the template's own (decoder) codec, not a new encoder context for it,
+            # which costs more than the rest of opening a segment (the muxer needs neither)
+            out = container.add_stream_from_template(track.template, opaque=True)
+            if track.audio:
+                seg.audio = True
+                base = math.floor(video / track.time_base)
+            else:
+                seg.codec, base = track.codec, dts
+                out.codec_context.codec_tag = CODEC_TAGS[track.codec]
+            seg.outputs[track.index] = (out, base)
         self._seg = seg
         return seg
 
@@ -254,21 +258,23 @@ class SegmentWriter:
         for (seg, end, gap), outcome in self._disk.results():
             if isinstance(outcome, OSError):  # its footage is lost: a gap, from the one before
                 start = gap.start if gap is not None else seg.start
-                self._notify(self._callbacks.gap, Gap(self.camera, start, end, "stalled"))
+                self._reports.gap(Gap(self.camera, start, end, "stalled"))
                 self.failures += 1
                 self._stall(outcome)
                 continue
+            path = seg.file.path
+            assert path is not None  # the file was created, or its outcome is an error
             segment = Segment(
-                self.camera, seg.start, end, seg.path, outcome, seg.codec, seg.keyframes, seg.audio
+                self.camera, seg.start, end, path, outcome, seg.codec, seg.keyframes, seg.audio
             )
             self.segments += 1
             if gap is not None:
-                self._notify(self._callbacks.gap, gap)
+                self._reports.gap(gap)
             if self.stalled:
                 self.stalled = False
-                self._log(logging.INFO, "recording again")
-                self._notify(self._callbacks.stall, False)
-            self._notify(self._callbacks.segment, segment)
+                self._reports.log(logging.INFO, "recording again")
+                self._reports.stall(False)
+            self._reports.segment(segment)
 
     def _fail(self, exc: BaseException) -> None:
         """Give up the segment being written; stall until a segment can be written again."""
@@ -285,16 +291,6 @@ class SegmentWriter:
         self._retry_at = time.monotonic() + self.retry_s
         if not self.stalled:
             self.stalled = True
-            self._log(logging.WARNING, "recording stalled, cannot write to %s: %s", self.root, exc)
-            self._notify(self._callbacks.stall, True)
-
-    def _notify(self, callback: Callable[[_T], None] | None, value: _T) -> None:
-        if callback is None:
-            return
-        try:
-            callback(value)
-        except Exception:  # a consumer's bug must not stop recording or capture
-            log.exception("camera %s: recording callback failed", self.camera)
-
-    def _log(self, level: int, message: str, *args: object) -> None:
-        log.log(level, "camera %s: " + message, self.camera, *args, extra={"camera": self.camera})
+            message = "recording stalled, cannot write to %s: %s"
+            self._reports.log(logging.WARNING, message, self.root, exc)
+            self._reports.stall(True)

@@ -17,6 +17,7 @@ failed writes raise: PyAV passes the ``OSError`` on from ``mux()``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,13 +71,13 @@ def segment_path(root: Path, camera: str, start: datetime) -> Path:
     """A free ``.mp4`` path for a segment of ``camera`` starting at ``start`` (neither the
     ``.mp4`` nor its ``.part`` exists yet)."""
     utc = start.astimezone(UTC)
-    folder = root / camera / utc.strftime("%Y-%m-%d")
-    stem = utc.strftime("%H-%M-%S")
-    path, n = folder / f"{stem}.mp4", 0
-    while path.exists() or part_of(path).exists():
+    # Strings and os.path, not pathlib: this runs in the demuxing thread at every cut.
+    stem = os.path.join(root, camera, f"{utc:%Y-%m-%d}", f"{utc:%H-%M-%S}")
+    path, n = f"{stem}.mp4", 0
+    while os.path.exists(path) or os.path.exists(path + PART):
         n += 1
-        path = folder / f"{stem}_{n}.mp4"
-    return path
+        path = f"{stem}_{n}.mp4"
+    return Path(path)
 
 
 def part_of(path: Path) -> Path:
