@@ -164,6 +164,23 @@ def test_audio_browsers_cannot_play_is_left_out(tmp_path: Path) -> None:
     assert decode_all(seg.path) == frames
 
 
+def test_adts_audio_of_an_mpeg_ts_stream_is_left_out_and_the_video_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AAC in MPEG-TS (an HTTP or HLS camera) is ADTS, with no config for the MP4 header: the
+    muxer refuses every packet of a segment that has it, video included."""
+    path = tmp_path / "camera.ts"
+    frames = make_video(path, seconds=3, container="mpegts")
+    got = Collected()
+    recorder = got.recorder(tmp_path / "rec", segment_s=2)
+    record_file(path, recorder)
+    recorder.close()
+    assert (got.stalls, recorder.failures) == ([], 0)
+    assert [(s.codec, s.audio) for s in got.segments] == [("h264", False)] * 2
+    assert sum(decode_all(s.path) for s in got.segments) == frames
+    assert "aac audio without its config" in caplog.text
+
+
 def test_video_browsers_cannot_play_is_not_recorded(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -30,7 +30,13 @@ from detektor.services.capture.disk_thread import DiskThread
 from detektor.services.capture.packet_times import Track, track_of
 from detektor.services.capture.recorder_reports import Reports
 from detektor.services.capture.segment_writer import SegmentWriter
-from detektor.services.capture.segments import AUDIO_CODECS, VIDEO_CODECS, Gap, Segment
+from detektor.services.capture.segments import (
+    AUDIO_CODECS,
+    AUDIO_NEEDS_CONFIG,
+    VIDEO_CODECS,
+    Gap,
+    Segment,
+)
 
 
 class Recorder:
@@ -96,14 +102,22 @@ class Recorder:
             self._reports.log(logging.WARNING, "%s video is not recorded (not H.264/H.265)", name)
         else:
             tracks[video.index] = track_of(video)
-            if audio is not None and audio.codec_context.name in AUDIO_CODECS:
+            if audio is not None and self._recordable(audio):
                 tracks[audio.index] = track_of(audio)
-            elif audio is not None:
-                name = audio.codec_context.name
-                self._reports.log(logging.INFO, "%s audio is left out of recordings", name)
         with self._lock:
             if not self._closed:
                 self._writer.begin(tracks, self._wall)
+
+    def _recordable(self, audio: AudioStream) -> bool:
+        name = audio.codec_context.name
+        if name not in AUDIO_CODECS:
+            self._reports.log(logging.INFO, "%s audio is left out of recordings", name)
+            return False
+        if name in AUDIO_NEEDS_CONFIG and not audio.codec_context.extradata:
+            message = "%s audio without its config (ADTS, as in MPEG-TS) is left out of recordings"
+            self._reports.log(logging.WARNING, message, name)
+            return False
+        return True
 
     def packet(self, packet: av.Packet[Any]) -> None:
         lock = self._lock  # not `with`: this runs for every packet, and `with` costs more
