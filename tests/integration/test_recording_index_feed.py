@@ -23,7 +23,7 @@ from detektor.services.capture import segments as files
 from detektor.services.capture.recorder import Recorder
 from detektor.services.recordings.indexer import SegmentFeed, reconcile
 from detektor.services.recordings.metrics import RecordingMetrics
-from support.postgres import admin, temporary_database
+from support.postgres import cut_off, reopen, temporary_database
 from support.recordings import make_video
 from support.waiting import wait_until
 
@@ -69,12 +69,7 @@ async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
             for n in range(3):
                 feed.offer(closed(tmp_path, n))
             await wait_until(lambda: feed.added == 3, 10, "three segments indexed")
-            admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-            admin(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                name,
-            )
+            cut_off(name)
 
             # Offered from another thread, as the recorders do.
             def produce() -> None:
@@ -92,11 +87,11 @@ async def test_the_feed_retries_through_a_database_outage_and_loses_nothing(
             )
             assert feed.added == 3
             assert feed.backlog >= 4  # the one being retried is out of the queue
-            admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            reopen(name)
             await wait_until(lambda: feed.added == 8, 60, "all eight segments indexed")
             stop.set()
     finally:
-        admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        reopen(name)
     expected = sorted(closed(tmp_path, n).path.relative_to(tmp_path).as_posix() for n in range(8))
     assert indexed(index) == expected
     assert feed.backlog == 0

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from detektor.adapters.stores import open_recording_index
 from detektor.domain.fields import format_timestamp
 from detektor.domain.recordings import RecordingSpan, SpanKind
-from support.postgres import admin, temporary_database
+from support.postgres import cut_off, reopen, temporary_database
 from support.tracking_app import STORES, error_of, store_url, tracking_client
 from support.waiting import wait_for
 
@@ -168,17 +168,12 @@ def test_an_unavailable_index_is_a_503_then_recovers(tmp_path: Path) -> None:
         name = url.rsplit("/", 1)[1]
         with client_on(url, tmp_path) as client:
             assert len(gaps(client)) == 3
-            admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-            admin(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                name,
-            )
+            cut_off(name)
             reply = client.get("/v1/recordings/gaps", headers=AUTH)
             assert reply.status_code == 503, reply.text
             assert reply.headers["retry-after"] == "5"
             assert error_of(reply)["message"].startswith("PostgreSQL unavailable: ")
-            admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            reopen(name)
 
             def answers() -> bool:
                 reply = client.get("/v1/recordings/gaps", headers=AUTH)

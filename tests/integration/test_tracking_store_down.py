@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from detektor.services.tracking.service import build
 from detektor.settings import Settings
-from support.postgres import admin, temporary_database
+from support.postgres import cut_off, reopen, temporary_database
 from support.tracking_app import TEST_LINK_SECRET, captured, error_of
 from support.waiting import wait_for
 
@@ -49,16 +49,11 @@ def test_postgresql_connections_terminated_answer_503_then_recover(
     url, name = postgres_db
     with client_on(url) as client:
         assert client.post("/v1/events", json={"events": [captured(1)]}).status_code == 200
-        admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        admin(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            name,
-        )
+        cut_off(name)
         message = assert_unavailable(client.get("/v1/events"), "PostgreSQL")
         assert "terminat" in message or "closed" in message or "connection" in message
 
-        admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        reopen(name)
 
         def answers() -> bool:
             reply = client.get("/v1/events")

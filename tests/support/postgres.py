@@ -40,3 +40,18 @@ def admin(sql: str, *params: object) -> None:
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql, params)
+
+
+def cut_off(name: str) -> None:
+    """Database ``name`` goes away: new connections are refused, open ones terminated."""
+    admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        name,
+    )
+
+
+def reopen(name: str) -> None:
+    """Database ``name`` takes connections again (after ``cut_off``)."""
+    admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')

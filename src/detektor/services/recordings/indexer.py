@@ -9,7 +9,9 @@ failed add (the database is away) is counted, logged and retried with backoff un
 succeeds: nothing is dropped while the process lives. A segment still queued when the
 process stops is on disk and is indexed by ``reconcile`` at the next start, which also
 indexes the segments a crash left between the rename and the add, and forgets rows whose
-file is gone (a span still queued then is lost: it is a note, not footage).
+file is gone. A span is not a file: ``leftover_spans`` are the ones the last try at stop
+could not add (after the first failure there, the rest are not tried: shutdown stays short),
+for ``span_journal`` to keep, and ``requeue`` offers them again at the next start.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class SegmentFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._backlog_since: datetime | None = None  # when the queue last went from empty
+        self._unindexed: list[RecordingSpan] = []  # given up on at stop
+        self._given_up = False  # the index failed at stop: nothing more is tried
         self.added = 0
 
     def offer(self, segment: files.Segment) -> None:
@@ -91,6 +95,27 @@ class SegmentFeed:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
+
+    def requeue(self, spans: list[RecordingSpan]) -> None:
+        """Offer again the spans an earlier run left unindexed. Retention plans as of the
+        earliest start among them, so they can still claim their footage."""
+        for span in spans:
+            self._put(span)
+        if spans:
+            earliest = min(span.start for span in spans)
+            since = self._backlog_since
+            self._backlog_since = earliest if since is None else min(since, earliest)
+
+    def leftover_spans(self) -> list[RecordingSpan]:
+        """After ``run`` returned (or was cancelled): the spans not added, in order."""
+        left, self._unindexed = self._unindexed, []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return left
+            if isinstance(item, RecordingSpan):
+                left.append(item)
 
     @property
     def backlog(self) -> int:
@@ -119,6 +144,9 @@ class SegmentFeed:
             except queue.Empty:
                 self._backlog_since = None
                 return
+            if stop is None and self._given_up:  # stopping, and the index is away
+                self._give_up(item)
+                continue
             while True:
                 try:
                     if isinstance(item, Segment):
@@ -127,8 +155,9 @@ class SegmentFeed:
                         await to_thread.run_sync(self.index.add_span, item)
                 except Exception as exc:
                     self.metrics.index_failures.inc()
-                    if stop is None:  # stopping: reconcile indexes a segment at the next start
-                        log.warning("%s left unindexed: %s", _describe(item), exc)
+                    if stop is None:  # stopping: leave it to the next start
+                        log.warning("recording index unavailable at stop: %s", exc)
+                        self._give_up(item)
                         break
                     delay = self._backoff.next_delay()
                     log.warning("recording index unavailable (%s); retrying in %.1fs", exc, delay)
@@ -141,11 +170,12 @@ class SegmentFeed:
                 break
             self.metrics.index_backlog.set(self._queue.qsize())
 
-
-def _describe(item: Segment | RecordingSpan) -> str:
-    if isinstance(item, Segment):
-        return f"segment {item.path} (indexed at the next start)"
-    return f"{item.kind} span of camera {item.camera} from {item.start.isoformat()}"
+    def _give_up(self, item: Segment | RecordingSpan) -> None:
+        self._given_up = True
+        if isinstance(item, Segment):
+            log.warning("segment %s left unindexed (indexed at the next start)", item.path)
+        else:
+            self._unindexed.append(item)
 
 
 def reconcile(

@@ -5,7 +5,8 @@ spans), and the retention loop.
 ``Recording.build`` makes the recorders (they outlive reconnects: the source calls
 ``start()`` at each connection); ``prepare`` repairs what a crash left under the root and
 reconciles the index with the files, and must run before any camera connects; ``start``
-launches the feed and retention tasks; ``stop`` closes the recorders and flushes the feed.
+launches the feed and retention tasks; ``stop`` closes the recorders and flushes the feed,
+and keeps the spans the index could not take for the next start (``span_journal``).
 The synthetic scene has no packets: a synthetic camera with ``record`` set records nothing
 (said once at build).
 
@@ -36,6 +37,7 @@ from detektor.services.capture import segments as files
 from detektor.services.capture.recorder import Recorder
 from detektor.services.capture.repair import repair
 from detektor.services.capture.settings import CameraSettings
+from detektor.services.recordings import span_journal
 from detektor.services.recordings.cleanup import Retention
 from detektor.services.recordings.indexer import SegmentFeed, reconcile
 from detektor.services.recordings.metrics import RecordingMetrics
@@ -159,6 +161,10 @@ class Recording:
             removed,
         )
         self.feed = SegmentFeed(index, root, self.metrics)
+        pending = await to_thread.run_sync(span_journal.load, root)
+        if pending:
+            log.info("%d span(s) left unindexed at the last stop queued again", len(pending))
+            self.feed.requeue(pending)
         self.retention = Retention(
             index,
             store,
@@ -188,3 +194,14 @@ class Recording:
             motion.flush()
         self._stop.set()
         await join(self._tasks, timeout_s)
+        if self.feed is not None:
+            await to_thread.run_sync(self._keep_spans, self.feed.leftover_spans())
+
+    def _keep_spans(self, spans: list[RecordingSpan]) -> None:
+        try:
+            kept = span_journal.save(self.root, spans)
+        except OSError as exc:
+            log.error("%d unindexed span(s) lost, cannot write them: %s", len(spans), exc)
+            return
+        if kept:
+            log.warning("%d span(s) not indexed, kept for the next start", kept)
