@@ -35,6 +35,7 @@ class SegmentPage:
 class RecordingTotals:
     segments: int
     bytes: int
+    largest: int  # the bytes of its biggest segment
 
 
 class RecordingIndex(Protocol):
@@ -62,9 +63,16 @@ class RecordingIndex(Protocol):
         """The camera's segments that overlap [start, end), in start order (for a clip)."""
         ...
 
-    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
-        """Every segment, in (start, camera) order, read `batch_size` at a time as it is
-        consumed (no lock is held in between: segments added meanwhile may be missed)."""
+    def all_for_retention(
+        self,
+        batch_size: int = 1000,
+        *,
+        camera: str | None = None,
+        started_by: datetime | None = None,
+    ) -> Iterator[Segment]:
+        """Every segment (of `camera`, and starting no later than `started_by`, when given), in
+        (start, camera) order, read `batch_size` at a time as it is consumed (no lock is held
+        in between: segments added meanwhile may be missed)."""
         ...
 
     def remove(self, paths: Sequence[str]) -> int:
@@ -72,7 +80,7 @@ class RecordingIndex(Protocol):
         ...
 
     def totals(self) -> dict[str, RecordingTotals]:
-        """Per camera with any segment: how many and their bytes."""
+        """Per camera with any segment: how many, their bytes and the biggest one's."""
         ...
 
     def add_span(self, span: RecordingSpan) -> bool:

@@ -72,8 +72,8 @@ def test_adding_is_idempotent_by_camera_and_start_or_by_path(recordings: Recordi
     assert recordings.add(replace(s, camera="garden", path="garden/x.mp4")) is True
     assert recordings.segments(SegmentQuery(camera="porch")).segments == [s]
     assert recordings.totals() == {
-        "garden": RecordingTotals(1, 1000),
-        "porch": RecordingTotals(1, 1000),
+        "garden": RecordingTotals(1, 1000, 1000),
+        "porch": RecordingTotals(1, 1000, 1000),
     }
 
 
@@ -155,20 +155,42 @@ def test_retention_walks_every_segment_in_start_order_in_batches(
     assert list(recordings.all_for_retention()) == expected
 
 
+def test_retention_reads_one_camera_or_what_started_by_an_instant(
+    recordings: RecordingIndex,
+) -> None:
+    segments = [seg(camera, i * 10) for i in range(7) for camera in ("porch", "garden")]
+    fill(recordings, segments)
+    ordered = sorted(segments, key=lambda s: (s.start, s.camera))
+    porch = [s for s in ordered if s.camera == "porch"]
+    assert list(recordings.all_for_retention(batch_size=2, camera="porch")) == porch
+    before = T0 + 30 * S  # the fourth start: up to it, and it too
+    early = [s for s in ordered if s.start <= before]
+    assert list(recordings.all_for_retention(batch_size=3, started_by=before)) == early
+    both = list(recordings.all_for_retention(batch_size=1, camera="garden", started_by=before))
+    assert both == [s for s in early if s.camera == "garden"]
+    assert len(both) == 4
+    assert list(recordings.all_for_retention(camera="yard")) == []
+    assert list(recordings.all_for_retention(started_by=T0 - S)) == []
+    with pytest.raises(ValueError, match="started_by"):
+        list(recordings.all_for_retention(started_by=datetime(2026, 12, 6)))  # naive
+    with pytest.raises(ValueError, match="camera"):
+        list(recordings.all_for_retention(camera="no such camera!"))
+
+
 def test_removing_forgets_segments_by_path_and_updates_totals(recordings: RecordingIndex) -> None:
     a, b, c = seg("porch", 0, size=100), seg("porch", 10, size=200), seg("garden", 0, size=400)
     fill(recordings, [a, b, c])
     assert recordings.totals() == {
-        "garden": RecordingTotals(1, 400),
-        "porch": RecordingTotals(2, 300),
+        "garden": RecordingTotals(1, 400, 400),
+        "porch": RecordingTotals(2, 300, 200),
     }
     assert recordings.remove([a.path, c.path, "porch/never-indexed.mp4", a.path]) == 2
     assert recordings.remove([a.path]) == 0
     assert recordings.remove([]) == 0
-    assert recordings.totals() == {"porch": RecordingTotals(1, 200)}
+    assert recordings.totals() == {"porch": RecordingTotals(1, 200, 200)}
     assert list(recordings.all_for_retention()) == [b]
     assert recordings.add(a) is True  # a removed segment can be indexed again
-    assert recordings.totals() == {"porch": RecordingTotals(2, 300)}
+    assert recordings.totals() == {"porch": RecordingTotals(2, 300, 200)}
 
 
 def test_removing_many_at_once(recordings: RecordingIndex) -> None:
@@ -300,4 +322,4 @@ def test_malformed_paths_and_batches_are_refused(recordings: RecordingIndex) -> 
             recordings.remove([bad])
     with pytest.raises(ValueError, match="batch_size"):
         list(recordings.all_for_retention(batch_size=0))
-    assert recordings.totals() == {"porch": RecordingTotals(1, 1000)}
+    assert recordings.totals() == {"porch": RecordingTotals(1, 1000, 1000)}

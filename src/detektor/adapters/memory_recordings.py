@@ -58,14 +58,30 @@ class MemoryRecordingIndex:
             s for s in self._sorted() if s.camera == camera and s.start < last and s.end > first
         ]
 
-    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+    def all_for_retention(
+        self,
+        batch_size: int = 1000,
+        *,
+        camera: str | None = None,
+        started_by: datetime | None = None,
+    ) -> Iterator[Segment]:
         require_limit(batch_size, "batch_size", maximum=MAX_PAGE * 100)
+        if camera is not None:
+            validate_camera(camera)
+        before = None
+        if started_by is not None:
+            before = require_instant(started_by, "started_by")
+
+        def wanted(s: Segment, done: tuple[datetime, str] | None) -> bool:
+            if (camera is not None and s.camera != camera) or (before and s.start > before):
+                return False
+            return done is None or sort_key(s) > done
+
         # In batches, like the SQL stores: segments added or removed meanwhile may or may not
         # be seen, but none is seen twice.
         done: tuple[datetime, str] | None = None
         while True:
-            batch = [s for s in self._sorted() if done is None or sort_key(s) > done]
-            batch = batch[:batch_size]
+            batch = [s for s in self._sorted() if wanted(s, done)][:batch_size]
             yield from batch
             if len(batch) < batch_size:
                 return
@@ -84,8 +100,9 @@ class MemoryRecordingIndex:
     def totals(self) -> dict[str, RecordingTotals]:
         counts: dict[str, RecordingTotals] = {}
         for s in self._sorted():
-            now = counts.get(s.camera, RecordingTotals(0, 0))
-            counts[s.camera] = RecordingTotals(now.segments + 1, now.bytes + s.bytes)
+            now = counts.get(s.camera, RecordingTotals(0, 0, 0))
+            largest = max(now.largest, s.bytes)
+            counts[s.camera] = RecordingTotals(now.segments + 1, now.bytes + s.bytes, largest)
         return dict(sorted(counts.items()))
 
     def add_span(self, span: RecordingSpan) -> bool:

@@ -211,15 +211,32 @@ class SqlRecordingIndex(SqlSpans):
         )
         return [segment_from(r) for r in records]
 
-    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+    def all_for_retention(
+        self,
+        batch_size: int = 1000,
+        *,
+        camera: str | None = None,
+        started_by: datetime | None = None,
+    ) -> Iterator[Segment]:
         # Keyset batches: no connection or lock is held while the caller works on a batch.
         require_limit(batch_size, "batch_size", maximum=MAX_PAGE * 100)
-        statement = f"SELECT {COLUMNS} FROM recording_segments {{}} ORDER BY start_at, camera "
+        m, ts = self._mark, self._ts
+        where: list[str] = []
+        params: list[object] = []
+        if camera is not None:
+            where.append(f"camera = {m}")
+            params.append(validate_camera(camera))
+        if started_by is not None:
+            where.append(f"start_at <= {ts}")
+            params.append(format_timestamp(require_instant(started_by, "started_by")))
+        statement = f"SELECT {COLUMNS} FROM recording_segments WHERE {{}} "
+        statement += "ORDER BY start_at, camera "
         after: tuple[object, ...] = ()
         while True:
-            condition = f"WHERE (start_at, camera) > ({self._ts}, {self._mark})" if after else ""
+            keyset = [f"(start_at, camera) > ({ts}, {m})"] if after else []
+            condition = " AND ".join([*where, *keyset]) or "TRUE"
             records = self._fetch(
-                statement.format(condition) + f"LIMIT {self._mark}", (*after, batch_size)
+                statement.format(condition) + f"LIMIT {m}", (*params, *after, batch_size)
             )
             batch = [segment_from(r) for r in records]
             yield from batch
@@ -244,8 +261,8 @@ class SqlRecordingIndex(SqlSpans):
 
     def totals(self) -> dict[str, RecordingTotals]:
         records = self._fetch(
-            "SELECT camera, count(*), sum(bytes) FROM recording_segments "
+            "SELECT camera, count(*), sum(bytes), max(bytes) FROM recording_segments "
             "GROUP BY camera ORDER BY camera",
             (),
         )
-        return {str(c): RecordingTotals(int(n), int(size)) for c, n, size in records}
+        return {str(c): RecordingTotals(int(n), int(size), int(top)) for c, n, size, top in records}

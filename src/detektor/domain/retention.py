@@ -144,6 +144,14 @@ def _footage(segment: Segment, objects: _Claims, motion: _Claims) -> Footage:
     return Footage.MOTION if motion.claimed(segment) else Footage.UNCLAIMED
 
 
+def shortest_keep_s(policy: RecordPolicy) -> float:
+    """The least time any footage under ``policy`` is kept after its end: a segment that
+    ended later than that before now is not due for an age deletion, whatever claims it."""
+    if policy.mode in (RecordMode.OBJECTS, RecordMode.MOTION):
+        return min(policy.pre_s + CLAIM_S, policy.retain_days * 86_400)
+    return policy.retain_days * 86_400  # objects_retain_days is never shorter
+
+
 def _expired(
     segment: Segment, footage: Footage, policy: RecordPolicy, now: datetime
 ) -> DeletionReason | None:
@@ -208,16 +216,9 @@ def plan_retention(
     return deletions
 
 
-def must_stop(segments: Iterable[Segment], free_bytes: int, min_free_bytes: int) -> bool:
-    """Whether recording has to stop: even deleting every segment would leave the free bytes
-    below the floor."""
+def must_stop(kept_bytes: int, free_bytes: int, min_free_bytes: int) -> bool:
+    """Whether recording has to stop: even deleting every segment kept (``kept_bytes`` of
+    footage) would leave the free bytes below the floor."""
+    kept = require_count(kept_bytes, "kept_bytes")
     free = require_count(free_bytes, "free_bytes")
-    floor = require_count(min_free_bytes, "min_free_bytes")
-    total = 0
-    for segment in segments:
-        if not isinstance(segment, Segment):
-            raise TypeError(f"segments must be Segment, got {type(segment).__name__}")
-        total += segment.bytes
-        if free + total >= floor:
-            return False
-    return free + total < floor
+    return free + kept < require_count(min_free_bytes, "min_free_bytes")

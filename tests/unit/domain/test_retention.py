@@ -24,6 +24,7 @@ from detektor.domain.retention import (
     DeletionReason,
     must_stop,
     plan_retention,
+    shortest_keep_s,
 )
 from support.retention_plans import AGE, DAY, DISK_LOW, MAX_BYTES, NOW, OBJECTS_AGE, seg
 
@@ -146,10 +147,12 @@ def test_above_max_bytes_the_same_order_applies() -> None:
 def test_an_unreachable_floor_deletes_nothing_for_it_and_recording_must_stop() -> None:
     segments, spans = footage()
     assert plan(segments, spans, free=1000, floor=1401) == {}
-    assert must_stop(segments, 1000, 1401)
-    assert not must_stop(segments, 1000, 1400)
-    assert not must_stop([], 5, 5)
-    assert must_stop([], 4, 5)
+    kept = sum(s.bytes for s in segments)
+    assert kept == 400
+    assert must_stop(kept, 1000, 1401)
+    assert not must_stop(kept, 1000, 1400)
+    assert not must_stop(0, 5, 5)
+    assert must_stop(0, 4, 5)
     # The byte cap still applies while the floor cannot be met.
     c1 = segments[0]
     assert plan(segments, spans, free=1000, floor=1401, cap=300) == {c1.path: MAX_BYTES}
@@ -182,8 +185,8 @@ def test_wrong_item_types_are_refused() -> None:
         plan_retention([], [(NOW, NOW)], {}, NOW, 0, 0)  # type: ignore[list-item]
     with pytest.raises(TypeError, match="RecordPolicy"):
         plan_retention([], [], {"porch": {"retain_days": 1}}, NOW, 0, 0)  # type: ignore[dict-item]
-    with pytest.raises(TypeError, match="Segment"):
-        must_stop([object()], 0, 1)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="kept_bytes"):
+        must_stop([object()], 0, 1)  # type: ignore[arg-type]
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -262,6 +265,10 @@ def test_retention_properties(scene: dict[str, object]) -> None:
     )
     gone = {d.segment.path: d.reason for d in deletions}
     assert len(gone) == len(deletions)  # none twice
+    for d in deletions:  # what a sweep with room to spare reads is all that can be due
+        if d.reason in (AGE, OBJECTS_AGE):
+            horizon = NOW - timedelta(seconds=shortest_keep_s(policies[d.segment.camera]))
+            assert d.segment.start <= horizon
     assert {d.segment for d in deletions} <= set(segments)
     kept = [s for s in segments if s.path not in gone]
     total = sum(s.bytes for s in segments)
@@ -280,7 +287,7 @@ def test_retention_properties(scene: dict[str, object]) -> None:
 
     # The floor is met whenever deleting could meet it; otherwise recording must stop.
     possible = free + total >= floor
-    assert must_stop(segments, free, floor) is not possible
+    assert must_stop(total, free, floor) is not possible
     if possible:
         assert free + total - kept_bytes >= floor
     else:

@@ -14,6 +14,7 @@ from detektor.adapters.memory import MemoryEventStore
 from detektor.adapters.memory_recordings import MemoryRecordingIndex
 from detektor.domain.recordings import RecordingSpan, RecordPolicy, Segment, SpanKind
 from detektor.kit.metrics import Metrics
+from detektor.ports import RecordingTotals
 from detektor.services.capture.recorder import Recorder
 from detektor.services.recordings import cleanup
 from detektor.services.recordings.cleanup import DiskUsage, Retention, object_spans
@@ -143,8 +144,51 @@ def test_object_spans_are_read_page_by_page_and_ended_or_open(
 
 
 class DownIndex(MemoryRecordingIndex):
-    def all_for_retention(self, batch_size: int = 1000) -> Iterator[Segment]:
+    """The database is away: a sweep's first read fails."""
+
+    def totals(self) -> dict[str, RecordingTotals]:
         raise ConnectionError("database away")
+
+
+class CountingIndex(MemoryRecordingIndex):
+    """The memory index, counting the segments retention reads."""
+
+    read = 0
+
+    def all_for_retention(
+        self,
+        batch_size: int = 1000,
+        *,
+        camera: str | None = None,
+        started_by: datetime | None = None,
+    ) -> Iterator[Segment]:
+        for s in super().all_for_retention(batch_size, camera=camera, started_by=started_by):
+            self.read += 1
+            yield s
+
+
+def test_with_room_to_spare_a_sweep_reads_only_footage_old_enough_to_be_due(
+    tmp_path: Path,
+) -> None:
+    """Eight days of hourly segments, kept seven: a sweep reads the day that is due, not the
+    eight; once space must be made (the floor), it reads them all, to delete the oldest."""
+    retention, _, _, registry, disk, _ = build(tmp_path, capacity=10**9)
+    retention.index = index = CountingIndex()
+    start = NOW - timedelta(days=8)
+    hourly = [segment(0, start + timedelta(hours=h)) for h in range(8 * 24)]
+    put(tmp_path, index, *hourly)
+    due = [s for s in hourly if s.end <= NOW - timedelta(days=7)]
+    deleted = retention.sweep()
+    assert sorted(d.segment.path for d in deleted) == sorted(s.path for s in due)
+    assert index.read == len(due) + 1  # and the one that starts at the horizon
+    assert value(registry, "detektor_recording_segments", camera="door") == 7 * 24
+    index.read = 0
+    disk.capacity = 7 * 24 * 1000 + 500  # 500 bytes free
+    retention.settings = RecordingsSettings(min_free_bytes=2500)  # + one segment: 3500
+    deleted = retention.sweep()
+    assert index.read == 7 * 24  # every segment kept so far
+    assert [d.reason.value for d in deleted] == ["disk_low"] * 3  # the oldest three
+    assert [d.segment for d in deleted] == hourly[len(due) : len(due) + 3]
 
 
 def test_the_free_space_is_reported_even_when_the_index_is_away(tmp_path: Path) -> None:

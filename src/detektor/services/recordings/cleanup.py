@@ -1,11 +1,15 @@
 """The retention loop: every ``sweep_interval_s``, delete what ``plan_retention`` says, and
 pause recording while ``must_stop`` says the free-space floor cannot be met.
 
-A sweep reads every indexed segment, the object spans that overlap them from the event store
-(objects started up to ``SPAN_LOOKBACK`` before the oldest segment; a longer object is not
-seen), each camera's policy and the volume's free bytes. The floor it plans for is
+A sweep reads the index's totals and the volume's free bytes. The floor it plans for is
 ``min_free_bytes`` plus one segment (the largest kept) per recording camera: what the
-recorders may write before the next sweep. When a camera (or the default policy) is in
+recorders may write before the next sweep. While the free bytes are above that floor and the
+bytes kept under ``max_bytes``, only age can delete, so it reads only each camera's segments
+old enough to be due (``shortest_keep_s`` of its policy): a month of footage costs a sweep
+what is due, not the month. Otherwise it reads every segment, to delete the oldest. Then the
+object spans that overlap what it read, from the event store (objects started up to
+``SPAN_LOOKBACK`` before the oldest segment; a longer object is not seen), and each camera's
+policy. When a camera (or the default policy) is in
 ``motion`` mode, it also reads the motion spans overlapping the segments from the index;
 every sweep forgets the motion spans no policy can still need (``motion_horizon``). It
 deletes the files first (a file already gone is fine) and then their rows, so a crash in
@@ -36,9 +40,9 @@ from detektor.domain.recordings import (
     Segment,
     SpanKind,
 )
-from detektor.domain.retention import Deletion, must_stop, plan_retention
+from detektor.domain.retention import Deletion, must_stop, plan_retention, shortest_keep_s
 from detektor.kit.workers import pause
-from detektor.ports import EventStore, ObjectQuery, RecordingIndex
+from detektor.ports import EventStore, ObjectQuery, RecordingIndex, RecordingTotals
 from detektor.services.capture.recorder import Recorder
 from detektor.services.recordings.metrics import RecordingMetrics
 from detektor.services.recordings.settings import RecordingsSettings
@@ -128,24 +132,30 @@ class Retention:
         # The volume's numbers first: they are reported even while the database is away.
         free = self._disk_usage(self.root).free
         self.metrics.free_bytes.set(free)
-        segments = list(self.index.all_for_retention())
+        totals = self.index.totals()
+        # Recorders write on between sweeps: keep room for one more segment per camera, so
+        # the floor itself is not crossed before the next sweep.
+        largest = max((t.largest for t in totals.values()), default=0)
+        floor = self.settings.min_free_bytes + largest * len(self.recorders)
+        cap = self.settings.max_bytes
+        total = sum(t.bytes for t in totals.values())
+        now = self._planning_time()
+        if free < floor or (cap is not None and total > cap):
+            segments = list(self.index.all_for_retention())
+        else:
+            segments = self._due_by_age(totals, now)
         spans: list[ObjectSpan] = []
         if segments and self.store is not None:
             since = min(s.start for s in segments)
             until = max(s.end for s in segments) + timedelta(seconds=1)
             spans = list(object_spans(self.store, since, until))
         motion = self._motion_spans(segments)
-        # Recorders write on between sweeps: keep room for one more segment per camera, so
-        # the floor itself is not crossed before the next sweep.
-        largest = max((s.bytes for s in segments), default=0)
-        floor = self.settings.min_free_bytes + largest * len(self.recorders)
-        cap = self.settings.max_bytes
         free = self._disk_usage(self.root).free  # again: the recorders wrote meanwhile
         plan = plan_retention(
             segments,
             spans,
             self.policies,
-            self._planning_time(),
+            now,
             free,
             floor,
             cap,
@@ -160,14 +170,24 @@ class Retention:
             reason = deletion.reason.value
             self.deleted[reason] = self.deleted.get(reason, 0) + 1
             self.metrics.deleted.labels(reason).inc()
-        gone = {d.segment.path for d in plan}
-        kept: list[Segment] = [s for s in segments if s.path not in gone]
+        kept = total - sum(d.segment.bytes for d in plan)
         free = self._disk_usage(self.root).free
         self.metrics.free_bytes.set(free)
-        self._pause(must_stop(kept, free, floor), free)
+        self._pause(must_stop(max(kept, 0), free, floor), free)
         self._report_totals()
         self._forget_spans()
         return plan
+
+    def _due_by_age(self, totals: Mapping[str, RecordingTotals], now: datetime) -> list[Segment]:
+        """Each camera's segments that started no later than its policy keeps any footage:
+        the only ones an age deletion can take (in the order of every segment's read)."""
+        default = self.settings.default.policy()
+        segments: list[Segment] = []
+        for camera in totals:
+            horizon = _before(now, shortest_keep_s(self.policies.get(camera, default)))
+            if horizon is not None:
+                segments.extend(self.index.all_for_retention(camera=camera, started_by=horizon))
+        return sorted(segments, key=lambda s: (s.start, s.camera))
 
     def _planning_time(self) -> datetime:
         """Now, or when the index feed's backlog began if it has one: a motion span still
