@@ -164,11 +164,9 @@ def test_audio_browsers_cannot_play_is_left_out(tmp_path: Path) -> None:
     assert decode_all(seg.path) == frames
 
 
-def test_adts_audio_of_an_mpeg_ts_stream_is_left_out_and_the_video_recorded(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """AAC in MPEG-TS (an HTTP or HLS camera) is ADTS, with no config for the MP4 header: the
-    muxer refuses every packet of a segment that has it, video included."""
+def test_adts_audio_of_an_mpeg_ts_stream_is_given_its_config_and_recorded(tmp_path: Path) -> None:
+    """AAC in MPEG-TS (an HTTP or HLS camera) is ADTS, with no config for the MP4 header: as
+    it is, the muxer refuses every packet of a segment that has it, video included."""
     path = tmp_path / "camera.ts"
     frames = make_video(path, seconds=3, container="mpegts")
     got = Collected()
@@ -176,9 +174,15 @@ def test_adts_audio_of_an_mpeg_ts_stream_is_left_out_and_the_video_recorded(
     record_file(path, recorder)
     recorder.close()
     assert (got.stalls, recorder.failures) == ([], 0)
-    assert [(s.codec, s.audio) for s in got.segments] == [("h264", False)] * 2
+    assert [(s.codec, s.audio) for s in got.segments] == [("h264", True)] * 2
     assert sum(decode_all(s.path) for s in got.segments) == frames
-    assert "aac audio without its config" in caplog.text
+    for segment in got.segments:  # every audio frame decodes, from the 2-byte config
+        with av.open(str(segment.path)) as container:
+            audio = container.streams.audio[0]
+            assert (audio.codec_context.extradata, audio.sample_rate) == (b"\x11\x90", 48_000)
+            audio.codec_context.options = {"err_detect": "explode"}
+            seconds = sum(f.samples for f in container.decode(audio)) / 48_000
+        assert seconds == pytest.approx(segment.duration_s, abs=0.1)
 
 
 def test_video_browsers_cannot_play_is_not_recorded(

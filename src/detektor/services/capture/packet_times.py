@@ -83,6 +83,7 @@ class Track:
     seconds: float  # the time base as a float: Fraction arithmetic per packet is slow
     times: PacketTimes
     template: Stream
+    config: bytes | None = None  # extradata the template lacks (ADTS AAC: see adts.py)
 
 
 def track_of(stream: VideoStream | AudioStream) -> Track:

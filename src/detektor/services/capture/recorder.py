@@ -10,7 +10,9 @@ The demuxing thread only remuxes: the bytes go to the disk through a ``DiskThrea
 fsync, rename), so a slow or hung disk never holds up capture (see there). Cutting,
 timestamps, stalls and ``paused`` are ``SegmentWriter``'s (see there). ``on_segment``,
 ``on_gap`` and ``on_stall`` run in the thread that calls the recorder: they must be quick and
-thread-safe, and must not call the recorder.
+thread-safe, and must not call the recorder. AAC audio in ADTS (MPEG-TS, HLS) is given its
+config and stripped of its headers on the way (``adts.py``); audio that cannot be recorded is
+left out, never the video with it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import av
 from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
+from detektor.services.capture.adts import AdtsToMp4, aac_config
 from detektor.services.capture.disk_thread import DiskThread
 from detektor.services.capture.packet_times import Track, track_of
 from detektor.services.capture.recorder_reports import Reports
@@ -65,6 +68,7 @@ class Recorder:
             camera, root, segment_s, retry_s, reports, fsync=fsync, wait_s=wait_s, disk=disk
         )
         self._lock = threading.Lock()  # close() may come from another thread than packet()
+        self._adts: AdtsToMp4 | None = None  # the connection's ADTS audio, if any
         self._closed = False
 
     @property
@@ -102,28 +106,42 @@ class Recorder:
             self._reports.log(logging.WARNING, "%s video is not recorded (not H.264/H.265)", name)
         else:
             tracks[video.index] = track_of(video)
-            if audio is not None and self._recordable(audio):
-                tracks[audio.index] = track_of(audio)
+        adts = None
+        if tracks and audio is not None:
+            track, adts = self._audio(audio)
+            if track is not None:
+                tracks[audio.index] = track
         with self._lock:
             if not self._closed:
+                self._adts = adts
                 self._writer.begin(tracks, self._wall)
 
-    def _recordable(self, audio: AudioStream) -> bool:
+    def _audio(self, audio: AudioStream) -> tuple[Track | None, AdtsToMp4 | None]:
+        """The audio's track, if it can be recorded, and the filter its packets need."""
         name = audio.codec_context.name
         if name not in AUDIO_CODECS:
             self._reports.log(logging.INFO, "%s audio is left out of recordings", name)
-            return False
-        if name in AUDIO_NEEDS_CONFIG and not audio.codec_context.extradata:
-            message = "%s audio without its config (ADTS, as in MPEG-TS) is left out of recordings"
-            self._reports.log(logging.WARNING, message, name)
-            return False
-        return True
+            return None, None
+        track = track_of(audio)
+        if name not in AUDIO_NEEDS_CONFIG or audio.codec_context.extradata:
+            return track, None
+        track.config = aac_config(audio) if name == "aac" else None
+        if track.config is None:
+            message = "%s %s audio without its config is left out of recordings"
+            self._reports.log(logging.WARNING, message, name, audio.codec_context.profile)
+            return None, None
+        return track, AdtsToMp4(audio)  # AAC-LC in ADTS, as in MPEG-TS
 
     def packet(self, packet: av.Packet[Any]) -> None:
         lock = self._lock  # not `with`: this runs for every packet, and `with` costs more
         lock.acquire()
         try:
-            self._writer.packet(packet)
+            adts = self._adts
+            if adts is not None and packet.stream_index == adts.index:
+                for stripped in adts.packets(packet):
+                    self._writer.packet(stripped)
+            else:
+                self._writer.packet(packet)
         finally:
             lock.release()
 

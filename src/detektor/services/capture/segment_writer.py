@@ -225,6 +225,8 @@ class SegmentWriter:
             # opaque: the template's own (decoder) codec, not a new encoder context for it,
             # which costs more than the rest of opening a segment (the muxer needs neither)
             out = container.add_stream_from_template(track.template, opaque=True)
+            if track.config is not None:
+                out.codec_context.extradata = track.config
             if track.audio:
                 seg.audio = True
                 base = math.floor(video / track.time_base)

@@ -30,7 +30,8 @@ PART = ".part"
 VIDEO_CODECS = frozenset({"h264", "hevc"})
 AUDIO_CODECS = frozenset({"aac", "mp3", "opus", "flac"})
 # Audio whose MP4 header needs the codec's config, which a stream may not carry: AAC in ADTS
-# (MPEG-TS, HLS) has none, and the muxer refuses every packet, video included.
+# (MPEG-TS, HLS) has none (adts.py makes it), and without it the muxer refuses every packet,
+# the video's included.
 AUDIO_NEEDS_CONFIG = frozenset({"aac", "opus", "flac"})
 # hvc1 (parameter sets in the header) is the tag Safari requires; FFmpeg's default is hev1.
 CODEC_TAGS = {"h264": "avc1", "hevc": "hvc1"}
