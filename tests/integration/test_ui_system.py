@@ -71,7 +71,7 @@ def test_disk_use_per_camera_and_free_space_of_the_root(client: TestClient, tmp_
 
 
 def test_disk_use_of_a_root_that_cannot_be_read(tmp_path: Path) -> None:
-    totals = {"yard": RecordingTotals(segments=2, bytes=2**21)}
+    totals = {"yard": RecordingTotals(segments=2, bytes=2**21, largest=2**20)}
     gone = disk_use(totals, tmp_path / "nowhere")
     assert gone["free"] is None
     assert gone["cameras"] == [{"camera": "yard", "segments": 2, "mib": 2.0}]
