@@ -207,6 +207,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX recording_spans_start ON recording_spans (kind, start_at)",
         ),
     ),
+    Migration(
+        "0008",
+        "recording totals index",
+        (
+            # Retention's totals per camera from the index alone, every sweep (ADR 35).
+            "CREATE INDEX recording_segments_totals ON recording_segments (camera, bytes)",
+        ),
+    ),
 )
 
 

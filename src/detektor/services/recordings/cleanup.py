@@ -174,7 +174,7 @@ class Retention:
         free = self._disk_usage(self.root).free
         self.metrics.free_bytes.set(free)
         self._pause(must_stop(max(kept, 0), free, floor), free)
-        self._report_totals()
+        self._report_totals(totals, plan)
         self._forget_spans()
         return plan
 
@@ -240,12 +240,18 @@ class Retention:
             recorder.paused = stop
             self.metrics.stalled.labels(camera).set(int(stop or recorder.stalled))
 
-    def _report_totals(self) -> None:
-        totals = self.index.totals()
-        for camera in set(totals) | set(self.recorders):
-            total = totals.get(camera)
-            self.metrics.bytes.labels(camera).set(total.bytes if total else 0)
-            self.metrics.segments.labels(camera).set(total.segments if total else 0)
+    def _report_totals(self, totals: Mapping[str, RecordingTotals], plan: list[Deletion]) -> None:
+        """The footage kept per camera: the sweep's totals less what it deleted (segments
+        closed meanwhile count from the next sweep)."""
+        kept = {camera: [total.segments, total.bytes] for camera, total in totals.items()}
+        for deletion in plan:
+            counts = kept.setdefault(deletion.segment.camera, [0, 0])
+            counts[0] -= 1
+            counts[1] -= deletion.segment.bytes
+        for camera in set(kept) | set(self.recorders):
+            segments, size = kept.get(camera, (0, 0))
+            self.metrics.bytes.labels(camera).set(max(size, 0))
+            self.metrics.segments.labels(camera).set(max(segments, 0))
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
         """Sweep every ``interval_s`` until ``stop``; a failed sweep is logged and retried."""
